@@ -1,0 +1,35 @@
+import { z } from 'zod';
+
+const boolean = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1');
+
+const kafkaBrokers = z
+  .string()
+  .min(1)
+  .transform((v) => v.split(',').map((b) => b.trim()))
+  .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'each broker must be host:port')).min(1));
+
+/** Settings every service has. Services extend this with their own (see each service's `config.ts`). */
+export const baseConfigSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: z.string().url().startsWith('postgres', 'must be a postgres:// URL'),
+  /** Each service owns one schema; tests give every run its own. */
+  DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier'),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  REDIS_URL: z.string().url().startsWith('redis', 'must be a redis:// URL'),
+  KAFKA_BROKERS: kafkaBrokers,
+  /** Prefixed to consumer group ids and client ids; one per deployment (tests use a unique one per run). */
+  KAFKA_GROUP_PREFIX: z.string().regex(/^[A-Za-z0-9._-]+$/).default('omnipay'),
+  /** Prefixed to topic names; empty in production, unique per test run so suites can share one broker. */
+  KAFKA_TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/).default(''),
+  KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(256).default(6),
+  OUTBOX_RELAY_ENABLED: boolean.default('true'),
+  OUTBOX_POLL_MS: z.coerce.number().int().min(10).max(60000).default(250),
+  CONSUMER_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
+  CONSUMER_RETRY_BACKOFF_MS: z.coerce.number().int().min(0).max(60000).default(100),
+});
+
+export type BaseConfig = z.infer<typeof baseConfigSchema>;

@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { defineMessage } from '../define-message';
+import { channel, currency, customerId, minorUnits, orderId, sku, storeId } from '../primitives';
+import { Topics } from '../topics';
+
+export const orderStatus = z.enum([
+  'pending_payment',
+  'paid',
+  'ready_for_pickup',
+  'fulfilled',
+  'completed',
+  'payment_failed',
+  'cancelled',
+  'partially_refunded',
+  'refunded',
+  'payment_mismatch',
+]);
+
+export const OrderPlaced = defineMessage({
+  topic: Topics.ordersEvents,
+  type: 'order.placed',
+  version: 1,
+  schema: z.object({
+    orderId,
+    channel,
+    storeId,
+    customerId: customerId.nullable(),
+    fulfilment: z.enum(['ship', 'pickup', 'in_store']),
+    lines: z.array(z.object({ sku, quantity: z.number().int().positive(), unitAmount: minorUnits })),
+    total: minorUnits,
+    currency,
+  }),
+  key: (d) => d.orderId,
+});
+
+export const OrderStatusChanged = defineMessage({
+  topic: Topics.ordersEvents,
+  type: 'order.status_changed',
+  version: 1,
+  schema: z.object({ orderId, from: orderStatus, to: orderStatus, reason: z.string().nullable() }),
+  key: (d) => d.orderId,
+});

@@ -1,0 +1,99 @@
+import { z } from 'zod';
+import { defineMessage } from '../define-message';
+import { channel, currency, customerId, minorUnits, orderId, paymentId, storeId } from '../primitives';
+import { Topics } from '../topics';
+
+const paymentRef = {
+  paymentId,
+  orderId,
+  paymentIntentId: z.string().startsWith('pi_'),
+  channel,
+  storeId: storeId.nullable(),
+  customerId: customerId.nullable(),
+};
+
+const key = (d: { orderId: string }) => d.orderId;
+
+export const PaymentCreated = defineMessage({
+  topic: Topics.paymentsEvents,
+  type: 'payment.created',
+  version: 1,
+  schema: z.object({ ...paymentRef, amount: minorUnits, currency, captureMethod: z.enum(['automatic', 'manual']) }),
+  key,
+});
+
+export const PaymentRequiresAction = defineMessage({
+  topic: Topics.paymentsEvents,
+  type: 'payment.requires_action',
+  version: 1,
+  schema: z.object({ ...paymentRef, nextActionType: z.string().nullable() }),
+  key,
+});
+
+/** Authorised but not captured yet (manual capture, POS). */
+export const PaymentAuthorized = defineMessage({
+  topic: Topics.paymentsEvents,
+  type: 'payment.authorized',
+  version: 1,
+  schema: z.object({ ...paymentRef, amountCapturable: minorUnits, currency }),
+  key,
+});
+
+export const PaymentSucceeded = defineMessage({
+  topic: Topics.paymentsEvents,
+  type: 'payment.succeeded',
+  version: 1,
+  schema: z.object({ ...paymentRef, amount: minorUnits, amountReceived: minorUnits, currency, chargeId: z.string().nullable() }),
+  key,
+});
+
+export const PaymentFailed = defineMessage({
+  topic: Topics.paymentsEvents,
+  type: 'payment.failed',
+  version: 1,
+  schema: z.object({
+    ...paymentRef,
+    code: z.string().nullable(),
+    declineCode: z.string().nullable(),
+    message: z.string().nullable(),
+  }),
+  key,
+});
+
+export const PaymentCanceled = defineMessage({
+  topic: Topics.paymentsEvents,
+  type: 'payment.canceled',
+  version: 1,
+  schema: z.object({ ...paymentRef, reason: z.string().nullable() }),
+  key,
+});
+
+export const PaymentRefunded = defineMessage({
+  topic: Topics.paymentsEvents,
+  type: 'payment.refunded',
+  version: 1,
+  schema: z.object({
+    ...paymentRef,
+    refundId: z.string(),
+    /** This refund's amount. */
+    amount: minorUnits,
+    /** Stripe's absolute `amount_refunded` after this refund: consumers apply totals, never increments. */
+    totalRefunded: minorUnits,
+    amountCaptured: minorUnits,
+    currency,
+    fullyRefunded: z.boolean(),
+    reason: z.string().nullable(),
+    /** Items given back, when the refund is a return (restock at `returnStoreId`). */
+    returnedItems: z.array(z.object({ sku: z.string(), quantity: z.number().int().positive() })).default([]),
+    returnStoreId: storeId.nullable().default(null),
+  }),
+  key,
+});
+
+export const PaymentDisputed = defineMessage({
+  topic: Topics.paymentsEvents,
+  type: 'payment.disputed',
+  version: 1,
+  schema: z.object({ ...paymentRef, disputeId: z.string(), amount: minorUnits, currency, reason: z.string().nullable() }),
+  key,
+});

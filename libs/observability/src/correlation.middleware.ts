@@ -1,0 +1,34 @@
+import { Injectable, type NestMiddleware } from '@nestjs/common';
+import type { NextFunction, Request, Response } from 'express';
+import { newContext, runWithContext } from './request-context';
+import { httpRequestDuration } from './metrics';
+import { JsonLogger } from './logger';
+
+/**
+ * Gives every HTTP request a correlation id (the caller's `X-Correlation-Id` if it is a sane id), continues or
+ * starts a W3C trace, echoes both on the response, and logs one line per request with its duration.
+ */
+@Injectable()
+export class CorrelationMiddleware implements NestMiddleware {
+  constructor(private readonly logger: JsonLogger) {}
+
+  use(req: Request, res: Response, next: NextFunction): void {
+    const ctx = newContext({ correlationId: req.header('x-correlation-id'), traceparent: req.header('traceparent') });
+    res.setHeader('X-Correlation-Id', ctx.correlationId);
+    res.setHeader('traceparent', ctx.traceparent);
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
+      httpRequestDuration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
+      if (route === '/metrics' || route.startsWith('/health')) return;
+      runWithContext(ctx, () =>
+        this.logger.pino.info(
+          { method: req.method, path: req.path, route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 },
+          'http request',
+        ),
+      );
+    });
+    runWithContext(ctx, next);
+  }
+}

@@ -1,0 +1,6 @@
+export * from './request-context';
+export * from './redact';
+export * from './logger';
+export * from './metrics';
+export * from './correlation.middleware';
+export * from './metrics.controller';

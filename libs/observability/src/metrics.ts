@@ -1,0 +1,42 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** One registry per process, with Node's default metrics and the platform's own. */
+export const metricsRegistry = new Registry();
+collectDefaultMetrics({ register: metricsRegistry });
+
+export const httpRequestDuration = new Histogram({
+  name: 'http_request_duration_seconds',
+  help: 'HTTP request duration by route and status',
+  labelNames: ['method', 'route', 'status'] as const,
+  buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  registers: [metricsRegistry],
+});
+
+export const messagesConsumed = new Counter({
+  name: 'messages_consumed_total',
+  help: 'Kafka messages handled, by topic and outcome (applied, duplicate, dead_lettered, invalid)',
+  labelNames: ['topic', 'group', 'outcome'] as const,
+  registers: [metricsRegistry],
+});
+
+export const messageHandleDuration = new Histogram({
+  name: 'message_handle_duration_seconds',
+  help: 'Time to apply one consumed message, including its transaction',
+  labelNames: ['topic', 'group'] as const,
+  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+  registers: [metricsRegistry],
+});
+
+export const outboxPublished = new Counter({
+  name: 'outbox_published_total',
+  help: 'Outbox rows published to Kafka, by topic',
+  labelNames: ['topic'] as const,
+  registers: [metricsRegistry],
+});
+
+export const outboxLag = new Histogram({
+  name: 'outbox_publish_lag_seconds',
+  help: 'Time from an outbox row being committed to it being acknowledged by Kafka',
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
+  registers: [metricsRegistry],
+});

@@ -1,0 +1,7 @@
+// Unit tests: *.spec.ts next to the code; no infrastructure.
+module.exports = {
+  ...require('../../jest.preset.js'),
+  displayName: 'testing:unit',
+  rootDir: __dirname,
+  testMatch: ['<rootDir>/src/**/*.spec.ts'],
+};

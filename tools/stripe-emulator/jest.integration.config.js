@@ -1,0 +1,9 @@
+// Integration tests: test/**/*.spec.ts against real Kafka, PostgreSQL, Redis and stripe-mock (started if absent).
+module.exports = {
+  ...require('../../jest.preset.js'),
+  displayName: 'stripe-emulator:integration',
+  rootDir: __dirname,
+  testMatch: ['<rootDir>/test/**/*.spec.ts'],
+  globalSetup: '<rootDir>/../../libs/testing/src/global-setup.js',
+  testTimeout: 120000,
+};
