@@ -1,0 +1,333 @@
+import { Server, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
+import { Headers, deadLetterTopic, parseMessage, type Envelope, type MessageDefinition } from '@omnipay/contracts';
+import { JsonLogger, messageHandleDuration, messagesConsumed, newContext, runWithContext } from '@omnipay/observability';
+import { isDatabaseUnavailable } from '@omnipay/persistence';
+import type { Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import { lastValueFrom } from 'rxjs';
+import { DataSource, type EntityManager, type QueryRunner } from 'typeorm';
+import { ensureTopics } from '../kafka/topic-admin';
+import { KafkaPublisher } from '../kafka/publisher';
+import type { MessagingSettings } from '../messaging.settings';
+import { OutboxService } from '../outbox/outbox.service';
+import type { ConsumedMessage } from './consumed-message';
+import type { HandlerExtras } from './on-message.decorator';
+
+/** Messages applied in one transaction. Small enough that a rollback redoes little work. */
+const CHUNK = 200;
+
+interface Parsed {
+  raw: KafkaMessage;
+  envelope?: Envelope;
+  definition?: MessageDefinition;
+  problem?: { reason: 'malformed' | 'unknown_type'; detail: string };
+}
+
+interface Group {
+  groupId: string;
+  handlers: Map<string, MessageHandler>; // logical topic → handler
+  consumer?: Consumer;
+}
+
+/**
+ * A Nest transport strategy on kafkajs that turns `@OnMessage` handlers into exactly-once effects:
+ * - one consumer group per (service, module) so each module sees every message (never Nest's shared default);
+ * - each chunk of a batch is applied in one transaction that also records every message id in the inbox, so a
+ *   redelivered message is recognised and skipped; offsets are committed after the transaction;
+ * - a handler that throws is retried with backoff, alone (the chunk is redone with savepoints around each
+ *   message), then its message is sent to `<topic>.dlq` and marked dead-lettered, and the messages behind it
+ *   go on; a database outage is not the message's fault, so then the batch is retried instead, never DLQ'd;
+ * - correlation id and trace context from the headers become the context of logs and of messages it emits.
+ */
+export class KafkaConsumerServer extends Server implements CustomTransportStrategy {
+  private readonly groups = new Map<string, Group>();
+  private closed = false;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly settings: MessagingSettings,
+    private readonly dataSource: DataSource,
+    private readonly publisher: KafkaPublisher,
+    private readonly outbox: OutboxService,
+    private readonly log: JsonLogger,
+  ) {
+    super();
+  }
+
+  on(): never {
+    throw new Error('KafkaConsumerServer does not expose transport events');
+  }
+
+  unwrap<T>(): T {
+    return [...this.groups.values()].map((g) => g.consumer) as T;
+  }
+
+  listen(callback: (error?: unknown) => void): void {
+    this.start().then(
+      () => callback(),
+      (error: unknown) => callback(error),
+    );
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.groups.values()].map((g) => g.consumer?.disconnect().catch(() => undefined)));
+  }
+
+  /** Consumer group ids in use, for health output and tests. */
+  get groupIds(): string[] {
+    return [...this.groups.values()].map((g) => g.groupId);
+  }
+
+  private collectGroups(): void {
+    for (const [, handler] of this.messageHandlers) {
+      const extras = handler.extras as HandlerExtras | undefined;
+      if (!extras?.topic) continue;
+      const suffix = extras.group ? `.${extras.group}` : '';
+      const groupId = `${this.settings.groupPrefix}.${this.settings.service}${suffix}`;
+      const group = this.groups.get(groupId) ?? { groupId, handlers: new Map() };
+      if (group.handlers.has(extras.topic)) throw new Error(`Two handlers for ${extras.topic} in group ${groupId}`);
+      group.handlers.set(extras.topic, handler);
+      this.groups.set(groupId, group);
+    }
+  }
+
+  private async start(): Promise<void> {
+    this.collectGroups();
+    if (this.groups.size === 0) return;
+    const topics = [...this.groups.values()].flatMap((g) => [...g.handlers.keys()]);
+    await ensureTopics(
+      this.kafka,
+      topics.flatMap((t) => [this.publisher.wireTopic(t), this.publisher.wireTopic(deadLetterTopic(t))]),
+      this.settings.partitions,
+    );
+    for (const group of this.groups.values()) {
+      const consumer = this.kafka.consumer({
+        groupId: group.groupId,
+        sessionTimeout: 30000,
+        heartbeatInterval: 3000,
+        allowAutoTopicCreation: false,
+        maxWaitTimeInMs: 100,
+        retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10000 },
+      });
+      group.consumer = consumer;
+      await consumer.connect();
+      await consumer.subscribe({ topics: [...group.handlers.keys()].map((t) => this.publisher.wireTopic(t)), fromBeginning: true });
+      await consumer.run({
+        partitionsConsumedConcurrently: 3,
+        eachBatchAutoResolve: false,
+        // Offsets are committed at most every 500 ms rather than after every chunk: fewer broker round trips
+        // under load. What a crash leaves uncommitted is redelivered and dropped by the inbox.
+        autoCommit: true,
+        autoCommitInterval: 500,
+        eachBatch: (payload) => this.handleBatch(group, payload),
+      });
+      this.log.pino.info({ groupId: group.groupId, topics: [...group.handlers.keys()] }, 'consumer group started');
+    }
+  }
+
+  private async handleBatch(group: Group, payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    const topic = batch.topic.slice(this.settings.topicPrefix.length);
+    const handler = group.handlers.get(topic);
+    if (!handler) return;
+    for (let i = 0; i < batch.messages.length; i += CHUNK) {
+      if (this.closed || !payload.isRunning() || payload.isStale()) return;
+      const chunk = batch.messages.slice(i, i + CHUNK);
+      await this.applyChunk(group, topic, batch, chunk, handler, payload);
+      payload.resolveOffset(chunk[chunk.length - 1].offset);
+      await payload.commitOffsetsIfNecessary();
+      await payload.heartbeat();
+    }
+  }
+
+  private async applyChunk(
+    group: Group,
+    topic: string,
+    batch: Batch,
+    chunk: KafkaMessage[],
+    handler: MessageHandler,
+    payload: EachBatchPayload,
+  ): Promise<void> {
+    const parsed = chunk.map((raw) => this.parse(raw));
+    const started = process.hrtime.bigint();
+    let outcomes: string[] = [];
+    try {
+      await this.inTransaction((qr) => this.applyAll(group, topic, batch, parsed, handler, qr, (outcomes = []), false));
+    } catch (error) {
+      if (isDatabaseUnavailable(error)) throw error; // kafkajs retries the batch; nothing is dead-lettered
+      // Some message failed: redo the chunk carefully, one savepoint per message, retrying only the failing one.
+      await this.inTransaction((qr) =>
+        this.applyAll(group, topic, batch, parsed, handler, qr, (outcomes = []), true, payload),
+      );
+    }
+    // Counted after commit, so a chunk that was rolled back and redone is not counted twice.
+    for (const outcome of outcomes) messagesConsumed.inc({ topic, group: group.groupId, outcome });
+    this.outbox.nudge();
+    const perMessage = Number(process.hrtime.bigint() - started) / 1e9 / chunk.length;
+    messageHandleDuration.observe({ topic, group: group.groupId }, perMessage);
+  }
+
+  private async inTransaction(work: (qr: QueryRunner) => Promise<void>): Promise<void> {
+    const qr = this.dataSource.createQueryRunner();
+    await qr.connect();
+    try {
+      await qr.startTransaction();
+      await work(qr);
+      await qr.commitTransaction();
+    } catch (error) {
+      if (qr.isTransactionActive) await qr.rollbackTransaction().catch(() => undefined);
+      throw error;
+    } finally {
+      await qr.release();
+    }
+  }
+
+  private async applyAll(
+    group: Group,
+    topic: string,
+    batch: Batch,
+    parsed: Parsed[],
+    handler: MessageHandler,
+    qr: QueryRunner,
+    outcomes: string[],
+    careful: boolean,
+    payload?: EachBatchPayload,
+  ): Promise<void> {
+    const fresh = await this.recordInInbox(group, topic, parsed, qr.manager);
+    const seen = new Set<string>();
+    for (const p of parsed) {
+      if (p.problem) {
+        if (p.problem.reason === 'unknown_type') {
+          // A newer producer's message kind: not ours to fail on.
+          outcomes.push('skipped_unknown');
+          continue;
+        }
+        // Malformed: no retry can fix it. Dead-lettered in careful mode only, so it is published once.
+        if (!careful) throw new Error(`malformed message at offset ${p.raw.offset}: ${p.problem.detail}`);
+        await this.deadLetter(group, topic, batch.partition, p.raw, p.problem.detail, 1);
+        outcomes.push('dead_lettered');
+        continue;
+      }
+      const envelope = p.envelope as Envelope;
+      if (!fresh.has(envelope.id) || seen.has(envelope.id)) {
+        outcomes.push('duplicate');
+        continue;
+      }
+      seen.add(envelope.id);
+      if (!careful) {
+        await this.invoke(handler, this.toConsumed(p, topic, batch.partition, 1, qr.manager), p.raw);
+        outcomes.push('applied');
+        continue;
+      }
+      outcomes.push(await this.applyWithRetries(group, topic, batch.partition, p, handler, qr, payload));
+    }
+  }
+
+  private async applyWithRetries(
+    group: Group,
+    topic: string,
+    partition: number,
+    p: Parsed,
+    handler: MessageHandler,
+    qr: QueryRunner,
+    payload?: EachBatchPayload,
+  ): Promise<'applied' | 'dead_lettered'> {
+    const envelope = p.envelope as Envelope;
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= this.settings.maxAttempts; attempt++) {
+      await qr.query('SAVEPOINT msg');
+      try {
+        await this.invoke(handler, this.toConsumed(p, topic, partition, attempt, qr.manager), p.raw);
+        await qr.query('RELEASE SAVEPOINT msg');
+        return 'applied';
+      } catch (error) {
+        await qr.query('ROLLBACK TO SAVEPOINT msg');
+        if (isDatabaseUnavailable(error)) throw error;
+        lastError = error;
+        this.log.pino.warn(
+          { err: error, messageId: envelope.id, type: envelope.type, attempt, groupId: group.groupId },
+          'message handler failed',
+        );
+        if (attempt < this.settings.maxAttempts) {
+          await new Promise((r) => setTimeout(r, this.settings.retryBackoffMs * 2 ** (attempt - 1)));
+          await payload?.heartbeat();
+        }
+      }
+    }
+    const reason = lastError instanceof Error ? `${lastError.name}: ${lastError.message}` : String(lastError);
+    await this.deadLetter(group, topic, partition, p.raw, reason, this.settings.maxAttempts);
+    await qr.query(`UPDATE inbox SET outcome = 'dead_lettered' WHERE consumer_group = $1 AND message_id = $2`, [
+      group.groupId,
+      envelope.id,
+    ]);
+    return 'dead_lettered';
+  }
+
+  private async invoke(handler: MessageHandler, message: ConsumedMessage, raw: KafkaMessage): Promise<void> {
+    const header = (name: string) => raw.headers?.[name]?.toString();
+    const ctx = newContext({
+      correlationId: message.envelope.correlationId ?? header(Headers.correlationId),
+      traceparent: header(Headers.traceparent),
+      causationId: message.envelope.id,
+    });
+    await runWithContext(ctx, async () => {
+      const result = await handler(message);
+      await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
+    });
+  }
+
+  private toConsumed(p: Parsed, topic: string, partition: number, attempt: number, manager: EntityManager): ConsumedMessage {
+    return {
+      envelope: p.envelope as Envelope,
+      definition: p.definition as MessageDefinition,
+      topic,
+      partition,
+      offset: p.raw.offset,
+      attempt,
+      manager,
+    };
+  }
+
+  private parse(raw: KafkaMessage): Parsed {
+    const result = parseMessage(raw.value, this.settings.extraMessages);
+    if (result.ok) return { raw, envelope: result.envelope, definition: result.definition };
+    return { raw, problem: { reason: result.reason, detail: result.detail } };
+  }
+
+  /** Inserts every valid message id; returns the ids that were new (the rest were applied before). */
+  private async recordInInbox(group: Group, topic: string, parsed: Parsed[], manager: EntityManager): Promise<Set<string>> {
+    const valid = parsed.filter((p) => p.envelope);
+    if (valid.length === 0) return new Set();
+    const rows = (await manager.query(
+      `INSERT INTO inbox (consumer_group, message_id, topic, message_type, outcome)
+       SELECT $1, m.id, $2, m.type, 'applied' FROM unnest($3::uuid[], $4::text[]) AS m(id, type)
+       ON CONFLICT DO NOTHING RETURNING message_id`,
+      [group.groupId, topic, valid.map((p) => p.envelope?.id), valid.map((p) => p.envelope?.type)],
+    )) as { message_id: string }[];
+    return new Set(rows.map((r) => r.message_id));
+  }
+
+  private async deadLetter(
+    group: Group,
+    topic: string,
+    partition: number,
+    raw: KafkaMessage,
+    reason: string,
+    attempts: number,
+  ): Promise<void> {
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(raw.headers ?? {})) if (v !== undefined) headers[k] = v.toString();
+    Object.assign(headers, {
+      [Headers.deadLetterReason]: reason.slice(0, 500),
+      [Headers.deadLetterAttempts]: String(attempts),
+      [Headers.originalTopic]: topic,
+      [Headers.originalPartition]: String(partition),
+      [Headers.originalOffset]: raw.offset,
+      'dead-letter-group': group.groupId,
+    });
+    await this.publisher.send([
+      { topic: deadLetterTopic(topic), key: raw.key?.toString() ?? '', value: raw.value?.toString() ?? '', headers },
+    ]);
+    this.log.pino.error({ topic, partition, offset: raw.offset, groupId: group.groupId, reason }, 'message dead-lettered');
+  }
+}

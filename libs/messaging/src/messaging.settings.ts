@@ -1,0 +1,21 @@
+import type { MessageDefinition } from '@omnipay/contracts';
+
+export interface MessagingSettings {
+  /** Service name: the envelope `source`, the client id and the default consumer group. */
+  service: string;
+  brokers: string[];
+  /** Prefix of every consumer group and client id: `<prefix>.<service>[.<module>]`. */
+  groupPrefix: string;
+  /** Prefix of every topic on the wire (empty in production; unique per test run). */
+  topicPrefix: string;
+  partitions: number;
+  maxAttempts: number;
+  retryBackoffMs: number;
+  relayEnabled: boolean;
+  relayPollMs: number;
+  /** Message kinds outside libs/contracts (test fixtures only). */
+  extraMessages?: readonly MessageDefinition[];
+}
+
+export const MESSAGING_SETTINGS = Symbol('MESSAGING_SETTINGS');
+export const KAFKA = Symbol('KAFKA');

@@ -1,0 +1,129 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { JsonLogger, outboxLag, outboxPublished } from '@omnipay/observability';
+import { DataSource } from 'typeorm';
+import { KafkaPublisher } from '../kafka/publisher';
+import { MESSAGING_SETTINGS, type MessagingSettings } from '../messaging.settings';
+import { OutboxService } from './outbox.service';
+
+interface OutboxRow {
+  seq: string;
+  topic: string;
+  key: string;
+  payload: string;
+  headers: Record<string, string>;
+  created_at: Date;
+}
+
+const BATCH = 500;
+
+/**
+ * Publishes committed outbox rows in order of commit, in batches, and marks them sent in the same transaction
+ * that locked them. If Kafka is down the transaction rolls back and the rows wait; if the process dies after
+ * Kafka acknowledged but before the mark committed, the rows are sent again and consumers' inboxes drop the
+ * copies (at-least-once out, exactly-once in effect). `FOR UPDATE SKIP LOCKED` lets replicas share the work.
+ */
+@Injectable()
+export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdown {
+  private running = false;
+  private stopped = false;
+  private wake?: () => void;
+  private pending = false;
+  private loop?: Promise<void>;
+  private unsubscribe?: () => void;
+  private failures = 0;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly publisher: KafkaPublisher,
+    private readonly outbox: OutboxService,
+    private readonly logger: JsonLogger,
+    @Inject(MESSAGING_SETTINGS) private readonly settings: MessagingSettings,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (!this.settings.relayEnabled) {
+      this.logger.warn('outbox relay disabled (OUTBOX_RELAY_ENABLED=false): events stay in the outbox', 'OutboxRelay');
+      return;
+    }
+    this.unsubscribe = this.outbox.onNudge(() => this.trigger());
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    this.trigger();
+    await this.loop;
+  }
+
+  private trigger(): void {
+    this.pending = true;
+    this.wake?.();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      this.pending = false;
+      let published = 0;
+      try {
+        published = await this.publishBatch();
+        this.failures = 0;
+      } catch (error) {
+        this.failures++;
+        // Logged once per outage, then every 20th failure: a Kafka outage must not flood the logs.
+        if (this.failures === 1 || this.failures % 20 === 0) {
+          this.logger.pino.warn({ err: error, failures: this.failures }, 'outbox relay could not publish; will retry');
+        }
+      }
+      if (published === BATCH || (this.pending && this.failures === 0)) continue;
+      const delay = this.failures > 0 ? Math.min(5000, 100 * 2 ** Math.min(this.failures, 6)) : this.settings.relayPollMs;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+    this.running = false;
+  }
+
+  /** Publishes up to one batch; returns how many rows were sent. */
+  async publishBatch(): Promise<number> {
+    const qr = this.dataSource.createQueryRunner();
+    await qr.connect();
+    try {
+      await qr.startTransaction();
+      const rows = (await qr.query(
+        `SELECT seq, topic, key, payload, headers, created_at FROM outbox
+          WHERE published_at IS NULL ORDER BY seq LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,
+      )) as OutboxRow[];
+      if (rows.length === 0) {
+        await qr.commitTransaction();
+        return 0;
+      }
+      await this.publisher.send(rows.map((r) => ({ topic: r.topic, key: r.key, value: r.payload, headers: r.headers })));
+      await qr.query('UPDATE outbox SET published_at = clock_timestamp() WHERE seq = ANY($1::bigint[])', [
+        rows.map((r) => r.seq),
+      ]);
+      await qr.commitTransaction();
+      const now = Date.now();
+      for (const r of rows) {
+        outboxPublished.inc({ topic: r.topic });
+        outboxLag.observe((now - new Date(r.created_at).getTime()) / 1000);
+      }
+      return rows.length;
+    } catch (error) {
+      if (qr.isTransactionActive) await qr.rollbackTransaction().catch(() => undefined);
+      throw error;
+    } finally {
+      await qr.release();
+    }
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+}

@@ -1,0 +1,71 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Headers, type DataOf, type Envelope, type MessageDefinition } from '@omnipay/contracts';
+import { currentContext, childTraceparent } from '@omnipay/observability';
+import type { EntityManager } from 'typeorm';
+import { MESSAGING_SETTINGS, type MessagingSettings } from '../messaging.settings';
+import { createEnvelope, type EnvelopeOptions } from './create-envelope';
+
+type Listener = () => void;
+
+/**
+ * Transactional outbox. `add` writes the message in the caller's transaction, next to the state change it
+ * describes: both commit or neither does. The relay publishes committed rows; `nudge` wakes it right after a
+ * commit so the usual lag is milliseconds, while its poll covers rows committed by a process that then died.
+ */
+@Injectable()
+export class OutboxService {
+  private readonly listeners = new Set<Listener>();
+
+  constructor(@Inject(MESSAGING_SETTINGS) private readonly settings: MessagingSettings) {}
+
+  async add<D extends MessageDefinition>(
+    manager: EntityManager,
+    definition: D,
+    data: DataOf<D>,
+    opts: EnvelopeOptions = {},
+  ): Promise<Envelope<DataOf<D>>> {
+    const [envelope] = await this.addMany(manager, [{ definition, data, opts }]);
+    return envelope as Envelope<DataOf<D>>;
+  }
+
+  /** One multi-row INSERT for many messages (a consumer batch producing many events). */
+  async addMany(
+    manager: EntityManager,
+    items: { definition: MessageDefinition; data: unknown; opts?: EnvelopeOptions }[],
+  ): Promise<Envelope[]> {
+    if (items.length === 0) return [];
+    const traceparent = childTraceparent(currentContext()?.traceparent);
+    const envelopes: Envelope[] = [];
+    const values: unknown[] = [];
+    const rows: string[] = [];
+    for (const { definition, data, opts } of items) {
+      const env = createEnvelope(definition, data as never, this.settings.service, opts);
+      envelopes.push(env);
+      const headers = {
+        [Headers.correlationId]: env.correlationId,
+        [Headers.traceparent]: traceparent,
+        [Headers.messageType]: env.type,
+        [Headers.messageVersion]: String(env.version),
+      };
+      const n = values.length;
+      rows.push(`($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5})`);
+      values.push(env.id, definition.topic, definition.key(env.data as never), JSON.stringify(env), headers);
+    }
+    // ON CONFLICT: adding a message with a deterministic id twice (a retried request) keeps the first.
+    await manager.query(
+      `INSERT INTO outbox (id, topic, key, payload, headers) VALUES ${rows.join(', ')} ON CONFLICT (id) DO NOTHING`,
+      values,
+    );
+    return envelopes;
+  }
+
+  /** Call after a transaction that added messages has committed. */
+  nudge(): void {
+    for (const l of this.listeners) l();
+  }
+
+  onNudge(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}

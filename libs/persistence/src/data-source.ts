@@ -1,0 +1,74 @@
+import { Client } from 'pg';
+import { DataSource, type DataSourceOptions, type EntitySchema, type MixedList } from 'typeorm';
+import type { Logger } from 'pino';
+
+export interface DatabaseSettings {
+  url: string;
+  /** The service's own schema; every unqualified table name resolves into it (search_path). */
+  schema: string;
+  poolSize: number;
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  entities: MixedList<Function | string | EntitySchema>;
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  migrations: MixedList<Function | string>;
+}
+
+export function dataSourceOptions(s: DatabaseSettings): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url: s.url,
+    schema: s.schema,
+    entities: s.entities,
+    migrations: s.migrations,
+    migrationsTableName: 'migrations',
+    // Never `synchronize`: the schema changes only through reviewed migrations (docs/decisions).
+    synchronize: false,
+    migrationsRun: false,
+    logging: false,
+    extra: {
+      max: s.poolSize,
+      options: `-c search_path=${s.schema}`,
+      connectionTimeoutMillis: 5000,
+      // A statement stuck behind a lock must not hang a request or a consumer batch forever.
+      statement_timeout: 15000,
+      idle_in_transaction_session_timeout: 60000,
+    },
+  };
+}
+
+/** Creates the schema if needed; run before TypeORM connects, because its search_path points there. */
+export async function ensureSchema(url: string, schema: string): Promise<void> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Runs pending migrations while holding a schema-wide advisory lock, so several replicas starting at once do not
+ * race each other through the same migration.
+ */
+export async function runMigrations(ds: DataSource, schema: string, logger?: Logger): Promise<void> {
+  const lockRunner = ds.createQueryRunner();
+  await lockRunner.connect();
+  try {
+    await lockRunner.query('SELECT pg_advisory_lock(hashtext($1))', [`migrations:${schema}`]);
+    const applied = await ds.runMigrations({ transaction: 'each' });
+    if (applied.length > 0) logger?.info({ migrations: applied.map((m) => m.name), schema }, 'migrations applied');
+  } finally {
+    await lockRunner.query('SELECT pg_advisory_unlock(hashtext($1))', [`migrations:${schema}`]).catch(() => undefined);
+    await lockRunner.release();
+  }
+}
+
+/** Postgres error classes that mean "the database is unavailable", not "this statement is wrong". */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const e = error as { code?: string; driverError?: { code?: string }; message?: string } | null;
+  const code = e?.driverError?.code ?? e?.code ?? '';
+  if (/^(08|57P|53)/.test(code)) return true;
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code)) return true;
+  return /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect/i.test(e?.message ?? '');
+}

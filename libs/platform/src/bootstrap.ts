@@ -1,0 +1,51 @@
+import 'reflect-metadata';
+import type { DynamicModule, INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ConfigValidationError, validateConfig, type BaseConfig } from '@omnipay/config';
+import { KafkaConsumerServer } from '@omnipay/messaging';
+import { JsonLogger, createLogger } from '@omnipay/observability';
+import { ensureSchema } from '@omnipay/persistence';
+import type { z } from 'zod';
+
+export interface ServiceDefinition<S extends z.ZodTypeAny> {
+  service: string;
+  configSchema: S;
+  /** Builds the root module from the validated config and the process logger. */
+  module: (config: z.infer<S>, logger: JsonLogger) => DynamicModule;
+}
+
+/**
+ * Starts a service: validate configuration (exit 1 naming every bad setting), create its schema, start Nest
+ * (migrations run during init), connect the Kafka consumers, then listen. SIGTERM drains and exits cleanly.
+ */
+export async function bootstrapService<S extends z.ZodTypeAny>(
+  def: ServiceDefinition<S>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<INestApplication> {
+  let config: z.infer<S> & BaseConfig;
+  try {
+    config = validateConfig(def.configSchema, env);
+  } catch (error) {
+    if (error instanceof ConfigValidationError) {
+      process.stderr.write(`${def.service}: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = new JsonLogger(createLogger(def.service, config.LOG_LEVEL));
+  try {
+    await ensureSchema(config.DATABASE_URL, config.DATABASE_SCHEMA);
+    const app = await NestFactory.create(def.module(config, logger), { logger, bufferLogs: true });
+    app.enableShutdownHooks();
+    // init first: migrations run in onModuleInit, and consumers must not start before the tables exist.
+    await app.init();
+    app.connectMicroservice({ strategy: app.get(KafkaConsumerServer) }, { inheritAppConfig: true });
+    await app.startAllMicroservices();
+    await app.listen(config.PORT, config.HOST);
+    logger.pino.info({ port: config.PORT, host: config.HOST }, `${def.service} listening`);
+    return app;
+  } catch (error) {
+    logger.pino.fatal({ err: error }, `${def.service} failed to start`);
+    process.exit(1);
+  }
+}

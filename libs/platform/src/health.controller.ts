@@ -1,0 +1,55 @@
+import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
+import { KafkaHealth } from '@omnipay/messaging';
+import type { Response } from 'express';
+import type Redis from 'ioredis';
+import { DataSource } from 'typeorm';
+import { REDIS } from './tokens';
+
+type Check = { status: 'up' | 'down'; ms: number; error?: string };
+
+async function probe(fn: () => Promise<unknown>, timeoutMs = 2000): Promise<Check> {
+  const started = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      fn(),
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs))),
+    ]);
+    return { status: 'up', ms: Date.now() - started };
+  } catch (error) {
+    return { status: 'down', ms: Date.now() - started, error: error instanceof Error ? error.message : String(error) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * `/health/live`: the process answers (restart it if not). `/health/ready` (and `/health`): PostgreSQL, Redis
+ * and Kafka each answered a real round trip just now (take it out of rotation if not).
+ */
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(REDIS) private readonly redis: Redis,
+    private readonly kafka: KafkaHealth,
+  ) {}
+
+  @Get('live')
+  live(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
+  @Get(['ready', ''])
+  async ready(@Res({ passthrough: true }) res: Response): Promise<{ status: 'ok' | 'unavailable'; checks: Record<string, Check> }> {
+    const [postgres, redis, kafka] = await Promise.all([
+      probe(() => this.dataSource.query('SELECT 1')),
+      probe(() => this.redis.ping()),
+      probe(() => this.kafka.check()),
+    ]);
+    const checks = { postgres, redis, kafka };
+    const ok = Object.values(checks).every((c) => c.status === 'up');
+    res.status(ok ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);
+    return { status: ok ? 'ok' : 'unavailable', checks };
+  }
+}

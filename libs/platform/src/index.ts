@@ -1,0 +1,4 @@
+export * from './tokens';
+export * from './platform.module';
+export * from './bootstrap';
+export * from './health.controller';

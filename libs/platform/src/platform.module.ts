@@ -1,0 +1,73 @@
+import { Global, Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import type { BaseConfig } from '@omnipay/config';
+import type { MessageDefinition } from '@omnipay/contracts';
+import { MessagingModule } from '@omnipay/messaging';
+import { CorrelationMiddleware, JsonLogger, MetricsController } from '@omnipay/observability';
+import { MessagingTables1700000000000, dataSourceOptions, type DatabaseSettings } from '@omnipay/persistence';
+import { HealthController } from './health.controller';
+import { MigrationRunner } from './migration-runner';
+import { RedisLifecycle, redisProvider } from './redis.provider';
+import { APP_CONFIG, REDIS } from './tokens';
+
+export interface PlatformOptions {
+  service: string;
+  config: BaseConfig;
+  logger: JsonLogger;
+  entities: DatabaseSettings['entities'];
+  /** The service's own migrations; the outbox/inbox tables migration is added first. */
+  migrations: DatabaseSettings['migrations'];
+  extraMessages?: readonly MessageDefinition[];
+}
+
+/**
+ * What every service has: validated config, JSON logs with correlation ids, PostgreSQL (own schema, migrations),
+ * Redis, Kafka (outbox, relay, consumer transport), `/health` and `/metrics`.
+ */
+@Global()
+@Module({})
+export class PlatformModule implements NestModule {
+  static forRoot(opts: PlatformOptions): DynamicModule {
+    const { config } = opts;
+    return {
+      module: PlatformModule,
+      imports: [
+        TypeOrmModule.forRoot(
+          dataSourceOptions({
+            url: config.DATABASE_URL,
+            schema: config.DATABASE_SCHEMA,
+            poolSize: config.DATABASE_POOL_SIZE,
+            entities: opts.entities,
+            migrations: [MessagingTables1700000000000, ...(opts.migrations as unknown[])] as DatabaseSettings['migrations'],
+          }),
+        ),
+        MessagingModule.forRoot({
+          service: opts.service,
+          brokers: config.KAFKA_BROKERS,
+          groupPrefix: config.KAFKA_GROUP_PREFIX,
+          topicPrefix: config.KAFKA_TOPIC_PREFIX,
+          partitions: config.KAFKA_TOPIC_PARTITIONS,
+          maxAttempts: config.CONSUMER_MAX_ATTEMPTS,
+          retryBackoffMs: config.CONSUMER_RETRY_BACKOFF_MS,
+          relayEnabled: config.OUTBOX_RELAY_ENABLED,
+          relayPollMs: config.OUTBOX_POLL_MS,
+          extraMessages: opts.extraMessages,
+        }),
+      ],
+      controllers: [HealthController, MetricsController],
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        { provide: JsonLogger, useValue: opts.logger },
+        redisProvider,
+        RedisLifecycle,
+        MigrationRunner,
+        CorrelationMiddleware,
+      ],
+      exports: [APP_CONFIG, JsonLogger, REDIS, TypeOrmModule],
+    };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(CorrelationMiddleware).forRoutes('*');
+  }
+}

@@ -1,0 +1,26 @@
+import { Inject, Injectable, type OnApplicationShutdown, type Provider } from '@nestjs/common';
+import Redis from 'ioredis';
+import type { BaseConfig } from '@omnipay/config';
+import { APP_CONFIG, REDIS } from './tokens';
+
+export const redisProvider: Provider = {
+  provide: REDIS,
+  inject: [APP_CONFIG],
+  useFactory: (config: BaseConfig) =>
+    new Redis(config.REDIS_URL, {
+      // Fail a command fast while Redis is away instead of queueing it forever; callers decide what to do.
+      maxRetriesPerRequest: 2,
+      enableOfflineQueue: true,
+      connectTimeout: 3000,
+      retryStrategy: (times) => Math.min(times * 200, 2000),
+    }),
+};
+
+@Injectable()
+export class RedisLifecycle implements OnApplicationShutdown {
+  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}
