@@ -150,7 +150,8 @@ export class Store {
   readonly pmInternal = new Map<string, PaymentMethodInternal>();
   readonly piInternal = new Map<string, PaymentIntentInternal>();
   readonly endpointInternal = new Map<string, WebhookEndpointInternal>();
-  /** client secret -> intent id, so secrets are checked in O(1) */
+  /** charge id -> refund ids (oldest first) */
+  readonly refundsByCharge = new Map<string, string[]>();
   readonly balance = { available: new Map<string, number>(), pending: new Map<string, number>() };
 
   private readonly byPrefix: Record<string, Collection<StripeObject>> = {
@@ -187,6 +188,7 @@ export class Store {
     this.pmInternal.clear();
     this.piInternal.clear();
     this.endpointInternal.clear();
+    this.refundsByCharge.clear();
     this.balance.available.clear();
     this.balance.pending.clear();
   }

@@ -134,13 +134,6 @@ async function handleApi(
   const auth = authenticate(emu, req.headers.authorization);
   if (auth instanceof StripeApiError) return fail(auth);
 
-  // fault switches (before anything runs; `ambiguous` is applied after the handler)
-  const fault = emu.faults.matchApi(method, path);
-  if (fault?.delay_ms) await sleep(fault.delay_ms);
-  if (fault?.status && !fault.ambiguous) {
-    const e = fault.status === 429 ? rateLimited() : apiError(fault.status, 'An unknown error occurred (injected by the emulator).');
-    return fail(e);
-  }
 
   let raw: FormObject;
   try {
@@ -190,6 +183,17 @@ async function handleApi(
         'Original-Request': found.response.headers['Original-Request'] ?? '',
       });
     }
+  }
+
+  // fault switches: the delay runs while the idempotency key is held (so a concurrent retry gets 409);
+  // an injected status is answered without running the request (and without storing the key);
+  // `ambiguous` is applied after the handler.
+  const fault = emu.faults.matchApi(method, path);
+  if (fault?.delay_ms) await sleep(fault.delay_ms);
+  if (fault?.status && !fault.ambiguous) {
+    if (idemKey) emu.idempotency.abandon(scope, idemKey);
+    const e = fault.status === 429 ? rateLimited() : apiError(fault.status, 'An unknown error occurred (injected by the emulator).');
+    return fail(e);
   }
 
   const ctx: RequestContext = {
