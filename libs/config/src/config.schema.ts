@@ -28,6 +28,11 @@ export const baseConfigSchema = z.object({
   /** Prefixed to topic names; empty in production, unique per test run so suites can share one broker. */
   KAFKA_TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/).default(''),
   KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(256).default(6),
+  /**
+   * How long the broker waits for a silent consumer before giving its partitions to another. A crashed replica's
+   * partitions stall this long; the broker's floor is 6000 ms.
+   */
+  KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300000).default(10000),
   OUTBOX_RELAY_ENABLED: boolean.default('true'),
   OUTBOX_POLL_MS: z.coerce.number().int().min(10).max(60000).default(250),
   CONSUMER_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),

@@ -9,3 +9,4 @@ export * from './outbox/create-envelope';
 export * from './consumer/on-message.decorator';
 export * from './consumer/consumed-message';
 export * from './consumer/kafka-consumer.server';
+export * from './consumer/rethrow-errors.filter';

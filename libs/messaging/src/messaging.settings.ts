@@ -9,6 +9,7 @@ export interface MessagingSettings {
   /** Prefix of every topic on the wire (empty in production; unique per test run). */
   topicPrefix: string;
   partitions: number;
+  sessionTimeoutMs: number;
   maxAttempts: number;
   retryBackoffMs: number;
   relayEnabled: boolean;

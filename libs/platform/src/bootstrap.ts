@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ConfigValidationError, validateConfig, type BaseConfig } from '@omnipay/config';
-import { KafkaConsumerServer } from '@omnipay/messaging';
+import { KafkaConsumerServer, RethrowErrorsFilter } from '@omnipay/messaging';
 import { JsonLogger, createLogger } from '@omnipay/observability';
 import { ensureSchema } from '@omnipay/persistence';
 import type { z } from 'zod';
@@ -37,9 +37,11 @@ export async function bootstrapService<S extends z.ZodTypeAny>(
     await ensureSchema(config.DATABASE_URL, config.DATABASE_SCHEMA);
     const app = await NestFactory.create(def.module(config, logger), { logger, bufferLogs: true });
     app.enableShutdownHooks();
-    // init first: migrations run in onModuleInit, and consumers must not start before the tables exist.
+    app
+      .connectMicroservice({ strategy: app.get(KafkaConsumerServer) }, { deferInitialization: true })
+      .useGlobalFilters(new RethrowErrorsFilter());
+    // init before the consumers listen: migrations run in onModuleInit, and the tables must exist first.
     await app.init();
-    app.connectMicroservice({ strategy: app.get(KafkaConsumerServer) }, { inheritAppConfig: true });
     await app.startAllMicroservices();
     await app.listen(config.PORT, config.HOST);
     logger.pino.info({ port: config.PORT, host: config.HOST }, `${def.service} listening`);

@@ -103,8 +103,8 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     for (const group of this.groups.values()) {
       const consumer = this.kafka.consumer({
         groupId: group.groupId,
-        sessionTimeout: 30000,
-        heartbeatInterval: 3000,
+        sessionTimeout: this.settings.sessionTimeoutMs,
+        heartbeatInterval: Math.max(500, Math.floor(this.settings.sessionTimeoutMs / 10)),
         allowAutoTopicCreation: false,
         maxWaitTimeInMs: 100,
         retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10000 },

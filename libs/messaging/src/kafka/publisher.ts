@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs';
+import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
 import { KAFKA, MESSAGING_SETTINGS, type MessagingSettings } from '../messaging.settings';
 
 export interface OutgoingMessage {
@@ -10,8 +10,8 @@ export interface OutgoingMessage {
 }
 
 /**
- * The one Kafka producer of a process. `acks: -1` (all in-sync replicas) and the idempotent producer, so a
- * retried send inside kafkajs does not write a second copy. Only the outbox relay and the DLQ use it: state
+ * The one Kafka producer of a process, waiting for all in-sync replicas (`acks: -1`) on every send.
+ * Only the outbox relay and the DLQ use it: state
  * changes never publish directly (they would be lost on a crash between commit and send).
  */
 @Injectable()
@@ -50,10 +50,15 @@ export class KafkaPublisher implements OnApplicationShutdown {
     if (this.producer) return this.producer;
     this.connecting ??= (async () => {
       const producer = this.kafka.producer({
-        idempotent: true,
+        // Murmur2 like the Java client, so a key lands on the same partition whoever produces it.
+        createPartitioner: Partitioners.DefaultPartitioner,
+        // Not kafkajs's idempotent mode: it requires unbounded retries, and the relay must give up and retry the
+        // batch itself while Kafka is down. A re-sent duplicate is dropped by the consumers' inboxes anyway.
+        // One request in flight keeps the order of the outbox on each partition.
+        idempotent: false,
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
-        retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 2000 },
+        retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
       });
       producer.on(producer.events.DISCONNECT, () => {
         if (this.producer === producer) this.producer = undefined;

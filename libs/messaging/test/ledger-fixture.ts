@@ -1,0 +1,51 @@
+import { engines, freePort, ServiceProcess, uniqueName } from '@omnipay/testing';
+
+export const LEDGER_ENTRY = 'libs/testing/src/fixtures/ledger/main.ts';
+export const LEDGER_GROUP = 'ledger';
+
+/** One isolated world per test: own schema, own topic prefix, own consumer-group prefix. */
+export function isolatedRun(name: string) {
+  const run = uniqueName(name);
+  return {
+    run,
+    schema: run,
+    topicPrefix: `${run}.`,
+    groupPrefix: run,
+    topic: `${run}.loyalty.events.v1`,
+    dlqTopic: `${run}.loyalty.events.v1.dlq`,
+    groupId: `${run}.ledger.${LEDGER_GROUP}`,
+  };
+}
+
+export async function startLedger(
+  world: ReturnType<typeof isolatedRun>,
+  env: Record<string, string> = {},
+  port?: number,
+): Promise<ServiceProcess> {
+  const e = engines();
+  return new ServiceProcess({
+    entry: LEDGER_ENTRY,
+    name: `ledger(${world.run})`,
+    port: port ?? (await freePort()),
+    env: {
+      DATABASE_URL: e.databaseUrl,
+      REDIS_URL: e.redisUrl,
+      KAFKA_BROKERS: e.kafkaBrokers,
+      DATABASE_SCHEMA: world.schema,
+      KAFKA_TOPIC_PREFIX: world.topicPrefix,
+      KAFKA_GROUP_PREFIX: world.groupPrefix,
+      OUTBOX_POLL_MS: '100',
+      KAFKA_SESSION_TIMEOUT_MS: '6000',
+      ...env,
+    },
+  }).start();
+}
+
+/** The counter value of one Prometheus series, 0 when absent. */
+export function metricValue(metricsText: string, name: string, labels: Record<string, string>): number {
+  for (const line of metricsText.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.split(' ').pop());
+  }
+  return 0;
+}

@@ -1,0 +1,4 @@
+export * from './engines';
+export * from './service-process';
+export * from './kafka';
+export * from './database';

@@ -1,0 +1,110 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '../../..');
+
+export interface ServiceProcessOptions {
+  /** Entry file relative to the repository root, e.g. `services/payments/src/main.ts`. */
+  entry: string;
+  port: number;
+  env: Record<string, string>;
+  name?: string;
+}
+
+/**
+ * A service as a real child process (the same command as `nx serve`), so a test can SIGKILL it mid-work and
+ * start it again. Logs are kept (JSON lines) for assertions such as "no secret ever reached a log line".
+ */
+export class ServiceProcess {
+  readonly logs: string[] = [];
+  private child?: ChildProcess;
+  private exited?: Promise<number | null>;
+
+  constructor(readonly options: ServiceProcessOptions) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.options.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async start(timeoutMs = 60000): Promise<this> {
+    const child = spawn(process.execPath, ['-r', '@swc-node/register', path.join(ROOT, this.options.entry)], {
+      cwd: ROOT,
+      env: { ...process.env, ...this.options.env, PORT: String(this.options.port), LOG_LEVEL: this.options.env.LOG_LEVEL ?? 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    const collect = (chunk: Buffer) => this.logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+    await this.waitReady(timeoutMs);
+    return this;
+  }
+
+  async waitReady(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let exitCode: number | null | undefined;
+    void this.exited?.then((c) => (exitCode = c));
+    while (Date.now() < deadline) {
+      if (exitCode !== undefined) throw new Error(`${this.describe()} exited with ${exitCode}:\n${this.tail()}`);
+      try {
+        const res = await fetch(`${this.url}/health/ready`);
+        if (res.ok) return;
+      } catch {
+        /* not listening yet */
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`${this.describe()} not ready after ${timeoutMs} ms:\n${this.tail()}`);
+  }
+
+  /** SIGKILL: no shutdown hooks, no flush, exactly like a crashed container. */
+  async kill(): Promise<void> {
+    this.child?.kill('SIGKILL');
+    await this.exited;
+  }
+
+  /** SIGTERM and wait for a clean exit. */
+  async stop(): Promise<number | null | undefined> {
+    if (!this.child || this.child.exitCode !== null) return this.child?.exitCode;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child?.kill('SIGKILL'), 15000);
+    const code = await this.exited;
+    clearTimeout(timer);
+    return code;
+  }
+
+  async post<T = unknown>(pathname: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
+    const res = await fetch(`${this.url}${pathname}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+  }
+
+  async get<T = unknown>(pathname: string, headers: Record<string, string> = {}): Promise<{ status: number; body: T; text: string }> {
+    const res = await fetch(`${this.url}${pathname}`, { headers });
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      /* not JSON (metrics) */
+    }
+    return { status: res.status, body: body as T, text };
+  }
+
+  private describe(): string {
+    return this.options.name ?? this.options.entry;
+  }
+
+  tail(lines = 30): string {
+    return this.logs.slice(-lines).join('\n');
+  }
+}
