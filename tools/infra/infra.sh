@@ -101,7 +101,8 @@ redis_down() {
 
 # ---------------------------------------------------------------- Kafka (KRaft, combined broker + controller)
 kafka_libs() {
-  local libs="$STATE/kafka/libs-$KAFKA_VERSION"
+  # Shared by every INFRA_DIR (tests that run a broker of their own reuse the jars).
+  local libs="$ROOT/.cache/kafka-libs-$KAFKA_VERSION"
   if [ ! -f "$libs/.complete" ]; then
     command -v mvn >/dev/null || apt_install maven
     command -v java >/dev/null || apt_install openjdk-17-jre-headless
@@ -158,14 +159,15 @@ kafka_down() {
 # ---------------------------------------------------------------- stripe-mock
 stripe_mock_up() {
   local dir="$STATE/stripe-mock" pidf="$STATE/stripe-mock/stripe-mock.pid" logf="$STATE/stripe-mock/stripe-mock.log"
-  local bin="$dir/bin/stripe-mock"
-  mkdir -p "$dir/bin"
+  local bin="$ROOT/.cache/bin/stripe-mock-$STRIPE_MOCK_VERSION"
+  mkdir -p "$dir" "$ROOT/.cache/bin"
   if pid_alive "$pidf"; then log "stripe-mock already running on $STRIPE_MOCK_PORT"; return; fi
   if [ ! -x "$bin" ]; then
     command -v go >/dev/null || fail "go is not installed (needed to build stripe-mock $STRIPE_MOCK_VERSION)"
     log "building stripe-mock $STRIPE_MOCK_VERSION with go install"
-    GOBIN="$dir/bin" go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION" >"$dir/install.log" 2>&1 ||
+    GOBIN="$dir/gobin" go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION" >"$dir/install.log" 2>&1 ||
       fail "go install stripe-mock" "$dir/install.log"
+    mv "$dir/gobin/stripe-mock" "$bin"
   fi
   setsid nohup "$bin" -http-addr "127.0.0.1:$STRIPE_MOCK_PORT" -https-addr "127.0.0.1:$STRIPE_MOCK_HTTPS_PORT" \
     >"$logf" 2>&1 </dev/null &
