@@ -14,6 +14,7 @@ export class ConfigValidationError extends Error {
  */
 export function validateConfig<S extends z.ZodTypeAny>(schema: S, env: Record<string, unknown>): z.infer<S> {
   const result = schema.safeParse(env);
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-return -- z.infer of a generic schema is opaque here
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const name = issue.path.join('.') || '(root)';

@@ -10,7 +10,7 @@ import * as stripe from './messages/stripe-events';
 import * as terminal from './messages/terminal-events';
 
 export const allMessages: readonly MessageDefinition[] = [stripe, payments, finance, orders, inventory, loyalty, terminal]
-  .flatMap((mod) => Object.values(mod))
+  .flatMap((mod) => Object.values(mod) as unknown[])
   .filter((v): v is MessageDefinition => typeof v === 'object' && v !== null && 'schema' in v && 'topic' in v);
 
 const byTypeVersion = new Map(allMessages.map((m) => [`${m.type}@${m.version}`, m]));

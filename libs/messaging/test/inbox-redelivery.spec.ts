@@ -1,5 +1,5 @@
 import { PointsChanged } from '@omnipay/contracts';
-import { createEnvelope } from '@omnipay/messaging';
+import { createEnvelope } from '../src/outbox/create-envelope';
 import { TestDatabase, engines, eventually, testKafka } from '@omnipay/testing';
 import type { ServiceProcess } from '@omnipay/testing';
 import { isolatedRun, metricValue, startLedger } from './ledger-fixture';

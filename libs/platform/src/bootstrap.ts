@@ -7,7 +7,10 @@ import { JsonLogger, createLogger } from '@omnipay/observability';
 import { ensureSchema } from '@omnipay/persistence';
 import type { z } from 'zod';
 
-export interface ServiceDefinition<S extends z.ZodTypeAny> {
+/** Any schema whose output has at least the platform's base settings. */
+type ServiceConfigSchema = z.ZodType<BaseConfig, z.ZodTypeDef, unknown>;
+
+export interface ServiceDefinition<S extends ServiceConfigSchema> {
   service: string;
   configSchema: S;
   /** Builds the root module from the validated config and the process logger. */
@@ -18,11 +21,11 @@ export interface ServiceDefinition<S extends z.ZodTypeAny> {
  * Starts a service: validate configuration (exit 1 naming every bad setting), create its schema, start Nest
  * (migrations run during init), connect the Kafka consumers, then listen. SIGTERM drains and exits cleanly.
  */
-export async function bootstrapService<S extends z.ZodTypeAny>(
+export async function bootstrapService<S extends ServiceConfigSchema>(
   def: ServiceDefinition<S>,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<INestApplication> {
-  let config: z.infer<S> & BaseConfig;
+  let config: z.infer<S>;
   try {
     config = validateConfig(def.configSchema, env);
   } catch (error) {

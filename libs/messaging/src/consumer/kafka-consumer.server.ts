@@ -62,9 +62,10 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
   }
 
   listen(callback: (error?: unknown) => void): void {
+    // Nest's transport contract is callback-based: report start-up success or failure exactly once.
     this.start().then(
-      () => callback(),
-      (error: unknown) => callback(error),
+      () => callback(), // eslint-disable-line promise/no-callback-in-promise
+      (error: unknown) => callback(error), // eslint-disable-line promise/no-callback-in-promise
     );
   }
 
@@ -271,7 +272,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
       causationId: message.envelope.id,
     });
     await runWithContext(ctx, async () => {
-      const result = await handler(message);
+      const result: unknown = await handler(message);
       await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
     });
   }
@@ -298,12 +299,12 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
   private async recordInInbox(group: Group, topic: string, parsed: Parsed[], manager: EntityManager): Promise<Set<string>> {
     const valid = parsed.filter((p) => p.envelope);
     if (valid.length === 0) return new Set();
-    const rows = (await manager.query(
+    const rows = await manager.query<{ message_id: string }[]>(
       `INSERT INTO inbox (consumer_group, message_id, topic, message_type, outcome)
        SELECT $1, m.id, $2, m.type, 'applied' FROM unnest($3::uuid[], $4::text[]) AS m(id, type)
        ON CONFLICT DO NOTHING RETURNING message_id`,
       [group.groupId, topic, valid.map((p) => p.envelope?.id), valid.map((p) => p.envelope?.type)],
-    )) as { message_id: string }[];
+    );
     return new Set(rows.map((r) => r.message_id));
   }
 

@@ -1,0 +1,24 @@
+import Stripe from 'stripe';
+import type { StripeConfig } from './config';
+
+export type StripeClientSettings = Pick<StripeConfig, 'STRIPE_SECRET_KEY' | 'STRIPE_API_BASE' | 'STRIPE_TIMEOUT_MS' | 'STRIPE_MAX_NETWORK_RETRIES'>;
+
+/** SDK host/port/protocol options from `STRIPE_API_BASE`; an unset base leaves the SDK's own (api.stripe.com). */
+export function apiBaseOptions(apiBase: string | undefined): Pick<Stripe.StripeConfig, 'host' | 'port' | 'protocol'> {
+  if (!apiBase) return {};
+  const url = new URL(apiBase);
+  const protocol = url.protocol === 'http:' ? 'http' : 'https';
+  const port = url.port ? Number(url.port) : protocol === 'http' ? 80 : 443;
+  return { host: url.hostname.replace(/^\[|\]$/g, ''), port, protocol };
+}
+
+/** The one way services build a Stripe client; the key stays inside the SDK instance (never logged). */
+export function createStripeClient(settings: StripeClientSettings): Stripe {
+  return new Stripe(settings.STRIPE_SECRET_KEY, {
+    ...apiBaseOptions(settings.STRIPE_API_BASE),
+    timeout: settings.STRIPE_TIMEOUT_MS,
+    maxNetworkRetries: settings.STRIPE_MAX_NETWORK_RETRIES,
+    telemetry: false,
+    appInfo: { name: 'omnipay' },
+  });
+}

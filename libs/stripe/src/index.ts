@@ -1,0 +1,5 @@
+export * from './config';
+export * from './client';
+export * from './idempotency';
+export * from './stripe.module';
+export * from './errors';

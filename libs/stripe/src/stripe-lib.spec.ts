@@ -1,0 +1,65 @@
+import { apiBaseOptions, createStripeClient } from './client';
+import { stripeConfigSchema } from './config';
+import { canonicalJson, requestFingerprint, stripeIdempotencyKey } from './idempotency';
+
+describe('stripe settings', () => {
+  const valid = { STRIPE_SECRET_KEY: 'sk_test_abcdef', STRIPE_PUBLISHABLE_KEY: 'pk_test_abcdef' };
+
+  it('accepts sk_ and rk_ secret keys and leaves the API base unset for real Stripe', () => {
+    const parsed = stripeConfigSchema.parse(valid);
+    expect(parsed.STRIPE_API_BASE).toBeUndefined();
+    expect(parsed).toMatchObject({ STRIPE_TIMEOUT_MS: 10000, STRIPE_MAX_NETWORK_RETRIES: 2 });
+    expect(stripeConfigSchema.safeParse({ ...valid, STRIPE_SECRET_KEY: 'rk_test_abcdef' }).success).toBe(true);
+  });
+
+  it('rejects a publishable key as secret key, a secret key as publishable key and a non-http base', () => {
+    expect(stripeConfigSchema.safeParse({ ...valid, STRIPE_SECRET_KEY: 'pk_test_abcdef' }).success).toBe(false);
+    expect(stripeConfigSchema.safeParse({ ...valid, STRIPE_PUBLISHABLE_KEY: 'sk_test_abcdef' }).success).toBe(false);
+    expect(stripeConfigSchema.safeParse({ ...valid, STRIPE_API_BASE: 'ftp://x:1' }).success).toBe(false);
+  });
+
+  it('treats an empty API base as unset', () => {
+    expect(stripeConfigSchema.parse({ ...valid, STRIPE_API_BASE: '' }).STRIPE_API_BASE).toBeUndefined();
+  });
+
+  it('parses the API base into the SDK host, port and protocol', () => {
+    expect(apiBaseOptions('http://127.0.0.1:12180')).toEqual({ host: '127.0.0.1', port: 12180, protocol: 'http' });
+    expect(apiBaseOptions('https://stripe.internal')).toEqual({ host: 'stripe.internal', port: 443, protocol: 'https' });
+    expect(apiBaseOptions(undefined)).toEqual({});
+  });
+
+  it('builds a client without exposing the key in its serialised form', () => {
+    const client = createStripeClient({ STRIPE_SECRET_KEY: 'sk_test_hidden123', STRIPE_API_BASE: undefined, STRIPE_TIMEOUT_MS: 1000, STRIPE_MAX_NETWORK_RETRIES: 0 });
+    expect(client.getApiField('host')).toBe('api.stripe.com');
+  });
+});
+
+describe('idempotency keys', () => {
+  it('are the same for the same ids and differ for different ids', () => {
+    expect(stripeIdempotencyKey('pi.create', 'ord_1', 1)).toBe('omnipay:pi.create:ord_1:1');
+    expect(stripeIdempotencyKey('pi.create', 'ord_1', 2)).not.toBe(stripeIdempotencyKey('pi.create', 'ord_1', 1));
+    expect(stripeIdempotencyKey('refund', 'rr_1')).not.toBe(stripeIdempotencyKey('capture', 'rr_1'));
+  });
+
+  it('cannot be made to collide by ids containing the separator', () => {
+    expect(stripeIdempotencyKey('x', 'a:b', 'c')).not.toBe(stripeIdempotencyKey('x', 'a', 'b:c'));
+  });
+
+  it('stay within Stripe 255-character limit deterministically', () => {
+    const long = 'o'.repeat(400);
+    const k = stripeIdempotencyKey('pi.create', long, 1);
+    expect(k.length).toBeLessThanOrEqual(255);
+    expect(k).toBe(stripeIdempotencyKey('pi.create', long, 1));
+  });
+
+  it('refuse empty ids and no ids', () => {
+    expect(() => stripeIdempotencyKey('x', '')).toThrow();
+    expect(() => stripeIdempotencyKey('x')).toThrow();
+  });
+
+  it('fingerprint requests independently of key order', () => {
+    expect(canonicalJson({ b: 1, a: { d: 2, c: [1, 2] } })).toBe('{"a":{"c":[1,2],"d":2},"b":1}');
+    expect(requestFingerprint({ a: 1, b: 2 })).toBe(requestFingerprint({ b: 2, a: 1 }));
+    expect(requestFingerprint({ a: 1 })).not.toBe(requestFingerprint({ a: 2 }));
+  });
+});

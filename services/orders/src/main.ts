@@ -1,0 +1,5 @@
+import { bootstrapService } from '@omnipay/platform';
+import { AppModule } from './app.module';
+import { ordersConfigSchema } from './config';
+
+void bootstrapService({ service: 'orders', configSchema: ordersConfigSchema, module: AppModule.register });

@@ -1,0 +1,5 @@
+import { bootstrapService } from '@omnipay/platform';
+import { AppModule } from './app.module';
+import { paymentsConfigSchema } from './config';
+
+void bootstrapService({ service: 'payments', configSchema: paymentsConfigSchema, module: AppModule.register });

@@ -1,0 +1,5 @@
+import { bootstrapService } from '@omnipay/platform';
+import { AppModule } from './app.module';
+import { terminalConfigSchema } from './config';
+
+void bootstrapService({ service: 'terminal', configSchema: terminalConfigSchema, module: AppModule.register });

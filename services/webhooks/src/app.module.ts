@@ -1,0 +1,34 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import type { JsonLogger } from '@omnipay/observability';
+import { PlatformModule } from '@omnipay/platform';
+import type { WebhooksConfig } from './config';
+import { AdminTokenGuard } from './replay/admin-token.guard';
+import { ReplayController } from './replay/replay.controller';
+import { ReplayService } from './replay/replay.service';
+import { StripeEvents1710000000000 } from './stripe-events/migrations/1710000000000-stripe-events';
+import { RawBodyInstaller } from './stripe-events/raw-body';
+import { TopicProvisioner } from './stripe-events/topic-provisioner';
+import { StripeEventEntity } from './stripe-events/stripe-event.entity';
+import { StripeEventStore } from './stripe-events/stripe-event-store';
+import { StripeWebhooksController } from './stripe-events/stripe-webhooks.controller';
+import { WebhookIngestService } from './stripe-events/webhook-ingest.service';
+
+@Module({})
+export class AppModule {
+  static register(config: WebhooksConfig, logger: JsonLogger): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        PlatformModule.forRoot({
+          service: 'webhooks',
+          config,
+          logger,
+          entities: [StripeEventEntity],
+          migrations: [StripeEvents1710000000000],
+        }),
+      ],
+      controllers: [StripeWebhooksController, ReplayController],
+      providers: [RawBodyInstaller, TopicProvisioner, StripeEventStore, WebhookIngestService, ReplayService, AdminTokenGuard],
+    };
+  }
+}

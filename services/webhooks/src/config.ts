@@ -1,0 +1,39 @@
+import { baseConfigSchema } from '@omnipay/config';
+import { z } from 'zod';
+
+const secretList = z
+  .string()
+  .min(1)
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
+  // Real secrets are `whsec_` + 32 bytes; a short one would be guessable, and an empty entry a config mistake.
+  .pipe(z.array(z.string().min(16, 'each webhook secret must be at least 16 characters')).min(1).max(8));
+
+/** Settings of the webhooks service: the platform's own plus these. Validated at startup (see docs/configuration.md). */
+export const webhooksConfigSchema = baseConfigSchema.extend({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3003),
+  DATABASE_SCHEMA: baseConfigSchema.shape.DATABASE_SCHEMA.default('webhooks'),
+  /**
+   * Signing secrets of the Stripe endpoint, comma-separated. During a rotation both the old and the new one are
+   * listed; a delivery is accepted if any `v1` signature matches any of them.
+   */
+  STRIPE_WEBHOOK_SECRETS: secretList,
+  /** Maximum distance, in seconds and in either direction, between the signature timestamp and our clock. */
+  STRIPE_WEBHOOK_TOLERANCE_S: z.coerce.number().int().min(1).max(3600).default(300),
+  /** Larger bodies get a 413 without being read further (Stripe events are a few KB). */
+  WEBHOOK_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(512 * 1024),
+  /** Most events one shared transaction stores. */
+  WEBHOOK_BATCH_MAX: z.coerce.number().int().min(1).max(2000).default(250),
+  /** How long the first event of a batch may wait for company before its transaction starts. */
+  WEBHOOK_BATCH_WAIT_MS: z.coerce.number().min(0).max(100).default(2),
+  /** Batches whose transactions may be open at once (each holds one pool connection). */
+  WEBHOOK_BATCH_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(3),
+  /** Bearer token of `/admin/*`. Unset = the admin routes answer 404. */
+  ADMIN_TOKEN: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters').optional(),
+});
+
+export type WebhooksConfig = z.infer<typeof webhooksConfigSchema>;

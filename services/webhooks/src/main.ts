@@ -1,0 +1,5 @@
+import { bootstrapService } from '@omnipay/platform';
+import { AppModule } from './app.module';
+import { webhooksConfigSchema } from './config';
+
+void bootstrapService({ service: 'webhooks', configSchema: webhooksConfigSchema, module: AppModule.register });
