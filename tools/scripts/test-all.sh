@@ -37,6 +37,14 @@ if [ -z "${KAFKA_BROKERS:-}" ] || [ -z "${DATABASE_URL:-}" ] || [ -z "${REDIS_UR
   set +a
 fi
 
+step "docker-compose.yml"
+if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose >/dev/null 2>&1 || true
+fi
+if docker compose version >/dev/null 2>&1; then docker compose config -q && echo "docker compose config: ok"
+elif command -v docker-compose >/dev/null 2>&1; then docker-compose config -q && echo "docker-compose config: ok"
+else echo "skipped: no docker compose client on this machine"; fi
+
 step "typecheck"
 npx nx run-many -t typecheck --parallel=2 --outputStyle=static
 step "lint"
