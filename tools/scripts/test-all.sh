@@ -46,7 +46,8 @@ elif command -v docker-compose >/dev/null 2>&1; then docker-compose config -q &&
 else echo "skipped: no docker compose client on this machine"; fi
 
 step "typecheck"
-npx nx run-many -t typecheck --parallel=2 --outputStyle=static
+# One program over the whole workspace (services, libs, tools, bench, tests): faster than per project.
+npx tsc -p tsconfig.json --noEmit
 step "lint"
 npx nx run-many -t lint --parallel=2 --outputStyle=static
 step "unit tests"

@@ -1,10 +1,22 @@
 import { baseConfigSchema } from '@omnipay/config';
 import { z } from 'zod';
 
-/** Settings of the gateway service: the platform's own plus these. Validated at startup (see docs/configuration.md). */
+const url = z.string().url();
+
+/** Settings of the gateway: the platform's own plus these (docs/configuration.md). */
 export const gatewayConfigSchema = baseConfigSchema.extend({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   DATABASE_SCHEMA: baseConfigSchema.shape.DATABASE_SCHEMA.default('gateway'),
+  /** HS256 key for bearer tokens (tools/scripts/mint-token.ts mints development tokens). */
+  JWT_SECRET: z.string().min(16, 'must be at least 16 characters'),
+  ORDERS_URL: url,
+  PAYMENTS_URL: url,
+  TERMINAL_URL: url.optional(),
+  /** A call to a service that takes longer answers 504 to the client. */
+  UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(50).max(60000).default(5000),
+  /** Requests per client per route per minute. */
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+  BODY_LIMIT: z.string().default('64kb'),
 });
 
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

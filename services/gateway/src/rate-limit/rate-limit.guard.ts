@@ -1,0 +1,43 @@
+import { CanActivate, ExecutionContext, HttpException, HttpStatus, Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, REDIS } from '@omnipay/platform';
+import type { Response } from 'express';
+import type Redis from 'ioredis';
+import type { AuthedRequest } from '../auth/auth.decorators';
+import type { GatewayConfig } from '../config';
+
+/**
+ * Fixed one-minute windows per client (token subject, else IP) and route, counted in Redis so every gateway
+ * replica shares them. If Redis is unreachable the request goes through: rate limiting must not take the
+ * checkout down with it.
+ */
+@Injectable()
+export class RateLimitGuard implements CanActivate {
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(APP_CONFIG) private readonly config: GatewayConfig,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const req = context.switchToHttp().getRequest<AuthedRequest>();
+    const res = context.switchToHttp().getResponse<Response>();
+    const route = (req.route as { path?: string } | undefined)?.path ?? req.path;
+    const client = req.user?.sub ?? req.ip ?? 'unknown';
+    const window = Math.floor(Date.now() / 60000);
+    const key = `ratelimit:${client}:${req.method}:${route}:${window}`;
+    let count: number;
+    try {
+      const [[, incr]] = (await this.redis.multi().incr(key).pexpire(key, 61000).exec()) as [[Error | null, number]];
+      count = incr;
+    } catch {
+      return true;
+    }
+    const limit = this.config.RATE_LIMIT_PER_MINUTE;
+    res.setHeader('RateLimit-Limit', String(limit));
+    res.setHeader('RateLimit-Remaining', String(Math.max(0, limit - count)));
+    if (count > limit) {
+      res.setHeader('Retry-After', String(60 - Math.floor((Date.now() / 1000) % 60)));
+      throw new HttpException({ statusCode: 429, error: 'Too Many Requests', message: 'rate limit exceeded' }, HttpStatus.TOO_MANY_REQUESTS);
+    }
+    return true;
+  }
+}

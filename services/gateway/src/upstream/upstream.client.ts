@@ -1,0 +1,73 @@
+import { BadGatewayException, GatewayTimeoutException, HttpException, Inject, Injectable } from '@nestjs/common';
+import { currentContext } from '@omnipay/observability';
+import { APP_CONFIG } from '@omnipay/platform';
+import type { GatewayConfig } from '../config';
+
+export type Upstream = 'orders' | 'payments' | 'terminal';
+
+export interface UpstreamResponse<T> {
+  status: number;
+  body: T;
+}
+
+/**
+ * Internal HTTP to the owning services. A call that exceeds UPSTREAM_TIMEOUT_MS is a 504, never a hang; an
+ * unreachable service or a 5xx is a 502; a 4xx is passed through with the service's message, which is written
+ * for clients. Correlation id and trace context go along.
+ */
+@Injectable()
+export class UpstreamClient {
+  constructor(@Inject(APP_CONFIG) private readonly config: GatewayConfig) {}
+
+  private base(service: Upstream): string {
+    const url = { orders: this.config.ORDERS_URL, payments: this.config.PAYMENTS_URL, terminal: this.config.TERMINAL_URL }[service];
+    if (!url) throw new BadGatewayException(`${service} is not configured`);
+    return url;
+  }
+
+  async call<T>(
+    service: Upstream,
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<UpstreamResponse<T>> {
+    const ctx = currentContext();
+    let res: Response;
+    try {
+      res = await fetch(`${this.base(service)}${path}`, {
+        method,
+        headers: {
+          'content-type': 'application/json',
+          ...(ctx ? { 'x-correlation-id': ctx.correlationId, traceparent: ctx.traceparent } : {}),
+          ...headers,
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.config.UPSTREAM_TIMEOUT_MS),
+      });
+    } catch (error) {
+      if (error instanceof DOMException && error.name === 'TimeoutError') {
+        throw new GatewayTimeoutException(`${service} did not answer within ${this.config.UPSTREAM_TIMEOUT_MS} ms`);
+      }
+      throw new BadGatewayException(`${service} is unavailable`);
+    }
+    const text = await res.text();
+    let parsed: unknown = undefined;
+    if (text) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        throw new BadGatewayException(`${service} answered with something that is not JSON`);
+      }
+    }
+    if (res.status >= 500) throw new BadGatewayException(`${service} failed (${res.status})`);
+    return { status: res.status, body: parsed as T };
+  }
+
+  /** As `call`, but any 4xx becomes the same error for the client. */
+  async expectOk<T>(service: Upstream, method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, headers?: Record<string, string>): Promise<T> {
+    const res = await this.call<T>(service, method, path, body, headers);
+    if (res.status >= 400) throw new HttpException(res.body as object, res.status);
+    return res.body;
+  }
+}

@@ -1,0 +1,24 @@
+// Mints a development bearer token for the gateway.
+//   npm run token -- --role cashier --sub alice --store store_berlin [--ttl 3600]
+// Uses JWT_SECRET from the environment (the gateway's setting); `npm start` prints tokens it minted itself.
+import { mintToken, roleSchema } from '@omnipay/auth';
+
+const args = new Map<string, string>();
+for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ''), process.argv[i + 1]);
+
+const secret = process.env.JWT_SECRET;
+if (!secret) {
+  process.stderr.write('JWT_SECRET is not set (the same value the gateway uses)\n');
+  process.exit(1);
+}
+const role = roleSchema.safeParse(args.get('role'));
+if (!role.success || !args.get('sub')) {
+  process.stderr.write('usage: --role customer|cashier|manager|finance|admin --sub <user id> [--store <store id>] [--ttl <s>]\n');
+  process.exit(2);
+}
+process.stdout.write(
+  `${mintToken(
+    { sub: args.get('sub') as string, role: role.data, storeId: args.get('store'), ttlSeconds: Number(args.get('ttl') ?? 3600) },
+    secret,
+  )}\n`,
+);
