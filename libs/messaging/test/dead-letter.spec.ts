@@ -2,8 +2,8 @@ import { TestDatabase, TopicRecorder, engines, eventually, testKafka } from '@om
 import type { ServiceProcess } from '@omnipay/testing';
 import { isolatedRun, startLedger } from './ledger-fixture';
 
-describe('dead-letter topic', () => {
-  const world = isolatedRun('poison');
+describe.each(['message', 'batch'])('dead-letter topic (%s handler)', (mode) => {
+  const world = isolatedRun(`poison_${mode}`);
   const db = new TestDatabase(engines().databaseUrl);
   const recorder = new TopicRecorder(testKafka(engines().kafkaBrokers), [world.dlqTopic]);
   let ledger: ServiceProcess | undefined;
@@ -18,7 +18,9 @@ describe('dead-letter topic', () => {
 
   it('parks a poison message after the configured attempts and applies the messages behind it', async () => {
     // One partition: the good messages are strictly behind the poison one.
-    ledger = await startLedger(world, { KAFKA_TOPIC_PARTITIONS: '1', CONSUMER_MAX_ATTEMPTS: '3', CONSUMER_RETRY_BACKOFF_MS: '50' });
+    ledger = await startLedger(world, {
+      FIXTURE_CONSUMER: mode,
+      KAFKA_TOPIC_PARTITIONS: '1', CONSUMER_MAX_ATTEMPTS: '3', CONSUMER_RETRY_BACKOFF_MS: '50' });
     const poison = await ledger.post<{ messageIds: string[] }>('/grants', { customerIds: ['poison-1'], points: 5 });
     await ledger.post('/grants', { customerIds: ['a', 'b', 'c'], points: 5 });
 

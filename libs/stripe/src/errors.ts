@@ -10,13 +10,18 @@ export interface StripeErrorInfo {
   param: string | null;
 }
 
+/** Masks anything shaped like an API key or a secret (Stripe echoes a bad key, partly masked, in 401 messages). */
+export function redactSecrets(text: string): string {
+  return text.replace(/\b(sk|rk|pk)_(test|live)_[A-Za-z0-9*]+/g, '$1_$2_[redacted]').replace(/\b(whsec|[a-z]+_[A-Za-z0-9]+_secret)_[A-Za-z0-9]+/g, '[redacted]');
+}
+
 export function stripeErrorInfo(error: unknown): StripeErrorInfo | null {
   if (!(error instanceof Stripe.errors.StripeError)) return null;
   return {
     type: error.type,
     code: error.code ?? null,
     declineCode: error.decline_code ?? null,
-    message: error.message,
+    message: redactSecrets(error.message),
     statusCode: error.statusCode ?? null,
     param: error.param ?? null,
   };

@@ -1,5 +1,6 @@
 import { apiBaseOptions, createStripeClient } from './client';
 import { stripeConfigSchema } from './config';
+import { redactSecrets } from './errors';
 import { canonicalJson, requestFingerprint, stripeIdempotencyKey } from './idempotency';
 
 describe('stripe settings', () => {
@@ -61,5 +62,13 @@ describe('idempotency keys', () => {
     expect(canonicalJson({ b: 1, a: { d: 2, c: [1, 2] } })).toBe('{"a":{"c":[1,2],"d":2},"b":1}');
     expect(requestFingerprint({ a: 1, b: 2 })).toBe(requestFingerprint({ b: 2, a: 1 }));
     expect(requestFingerprint({ a: 1 })).not.toBe(requestFingerprint({ a: 2 }));
+  });
+});
+
+describe('secret redaction', () => {
+  it('masks keys, webhook secrets and client secrets in Stripe messages', () => {
+    const out = redactSecrets('Invalid API Key provided: sk_test_abc123; whsec_zzz; pi_123_secret_456 ok');
+    expect(out).not.toMatch(/sk_test_abc|whsec_zzz|_secret_456/);
+    expect(out).toContain('ok');
   });
 });

@@ -13,6 +13,12 @@ export interface ConsumedMessage<T = unknown> {
   manager: EntityManager;
 }
 
+export interface ConsumedBatch {
+  /** New messages of one partition, in offset order; duplicates were already dropped by the inbox. */
+  messages: ConsumedMessage[];
+  manager: EntityManager;
+}
+
 /** Narrows a consumed message to one definition, with typed data. */
 export function isMessage<D extends MessageDefinition>(
   message: ConsumedMessage,

@@ -9,7 +9,7 @@ import { ensureTopics } from '../kafka/topic-admin';
 import { KafkaPublisher } from '../kafka/publisher';
 import type { MessagingSettings } from '../messaging.settings';
 import { OutboxService } from '../outbox/outbox.service';
-import type { ConsumedMessage } from './consumed-message';
+import type { ConsumedBatch, ConsumedMessage } from './consumed-message';
 import type { HandlerExtras } from './on-message.decorator';
 
 /** Messages applied in one transaction. Small enough that a rollback redoes little work. */
@@ -22,9 +22,14 @@ interface Parsed {
   problem?: { reason: 'malformed' | 'unknown_type'; detail: string };
 }
 
+interface Route {
+  handler: MessageHandler;
+  batch: boolean;
+}
+
 interface Group {
   groupId: string;
-  handlers: Map<string, MessageHandler>; // logical topic → handler
+  handlers: Map<string, Route>; // logical topic → handler
   consumer?: Consumer;
 }
 
@@ -87,7 +92,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
       const groupId = `${this.settings.groupPrefix}.${this.settings.service}${suffix}`;
       const group = this.groups.get(groupId) ?? { groupId, handlers: new Map() };
       if (group.handlers.has(extras.topic)) throw new Error(`Two handlers for ${extras.topic} in group ${groupId}`);
-      group.handlers.set(extras.topic, handler);
+      group.handlers.set(extras.topic, { handler, batch: extras.batch === true });
       this.groups.set(groupId, group);
     }
   }
@@ -146,7 +151,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     topic: string,
     batch: Batch,
     chunk: KafkaMessage[],
-    handler: MessageHandler,
+    handler: Route,
     payload: EachBatchPayload,
   ): Promise<void> {
     const parsed = chunk.map((raw) => this.parse(raw));
@@ -188,7 +193,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     topic: string,
     batch: Batch,
     parsed: Parsed[],
-    handler: MessageHandler,
+    route: Route,
     qr: QueryRunner,
     outcomes: string[],
     careful: boolean,
@@ -196,6 +201,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
   ): Promise<void> {
     const fresh = await this.recordInInbox(group, topic, parsed, qr.manager);
     const seen = new Set<string>();
+    const pendingBatch: ConsumedMessage[] = [];
     for (const p of parsed) {
       if (p.problem) {
         if (p.problem.reason === 'unknown_type') {
@@ -215,12 +221,20 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
         continue;
       }
       seen.add(envelope.id);
+      if (!careful && route.batch) {
+        pendingBatch.push(this.toConsumed(p, topic, batch.partition, 1, qr.manager));
+        continue;
+      }
       if (!careful) {
-        await this.invoke(handler, this.toConsumed(p, topic, batch.partition, 1, qr.manager), p.raw);
+        await this.invoke(route, this.toConsumed(p, topic, batch.partition, 1, qr.manager), p.raw);
         outcomes.push('applied');
         continue;
       }
-      outcomes.push(await this.applyWithRetries(group, topic, batch.partition, p, handler, qr, payload));
+      outcomes.push(await this.applyWithRetries(group, topic, batch.partition, p, route, qr, payload));
+    }
+    if (pendingBatch.length > 0) {
+      await this.invokeBatch(route.handler, { messages: pendingBatch, manager: qr.manager }, parsed[0].raw);
+      for (let i = 0; i < pendingBatch.length; i++) outcomes.push('applied');
     }
   }
 
@@ -229,7 +243,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     topic: string,
     partition: number,
     p: Parsed,
-    handler: MessageHandler,
+    route: Route,
     qr: QueryRunner,
     payload?: EachBatchPayload,
   ): Promise<'applied' | 'dead_lettered'> {
@@ -238,7 +252,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     for (let attempt = 1; attempt <= this.settings.maxAttempts; attempt++) {
       await qr.query('SAVEPOINT msg');
       try {
-        await this.invoke(handler, this.toConsumed(p, topic, partition, attempt, qr.manager), p.raw);
+        await this.invoke(route, this.toConsumed(p, topic, partition, attempt, qr.manager), p.raw);
         await qr.query('RELEASE SAVEPOINT msg');
         return 'applied';
       } catch (error) {
@@ -264,17 +278,31 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     return 'dead_lettered';
   }
 
-  private async invoke(handler: MessageHandler, message: ConsumedMessage, raw: KafkaMessage): Promise<void> {
+  private async invoke(route: Route, message: ConsumedMessage, raw: KafkaMessage): Promise<void> {
+    if (route.batch) return this.invokeBatch(route.handler, { messages: [message], manager: message.manager }, raw);
     const header = (name: string) => raw.headers?.[name]?.toString();
     const ctx = newContext({
       correlationId: message.envelope.correlationId ?? header(Headers.correlationId),
       traceparent: header(Headers.traceparent),
       causationId: message.envelope.id,
     });
-    await runWithContext(ctx, async () => {
-      const result: unknown = await handler(message);
-      await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
+    await runWithContext(ctx, () => this.call(route.handler, message));
+  }
+
+  /** A batch runs in the context of its first message; handlers that emit per message pass causation explicitly. */
+  private async invokeBatch(handler: MessageHandler, consumed: ConsumedBatch, raw: KafkaMessage): Promise<void> {
+    const first = consumed.messages[0].envelope;
+    const ctx = newContext({
+      correlationId: first.correlationId ?? raw.headers?.[Headers.correlationId]?.toString(),
+      traceparent: raw.headers?.[Headers.traceparent]?.toString(),
+      causationId: consumed.messages.length === 1 ? first.id : undefined,
     });
+    await runWithContext(ctx, () => this.call(handler, consumed));
+  }
+
+  private async call(handler: MessageHandler, data: unknown): Promise<void> {
+    const result: unknown = await handler(data);
+    await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
   }
 
   private toConsumed(p: Parsed, topic: string, partition: number, attempt: number, manager: EntityManager): ConsumedMessage {

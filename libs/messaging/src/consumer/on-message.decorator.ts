@@ -5,6 +5,8 @@ export interface HandlerExtras {
   topic: Topic;
   /** Consumer group within the service (`<prefix>.<service>.<group>`); default: the service's own group. */
   group?: string;
+  /** The handler takes a `ConsumedBatch` (set-based SQL for a whole chunk) instead of one message. */
+  batch?: boolean;
 }
 
 /**
@@ -14,5 +16,16 @@ export interface HandlerExtras {
  */
 export function OnMessage(topic: Topic, options: { group?: string } = {}): MethodDecorator {
   const extras: HandlerExtras = { topic, group: options.group };
+  return EventPattern(`${topic}#${options.group ?? ''}`, extras);
+}
+
+/**
+ * As `OnMessage`, but the method receives a `ConsumedBatch`: every new (not yet applied) message of a chunk in
+ * partition order, with the one transaction they share with their inbox records. Made for set-based SQL, which
+ * drains a backlog an order of magnitude faster than a statement per message. If the batch throws, the chunk
+ * is rolled back and each message is retried alone (a batch of one), so one poison message cannot block the rest.
+ */
+export function OnMessages(topic: Topic, options: { group?: string } = {}): MethodDecorator {
+  const extras: HandlerExtras = { topic, group: options.group, batch: true };
   return EventPattern(`${topic}#${options.group ?? ''}`, extras);
 }
