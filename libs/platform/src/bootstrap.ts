@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { ConfigValidationError, validateConfig, type BaseConfig } from '@omnipay/config';
 import { KafkaConsumerServer, RethrowErrorsFilter } from '@omnipay/messaging';
 import { JsonLogger, createLogger } from '@omnipay/observability';
@@ -15,6 +16,8 @@ export interface ServiceDefinition<S extends ServiceConfigSchema> {
   configSchema: S;
   /** Builds the root module from the validated config and the process logger. */
   module: (config: z.infer<S>, logger: JsonLogger) => DynamicModule;
+  /** Service-specific HTTP set-up before listening (body limits, raw bodies, CORS). */
+  configureApp?: (app: NestExpressApplication, config: z.infer<S>) => void;
 }
 
 /**
@@ -38,7 +41,8 @@ export async function bootstrapService<S extends ServiceConfigSchema>(
   const logger = new JsonLogger(createLogger(def.service, config.LOG_LEVEL));
   try {
     await ensureSchema(config.DATABASE_URL, config.DATABASE_SCHEMA);
-    const app = await NestFactory.create(def.module(config, logger), { logger, bufferLogs: true });
+    const app = await NestFactory.create<NestExpressApplication>(def.module(config, logger), { logger, bufferLogs: true });
+    def.configureApp?.(app, config);
     app.enableShutdownHooks();
     app
       .connectMicroservice({ strategy: app.get(KafkaConsumerServer) }, { deferInitialization: true })

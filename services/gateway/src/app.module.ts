@@ -1,7 +1,19 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import type { JsonLogger } from '@omnipay/observability';
 import { PlatformModule } from '@omnipay/platform';
+import { AuthGuard } from './auth/auth.guard';
+import { CheckoutController } from './checkout/checkout.controller';
+import { CheckoutService } from './checkout/checkout.service';
+import { IdempotencyService } from './common/idempotency.service';
 import type { GatewayConfig } from './config';
+import { ReconciliationController } from './finance/reconciliation.controller';
+import { MeController } from './me/me.controller';
+import { OpenApiController } from './openapi/openapi.controller';
+import { OrdersController } from './orders/orders.controller';
+import { OrdersService } from './orders/orders.service';
+import { RateLimitGuard } from './rate-limit/rate-limit.guard';
+import { UpstreamClient } from './upstream/upstream.client';
 
 @Module({})
 export class AppModule {
@@ -9,6 +21,16 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [PlatformModule.forRoot({ service: 'gateway', config, logger, entities: [], migrations: [] })],
+      controllers: [OpenApiController, CheckoutController, OrdersController, MeController, ReconciliationController],
+      providers: [
+        // Order matters: authenticate first, so the rate limit counts per user rather than per IP.
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_GUARD, useClass: RateLimitGuard },
+        UpstreamClient,
+        IdempotencyService,
+        CheckoutService,
+        OrdersService,
+      ],
     };
   }
 }

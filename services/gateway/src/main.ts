@@ -2,4 +2,13 @@ import { bootstrapService } from '@omnipay/platform';
 import { AppModule } from './app.module';
 import { gatewayConfigSchema } from './config';
 
-void bootstrapService({ service: 'gateway', configSchema: gatewayConfigSchema, module: AppModule.register });
+void bootstrapService({
+  service: 'gateway',
+  configSchema: gatewayConfigSchema,
+  module: AppModule.register,
+  configureApp: (app, config) => {
+    // Clients send small JSON; anything bigger is refused with 413 before it is parsed.
+    app.useBodyParser('json', { limit: config.BODY_LIMIT });
+    app.set('trust proxy', 'loopback');
+  },
+});

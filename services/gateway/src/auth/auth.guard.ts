@@ -9,6 +9,11 @@ import { PUBLIC_KEY, ROLES_KEY, type AuthedRequest } from './auth.decorators';
  * Every route needs a valid bearer token unless marked @Public(), and the token's role must be one the route
  * allows. Object-level checks (own order, own store) happen in the use case, where a foreign object is a 404.
  */
+/** Probes and scrapes come from the platform, not from clients (keep them off the public ingress). */
+export function isOperationalPath(path: string): boolean {
+  return path.startsWith('/health') || path === '/metrics';
+}
+
 @Injectable()
 export class AuthGuard implements CanActivate {
   constructor(
@@ -18,8 +23,8 @@ export class AuthGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets)) return true;
     const req = context.switchToHttp().getRequest<AuthedRequest>();
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets) || isOperationalPath(req.path)) return true;
     const header = req.header('authorization') ?? '';
     const match = /^Bearer ([A-Za-z0-9._-]+)$/.exec(header);
     if (!match) throw new UnauthorizedException('a bearer token is required');

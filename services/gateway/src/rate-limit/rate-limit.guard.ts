@@ -3,6 +3,7 @@ import { APP_CONFIG, REDIS } from '@omnipay/platform';
 import type { Response } from 'express';
 import type Redis from 'ioredis';
 import type { AuthedRequest } from '../auth/auth.decorators';
+import { isOperationalPath } from '../auth/auth.guard';
 import type { GatewayConfig } from '../config';
 
 /**
@@ -19,6 +20,7 @@ export class RateLimitGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const req = context.switchToHttp().getRequest<AuthedRequest>();
+    if (isOperationalPath(req.path)) return true;
     const res = context.switchToHttp().getResponse<Response>();
     const route = (req.route as { path?: string } | undefined)?.path ?? req.path;
     const client = req.user?.sub ?? req.ip ?? 'unknown';

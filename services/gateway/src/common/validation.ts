@@ -1,0 +1,39 @@
+import { BadRequestException } from '@nestjs/common';
+import type { z } from 'zod';
+
+/** Parses client input; a failure is a 400 listing each bad field (`path: message`). */
+export function parseInput<S extends z.ZodTypeAny>(schema: S, input: unknown): z.infer<S> {
+  const result = schema.safeParse(input ?? {});
+  if (result.success) return result.data as z.infer<S>;
+  throw new BadRequestException({
+    statusCode: 400,
+    error: 'invalid_request',
+    message: 'the request is invalid',
+    issues: result.error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message })),
+  });
+}
+
+/** Field names that would carry a price. Clients never set one: every order is priced by the server. */
+const PRICE_FIELD = /amount|price|total|cost|discount|tax|fee|subtotal/i;
+
+export function priceFields(body: unknown, path = ''): string[] {
+  if (Array.isArray(body)) return body.flatMap((v, i) => priceFields(v, `${path}[${i}]`));
+  if (typeof body !== 'object' || body === null) return [];
+  return Object.entries(body).flatMap(([k, v]) => {
+    const here = path ? `${path}.${k}` : k;
+    return [...(PRICE_FIELD.test(k) ? [here] : []), ...priceFields(v, here)];
+  });
+}
+
+/** A tampered checkout is told exactly which field was refused, never priced silently. */
+export function rejectClientPrices(body: unknown): void {
+  const fields = priceFields(body);
+  if (fields.length > 0) {
+    throw new BadRequestException({
+      statusCode: 400,
+      error: 'client_price_rejected',
+      message: `prices are computed by the server; remove ${fields.map((f) => `'${f}'`).join(', ')} from the request`,
+      fields,
+    });
+  }
+}

@@ -1,0 +1,103 @@
+import type { Role } from '@omnipay/auth';
+import { z } from 'zod';
+import { zodToJsonSchema } from 'zod-to-json-schema';
+import { checkoutBody, checkoutResponse } from '../checkout/dto/checkout.dto';
+import { refundBody } from '../orders/dto/refund.dto';
+
+interface Route {
+  method: 'get' | 'post';
+  path: string;
+  summary: string;
+  roles: Role[] | 'public';
+  body?: z.ZodTypeAny;
+  response?: z.ZodTypeAny;
+  idempotent?: boolean;
+  params?: string[];
+}
+
+/**
+ * Every public route of the gateway, described from the same zod schemas the controllers validate with.
+ * `openapi.spec.ts` fails if the checked-in services/gateway/openapi.json drifts from this.
+ */
+export const routes: Route[] = [
+  { method: 'get', path: '/v1/config', summary: 'Publishable key for the Stripe client SDKs', roles: 'public', response: z.object({ publishableKey: z.string() }) },
+  {
+    method: 'post',
+    path: '/v1/checkout',
+    summary: 'Place a server-priced order and create its PaymentIntent; answers with the client secret',
+    roles: ['customer'],
+    body: checkoutBody,
+    response: checkoutResponse,
+    idempotent: true,
+  },
+  { method: 'get', path: '/v1/orders', summary: "List orders: a customer's own, a store's for its staff", roles: ['customer', 'cashier', 'manager', 'admin'] },
+  { method: 'get', path: '/v1/orders/{id}', summary: 'One order with lines, status, payment summary and history', roles: ['customer', 'cashier', 'manager', 'admin'], params: ['id'] },
+  { method: 'post', path: '/v1/orders/{id}/cancel', summary: 'Cancel an unpaid order (releases its stock)', roles: ['customer', 'cashier', 'manager', 'admin'], params: ['id'] },
+  { method: 'post', path: '/v1/orders/{id}/ready-for-pickup', summary: 'Staff: a pickup order is ready at the store', roles: ['cashier', 'manager', 'admin'], params: ['id'] },
+  { method: 'post', path: '/v1/orders/{id}/picked-up', summary: 'Staff: the customer collected the order', roles: ['cashier', 'manager', 'admin'], params: ['id'] },
+  { method: 'post', path: '/v1/orders/{id}/fulfilled', summary: 'Staff: a shipped order was fulfilled', roles: ['cashier', 'manager', 'admin'], params: ['id'] },
+  {
+    method: 'post',
+    path: '/v1/orders/{id}/refunds',
+    summary: 'Refund all or part of an order to its original payment; returned items restock at the refunding store',
+    roles: ['manager', 'admin'],
+    body: refundBody,
+    params: ['id'],
+    idempotent: true,
+  },
+  { method: 'post', path: '/v1/me/customer', summary: 'App: get or create my Stripe customer', roles: ['customer'] },
+  { method: 'post', path: '/v1/me/ephemeral-keys', summary: 'App: ephemeral key for PaymentSheet', roles: ['customer'], body: z.object({ apiVersion: z.string() }) },
+  { method: 'post', path: '/v1/me/customer-sessions', summary: 'App: customer session for PaymentSheet', roles: ['customer'] },
+  { method: 'post', path: '/v1/me/setup-intents', summary: 'App: SetupIntent to save a card', roles: ['customer'], idempotent: true },
+  { method: 'get', path: '/v1/me/payment-methods', summary: 'App: my saved cards', roles: ['customer'] },
+  { method: 'get', path: '/v1/me/loyalty', summary: 'My loyalty balance and ledger', roles: ['customer'] },
+  { method: 'get', path: '/v1/finance/reconciliation', summary: 'Reconciliation entries (gross, fee, net per charge, refund, dispute), paged', roles: ['finance', 'admin'] },
+];
+
+const error = { $ref: '#/components/schemas/Error' };
+
+export function buildOpenApi(): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const r of routes) {
+    const responses: Record<string, unknown> = {
+      [r.method === 'post' && r.path.endsWith('checkout') ? '201' : '200']: {
+        description: 'OK',
+        ...(r.response ? { content: { 'application/json': { schema: zodToJsonSchema(r.response, { target: 'openApi3' }) } } } : {}),
+      },
+      '400': { description: 'Invalid request (each bad field listed)', content: { 'application/json': { schema: error } } },
+      '429': { description: 'Rate limit exceeded (Retry-After)' },
+      '504': { description: 'A service did not answer in time' },
+    };
+    if (r.roles !== 'public') {
+      responses['401'] = { description: 'Missing or invalid bearer token' };
+      responses['403'] = { description: 'Role not allowed' };
+      if (r.params) responses['404'] = { description: "Not found, or someone else's" };
+    }
+    paths[r.path] ??= {};
+    paths[r.path][r.method] = {
+      summary: r.summary,
+      ...(r.roles === 'public' ? { security: [] } : { description: `Roles: ${r.roles.join(', ')}` }),
+      parameters: [
+        ...(r.params ?? []).map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
+        ...(r.idempotent ? [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 } }] : []),
+      ],
+      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: zodToJsonSchema(r.body, { target: 'openApi3' }) } } } } : {}),
+      responses,
+    };
+  }
+  return {
+    openapi: '3.0.3',
+    info: { title: 'omnipay gateway', version: '1.0.0', description: 'The one public API for app, web and POS clients.' },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      schemas: {
+        Error: {
+          type: 'object',
+          properties: { statusCode: { type: 'integer' }, error: { type: 'string' }, message: { type: 'string' }, issues: { type: 'array', items: { type: 'object' } } },
+        },
+      },
+    },
+    security: [{ bearer: [] }],
+    paths,
+  };
+}

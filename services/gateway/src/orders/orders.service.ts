@@ -1,0 +1,63 @@
+import { BadRequestException, Injectable, NotFoundException, UnprocessableEntityException } from '@nestjs/common';
+import type { Claims } from '@omnipay/auth';
+import { UpstreamClient } from '../upstream/upstream.client';
+import type { RefundBody } from './dto/refund.dto';
+import { canRefund, canSee, type OrderScope } from './order-access';
+
+type Order = OrderScope & { payment?: { paymentId: string | null } } & Record<string, unknown>;
+type StaffAction = 'ready-for-pickup' | 'picked-up' | 'fulfilled' | 'cancel';
+
+/** Orders as a client sees them: every read and action passes the object-level check first. */
+@Injectable()
+export class OrdersService {
+  constructor(private readonly upstream: UpstreamClient) {}
+
+  async get(user: Claims, orderId: string): Promise<Order> {
+    if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(orderId)) throw new NotFoundException('order not found');
+    const res = await this.upstream.call<Order>('orders', 'GET', `/orders/${encodeURIComponent(orderId)}`);
+    if (res.status === 404 || (res.status < 300 && !canSee(user, res.body))) throw new NotFoundException('order not found');
+    if (res.status >= 400) throw new NotFoundException('order not found');
+    return res.body;
+  }
+
+  async list(user: Claims, query: { status?: string; limit?: number; before?: string; storeId?: string; customerId?: string }) {
+    const params = new URLSearchParams();
+    if (query.status) params.set('status', query.status);
+    if (query.limit) params.set('limit', String(query.limit));
+    if (query.before) params.set('before', query.before);
+    const qs = params.size ? `?${params.toString()}` : '';
+    if (user.role === 'customer') return this.upstream.expectOk('orders', 'GET', `/customers/${encodeURIComponent(user.sub)}/orders${qs}`);
+    if (user.role === 'cashier' || user.role === 'manager') {
+      return this.upstream.expectOk('orders', 'GET', `/stores/${encodeURIComponent(user.storeId as string)}/orders${qs}`);
+    }
+    if (query.storeId) return this.upstream.expectOk('orders', 'GET', `/stores/${encodeURIComponent(query.storeId)}/orders${qs}`);
+    if (query.customerId) return this.upstream.expectOk('orders', 'GET', `/customers/${encodeURIComponent(query.customerId)}/orders${qs}`);
+    throw new BadRequestException('admins list orders by storeId or customerId');
+  }
+
+  async act(user: Claims, orderId: string, action: StaffAction, reason?: string): Promise<unknown> {
+    const order = await this.get(user, orderId);
+    if (action !== 'cancel' && user.role === 'customer') throw new NotFoundException('order not found');
+    return this.upstream.expectOk('orders', 'POST', `/orders/${encodeURIComponent(order.id)}/${action}`, {
+      actor: `${user.role}:${user.sub}`,
+      ...(reason ? { reason } : {}),
+    });
+  }
+
+  async refund(user: Claims, orderId: string, body: RefundBody, idempotencyKey: string | undefined): Promise<unknown> {
+    const order = await this.get(user, orderId);
+    if (!canRefund(user, order)) throw new NotFoundException('order not found');
+    if (!idempotencyKey) throw new BadRequestException('an Idempotency-Key header is required for refunds');
+    const paymentId = order.payment?.paymentId;
+    if (!paymentId) throw new UnprocessableEntityException('this order has no payment to refund');
+    // Items returned at a counter go back into that store's stock; online returns to the order's own location.
+    const returnStoreId = body.items.length > 0 ? (user.storeId ?? order.storeId) : null;
+    return this.upstream.expectOk('payments', 'POST', `/payments/${encodeURIComponent(paymentId)}/refunds`, {
+      refundRequestId: `gw.${user.sub}.${idempotencyKey}`.slice(0, 128),
+      amount: body.amount,
+      reason: body.reason,
+      returnedItems: body.items,
+      returnStoreId,
+    });
+  }
+}
