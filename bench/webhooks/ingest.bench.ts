@@ -70,7 +70,12 @@ interface Proc {
 }
 
 /** `nodeArgs`: e.g. BENCH_SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the service under load. */
-async function startProcess(name: string, entry: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<Proc> {
+async function startProcess(
+  name: string,
+  entry: string,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): Promise<Proc> {
   const port = await freePort();
   const logFile = `/tmp/${run}.${name}.log`;
   const fd = openSync(logFile, 'w');
@@ -189,7 +194,10 @@ function paymentEvents(): Outgoing[] {
     paid: true,
     payment_intent: pi,
     payment_method: intent.payment_method,
-    payment_method_details: { card: { brand: 'visa', last4: '4242', exp_month: 12, exp_year: 2034, funding: 'credit' }, type: 'card' },
+    payment_method_details: {
+      card: { brand: 'visa', last4: '4242', exp_month: 12, exp_year: 2034, funding: 'credit' },
+      type: 'card',
+    },
     refunded: false,
     status: 'succeeded',
   };
@@ -209,7 +217,11 @@ function paymentEvents(): Outgoing[] {
     return { id, body: Buffer.from(JSON.stringify(body, null, 2)) };
   };
   const list = [
-    ev('payment_intent.created', { ...intent, status: 'requires_payment_method', amount_received: 0, latest_charge: null }, 0),
+    ev(
+      'payment_intent.created',
+      { ...intent, status: 'requires_payment_method', amount_received: 0, latest_charge: null },
+      0,
+    ),
     ev('payment_intent.succeeded', intent, 1),
     ev('charge.succeeded', charge, 2),
     ev('charge.updated', charge, 3),
@@ -263,7 +275,11 @@ function post(port: number, pathName: string, e: Outgoing): Promise<{ status: nu
         path: pathName,
         method: 'POST',
         agent,
-        headers: { 'content-type': 'application/json; charset=utf-8', 'content-length': e.body.length, 'stripe-signature': signature(e.body) },
+        headers: {
+          'content-type': 'application/json; charset=utf-8',
+          'content-length': e.body.length,
+          'stripe-signature': signature(e.body),
+        },
       },
       (res) => {
         let body = '';
@@ -282,7 +298,13 @@ interface Target {
   path: string;
 }
 
-async function closedLoop(target: Target, source: EventSource, seconds: number, concurrency: number, onOk?: (e: Outgoing, s: Sample) => void) {
+async function closedLoop(
+  target: Target,
+  source: EventSource,
+  seconds: number,
+  concurrency: number,
+  onOk?: (e: Outgoing, s: Sample) => void,
+) {
   const samples: Sample[] = [];
   const end = Date.now() + seconds * 1000;
   const worker = async () => {
@@ -290,7 +312,12 @@ async function closedLoop(target: Target, source: EventSource, seconds: number, 
       const e = source.next();
       const t0 = performance.now();
       const res = await post(target.port, target.path, e);
-      const s = { status: res.status, ms: performance.now() - t0, duplicate: res.body.includes('"duplicate":true'), at: Date.now() };
+      const s = {
+        status: res.status,
+        ms: performance.now() - t0,
+        duplicate: res.body.includes('"duplicate":true'),
+        at: Date.now(),
+      };
       samples.push(s);
       if (res.status >= 200 && res.status < 300) onOk?.(e, s);
     }
@@ -301,7 +328,13 @@ async function closedLoop(target: Target, source: EventSource, seconds: number, 
 }
 
 /** Open loop: requests leave on a fixed schedule whatever the answers do; latency counts from the schedule. */
-async function openLoop(target: Target, source: EventSource, rate: number, seconds: number, onOk?: (e: Outgoing, s: Sample) => void) {
+async function openLoop(
+  target: Target,
+  source: EventSource,
+  rate: number,
+  seconds: number,
+  onOk?: (e: Outgoing, s: Sample) => void,
+) {
   const samples: Sample[] = [];
   const inFlight: Promise<void>[] = [];
   const total = Math.round(rate * seconds);
@@ -315,7 +348,12 @@ async function openLoop(target: Target, source: EventSource, rate: number, secon
       const e = source.next();
       inFlight.push(
         post(target.port, target.path, e).then((res) => {
-          const s = { status: res.status, ms: performance.now() - scheduled, duplicate: res.body.includes('"duplicate":true'), at: Date.now() };
+          const s = {
+            status: res.status,
+            ms: performance.now() - scheduled,
+            duplicate: res.body.includes('"duplicate":true'),
+            at: Date.now(),
+          };
           samples.push(s);
           if (res.status >= 200 && res.status < 300) onOk?.(e, s);
         }),
@@ -349,7 +387,15 @@ interface Row {
 }
 
 function table(rows: Row[]): string {
-  const head: Row = { scenario: 'scenario', target: 'handler', eventsPerSec: '2xx/s', p50: 'p50 ms', p99: 'p99 ms', non2xx: 'non-2xx', cpuPer1k: 'CPU s/1k ev (handler)' };
+  const head: Row = {
+    scenario: 'scenario',
+    target: 'handler',
+    eventsPerSec: '2xx/s',
+    p50: 'p50 ms',
+    p99: 'p99 ms',
+    non2xx: 'non-2xx',
+    cpuPer1k: 'CPU s/1k ev (handler)',
+  };
   const all = [head, ...rows];
   const keys = Object.keys(head) as (keyof Row)[];
   const width = keys.map((k) => Math.max(...all.map((r) => r[k].length)));
@@ -359,23 +405,34 @@ function table(rows: Row[]): string {
 
 // ---------------------------------------------------------------- main
 async function main(): Promise<void> {
-  process.stdout.write(`webhook ingest benchmark: run ${run}, sustained ${SECONDS}s @ concurrency ${CONCURRENCY}, fixed-rate phases ${RATE_SECONDS}s\n`);
+  process.stdout.write(
+    `webhook ingest benchmark: run ${run}, sustained ${SECONDS}s @ concurrency ${CONCURRENCY}, fixed-rate phases ${RATE_SECONDS}s\n`,
+  );
   const rows: Row[] = [];
   const extra: string[] = [];
 
-  const service = await startProcess('webhooks', 'services/webhooks/src/main.ts', {
-    DATABASE_SCHEMA: run,
-    KAFKA_TOPIC_PREFIX: `${run}.`,
-    KAFKA_GROUP_PREFIX: run,
-    STRIPE_WEBHOOK_SECRETS: SECRET,
-    LOG_LEVEL: 'info',
-    NODE_ENV: 'production',
-  }, (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean));
+  const service = await startProcess(
+    'webhooks',
+    'services/webhooks/src/main.ts',
+    {
+      DATABASE_SCHEMA: run,
+      KAFKA_TOPIC_PREFIX: `${run}.`,
+      KAFKA_GROUP_PREFIX: run,
+      STRIPE_WEBHOOK_SECRETS: SECRET,
+      LOG_LEVEL: 'info',
+      NODE_ENV: 'production',
+    },
+    (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  );
   const svcPid = service.child.pid as number;
   const target: Target = { port: service.port, path: '/stripe/webhooks' };
 
   // Kafka side: first arrival of each Stripe event id on stripe.events.v1.
-  const kafka = new Kafka({ clientId: `${run}-bench`, brokers: (process.env.KAFKA_BROKERS as string).split(','), logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    clientId: `${run}-bench`,
+    brokers: (process.env.KAFKA_BROKERS as string).split(','),
+    logLevel: logLevel.NOTHING,
+  });
   const arrivals = new Map<string, number>();
   let kafkaMessages = 0;
   const consumer = kafka.consumer({ groupId: `${run}.bench-lag`, maxWaitTimeInMs: 20 });
@@ -419,8 +476,18 @@ async function main(): Promise<void> {
     scenario: `sustained, closed loop c=${CONCURRENCY}, ${SECONDS}s`,
     target: 'webhooks service',
     eventsPerSec: f1(sOk.length / sustained.seconds),
-    p50: f1(pct(sOk.map((s) => s.ms), 50)),
-    p99: f1(pct(sOk.map((s) => s.ms), 99)),
+    p50: f1(
+      pct(
+        sOk.map((s) => s.ms),
+        50,
+      ),
+    ),
+    p99: f1(
+      pct(
+        sOk.map((s) => s.ms),
+        99,
+      ),
+    ),
     non2xx: String(sustained.samples.length - sOk.length),
     cpuPer1k: f2((svcCpuSustained / handled) * 1000),
   });
@@ -439,8 +506,18 @@ async function main(): Promise<void> {
     scenario: `open loop 1,000/s, ${RATE_SECONDS}s`,
     target: 'webhooks service',
     eventsPerSec: f1(a1Ok.length / at1000.seconds),
-    p50: f1(pct(a1Ok.map((s) => s.ms), 50)),
-    p99: f1(pct(a1Ok.map((s) => s.ms), 99)),
+    p50: f1(
+      pct(
+        a1Ok.map((s) => s.ms),
+        50,
+      ),
+    ),
+    p99: f1(
+      pct(
+        a1Ok.map((s) => s.ms),
+        99,
+      ),
+    ),
     non2xx: String(at1000.samples.length - a1Ok.length),
     cpuPer1k: f2(((cpuSeconds(svcPid) - cpu0) / handled) * 1000),
   });
@@ -459,14 +536,26 @@ async function main(): Promise<void> {
     scenario: `open loop 500/s, ${RATE_SECONDS}s`,
     target: 'webhooks service',
     eventsPerSec: f1(a5Ok.length / at500.seconds),
-    p50: f1(pct(a5Ok.map((s) => s.ms), 50)),
-    p99: f1(pct(a5Ok.map((s) => s.ms), 99)),
+    p50: f1(
+      pct(
+        a5Ok.map((s) => s.ms),
+        50,
+      ),
+    ),
+    p99: f1(
+      pct(
+        a5Ok.map((s) => s.ms),
+        99,
+      ),
+    ),
     non2xx: String(at500.samples.length - a5Ok.length),
     cpuPer1k: f2(((cpuSeconds(svcPid) - cpu0) / handled) * 1000),
   });
   const lagDeadline = Date.now() + 30_000;
   while ([...lagIds.keys()].some((id) => !arrivals.has(id)) && Date.now() < lagDeadline) await sleep(100);
-  const lags = [...lagIds].filter(([id]) => arrivals.has(id)).map(([id, at]) => (arrivals.get(id) as number) - at);
+  const lags = [...lagIds]
+    .filter(([id]) => arrivals.has(id))
+    .map(([id, at]) => (arrivals.get(id) as number) - at);
   const missing = lagIds.size - lags.length;
 
   // Exactly-once check: every acknowledged unique event is one row and one outbox message.
@@ -474,7 +563,9 @@ async function main(): Promise<void> {
   while ([...acked.keys()].some((id) => !arrivals.has(id)) && Date.now() < allDeadline) await sleep(200);
   const pool = new Pool({ connectionString: process.env.DATABASE_URL, max: 1 });
   const [{ events, outbox }] = (
-    await pool.query(`SELECT (SELECT count(*) FROM "${run}".stripe_events)::int AS events, (SELECT count(*) FROM "${run}".outbox)::int AS outbox`)
+    await pool.query(
+      `SELECT (SELECT count(*) FROM "${run}".stripe_events)::int AS events, (SELECT count(*) FROM "${run}".outbox)::int AS outbox`,
+    )
   ).rows as { events: number; outbox: number }[];
   const svcRss = peakRssMb(svcPid);
   await consumer.disconnect();
@@ -483,7 +574,9 @@ async function main(): Promise<void> {
   // Baseline on the same load.
   let baseRss = NaN;
   if (!SKIP_BASELINE) {
-    const base = await startProcess('baseline', 'bench/webhooks/baseline-server.ts', { STRIPE_WEBHOOK_SECRET: SECRET });
+    const base = await startProcess('baseline', 'bench/webhooks/baseline-server.ts', {
+      STRIPE_WEBHOOK_SECRET: SECRET,
+    });
     const basePid = base.child.pid as number;
     const bt: Target = { port: base.port, path: '/webhook' };
     const bsrc = new EventSource();
@@ -496,8 +589,18 @@ async function main(): Promise<void> {
       scenario: `sustained, closed loop c=${CONCURRENCY}, ${SECONDS}s`,
       target: 'baseline (constructEvent, 200)',
       eventsPerSec: f1(bsOk.length / bs.seconds),
-      p50: f1(pct(bsOk.map((s) => s.ms), 50)),
-      p99: f1(pct(bsOk.map((s) => s.ms), 99)),
+      p50: f1(
+        pct(
+          bsOk.map((s) => s.ms),
+          50,
+        ),
+      ),
+      p99: f1(
+        pct(
+          bsOk.map((s) => s.ms),
+          99,
+        ),
+      ),
       non2xx: String(bs.samples.length - bsOk.length),
       cpuPer1k: f2(((cpuSeconds(basePid) - cpu0) / bs.samples.length) * 1000),
     });
@@ -509,8 +612,18 @@ async function main(): Promise<void> {
       scenario: `open loop 1,000/s, ${RATE_SECONDS}s`,
       target: 'baseline (constructEvent, 200)',
       eventsPerSec: f1(b1Ok.length / b1.seconds),
-      p50: f1(pct(b1Ok.map((s) => s.ms), 50)),
-      p99: f1(pct(b1Ok.map((s) => s.ms), 99)),
+      p50: f1(
+        pct(
+          b1Ok.map((s) => s.ms),
+          50,
+        ),
+      ),
+      p99: f1(
+        pct(
+          b1Ok.map((s) => s.ms),
+          99,
+        ),
+      ),
       non2xx: String(b1.samples.length - b1Ok.length),
       cpuPer1k: f2(((cpuSeconds(basePid) - cpu0) / b1.samples.length) * 1000),
     });

@@ -28,7 +28,14 @@ export class AppModule {
         }),
       ],
       controllers: [StripeWebhooksController, ReplayController],
-      providers: [RawBodyInstaller, TopicProvisioner, StripeEventStore, WebhookIngestService, ReplayService, AdminTokenGuard],
+      providers: [
+        RawBodyInstaller,
+        TopicProvisioner,
+        StripeEventStore,
+        WebhookIngestService,
+        ReplayService,
+        AdminTokenGuard,
+      ],
     };
   }
 }

@@ -25,7 +25,12 @@ export const webhooksConfigSchema = baseConfigSchema.extend({
   /** Maximum distance, in seconds and in either direction, between the signature timestamp and our clock. */
   STRIPE_WEBHOOK_TOLERANCE_S: z.coerce.number().int().min(1).max(3600).default(300),
   /** Larger bodies get a 413 without being read further (Stripe events are a few KB). */
-  WEBHOOK_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(512 * 1024),
+  WEBHOOK_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(16 * 1024 * 1024)
+    .default(512 * 1024),
   /** Most events one shared transaction stores. */
   WEBHOOK_BATCH_MAX: z.coerce.number().int().min(1).max(2000).default(250),
   /** How long the first event of a batch may wait for company before its transaction starts. */
