@@ -1,10 +1,15 @@
 import Stripe from 'stripe';
 import type { StripeConfig } from './config';
 
-export type StripeClientSettings = Pick<StripeConfig, 'STRIPE_SECRET_KEY' | 'STRIPE_API_BASE' | 'STRIPE_TIMEOUT_MS' | 'STRIPE_MAX_NETWORK_RETRIES'>;
+export type StripeClientSettings = Pick<
+  StripeConfig,
+  'STRIPE_SECRET_KEY' | 'STRIPE_API_BASE' | 'STRIPE_TIMEOUT_MS' | 'STRIPE_MAX_NETWORK_RETRIES'
+>;
 
 /** SDK host/port/protocol options from `STRIPE_API_BASE`; an unset base leaves the SDK's own (api.stripe.com). */
-export function apiBaseOptions(apiBase: string | undefined): Pick<Stripe.StripeConfig, 'host' | 'port' | 'protocol'> {
+export function apiBaseOptions(
+  apiBase: string | undefined,
+): Pick<Stripe.StripeConfig, 'host' | 'port' | 'protocol'> {
   if (!apiBase) return {};
   const url = new URL(apiBase);
   const protocol = url.protocol === 'http:' ? 'http' : 'https';

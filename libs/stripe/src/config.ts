@@ -8,7 +8,10 @@ export const stripeConfigShape = {
   STRIPE_SECRET_KEY: z
     .string()
     .min(8)
-    .refine((v) => v.startsWith('sk_') || v.startsWith('rk_'), 'must be a secret (sk_…) or restricted (rk_…) key'),
+    .refine(
+      (v) => v.startsWith('sk_') || v.startsWith('rk_'),
+      'must be a secret (sk_…) or restricted (rk_…) key',
+    ),
   STRIPE_PUBLISHABLE_KEY: z.string().startsWith('pk_', 'must be a publishable key (pk_…)'),
   /** Unset = real Stripe (api.stripe.com); e.g. `http://127.0.0.1:12180` for the emulator. */
   STRIPE_API_BASE: z

@@ -10,12 +10,18 @@ describe('stripe settings', () => {
     const parsed = stripeConfigSchema.parse(valid);
     expect(parsed.STRIPE_API_BASE).toBeUndefined();
     expect(parsed).toMatchObject({ STRIPE_TIMEOUT_MS: 10000, STRIPE_MAX_NETWORK_RETRIES: 2 });
-    expect(stripeConfigSchema.safeParse({ ...valid, STRIPE_SECRET_KEY: 'rk_test_abcdef' }).success).toBe(true);
+    expect(stripeConfigSchema.safeParse({ ...valid, STRIPE_SECRET_KEY: 'rk_test_abcdef' }).success).toBe(
+      true,
+    );
   });
 
   it('rejects a publishable key as secret key, a secret key as publishable key and a non-http base', () => {
-    expect(stripeConfigSchema.safeParse({ ...valid, STRIPE_SECRET_KEY: 'pk_test_abcdef' }).success).toBe(false);
-    expect(stripeConfigSchema.safeParse({ ...valid, STRIPE_PUBLISHABLE_KEY: 'sk_test_abcdef' }).success).toBe(false);
+    expect(stripeConfigSchema.safeParse({ ...valid, STRIPE_SECRET_KEY: 'pk_test_abcdef' }).success).toBe(
+      false,
+    );
+    expect(stripeConfigSchema.safeParse({ ...valid, STRIPE_PUBLISHABLE_KEY: 'sk_test_abcdef' }).success).toBe(
+      false,
+    );
     expect(stripeConfigSchema.safeParse({ ...valid, STRIPE_API_BASE: 'ftp://x:1' }).success).toBe(false);
   });
 
@@ -24,13 +30,26 @@ describe('stripe settings', () => {
   });
 
   it('parses the API base into the SDK host, port and protocol', () => {
-    expect(apiBaseOptions('http://127.0.0.1:12180')).toEqual({ host: '127.0.0.1', port: 12180, protocol: 'http' });
-    expect(apiBaseOptions('https://stripe.internal')).toEqual({ host: 'stripe.internal', port: 443, protocol: 'https' });
+    expect(apiBaseOptions('http://127.0.0.1:12180')).toEqual({
+      host: '127.0.0.1',
+      port: 12180,
+      protocol: 'http',
+    });
+    expect(apiBaseOptions('https://stripe.internal')).toEqual({
+      host: 'stripe.internal',
+      port: 443,
+      protocol: 'https',
+    });
     expect(apiBaseOptions(undefined)).toEqual({});
   });
 
   it('builds a client without exposing the key in its serialised form', () => {
-    const client = createStripeClient({ STRIPE_SECRET_KEY: 'sk_test_hidden123', STRIPE_API_BASE: undefined, STRIPE_TIMEOUT_MS: 1000, STRIPE_MAX_NETWORK_RETRIES: 0 });
+    const client = createStripeClient({
+      STRIPE_SECRET_KEY: 'sk_test_hidden123',
+      STRIPE_API_BASE: undefined,
+      STRIPE_TIMEOUT_MS: 1000,
+      STRIPE_MAX_NETWORK_RETRIES: 0,
+    });
     expect(client.getApiField('host')).toBe('api.stripe.com');
   });
 });
@@ -38,7 +57,9 @@ describe('stripe settings', () => {
 describe('idempotency keys', () => {
   it('are the same for the same ids and differ for different ids', () => {
     expect(stripeIdempotencyKey('pi.create', 'ord_1', 1)).toBe('omnipay:pi.create:ord_1:1');
-    expect(stripeIdempotencyKey('pi.create', 'ord_1', 2)).not.toBe(stripeIdempotencyKey('pi.create', 'ord_1', 1));
+    expect(stripeIdempotencyKey('pi.create', 'ord_1', 2)).not.toBe(
+      stripeIdempotencyKey('pi.create', 'ord_1', 1),
+    );
     expect(stripeIdempotencyKey('refund', 'rr_1')).not.toBe(stripeIdempotencyKey('capture', 'rr_1'));
   });
 

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -9,6 +10,8 @@ export interface ServiceProcessOptions {
   port: number;
   env: Record<string, string>;
   name?: string;
+  /** Also append every line to this file (the demo stack keeps one log per service). */
+  logFile?: string;
 }
 
 /**
@@ -37,7 +40,12 @@ export class ServiceProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
-    const collect = (chunk: Buffer) => this.logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    const file = this.options.logFile ? createWriteStream(this.options.logFile, { flags: 'a' }) : undefined;
+    const collect = (chunk: Buffer) => {
+      this.logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      if (this.logs.length > 20000) this.logs.splice(0, 10000);
+      file?.write(chunk);
+    };
     child.stdout?.on('data', collect);
     child.stderr?.on('data', collect);
     this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));

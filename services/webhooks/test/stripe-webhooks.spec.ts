@@ -1,6 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
 // The emulator is tagged as a tool application; a test driving a service with it is the intended use.
-// eslint-disable-next-line @nx/enforce-module-boundaries
 import { startEmulator, type EmulatorHandle } from '@omnipay/stripe-emulator';
 import {
   engines,

@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
 import { KAFKA, MESSAGING_SETTINGS, type MessagingSettings } from '../messaging.settings';
+import { ensureTopics } from './topic-admin';
 
 export interface OutgoingMessage {
   topic: string;
@@ -17,6 +18,8 @@ export interface OutgoingMessage {
 @Injectable()
 export class KafkaPublisher implements OnApplicationShutdown {
   private producer?: Producer;
+  /** Topics this process has made sure exist; the producer never auto-creates (partition count must be ours). */
+  private readonly knownTopics = new Set<string>();
   private connecting?: Promise<Producer>;
 
   constructor(
@@ -31,6 +34,11 @@ export class KafkaPublisher implements OnApplicationShutdown {
   async send(messages: OutgoingMessage[]): Promise<void> {
     if (messages.length === 0) return;
     const producer = await this.connect();
+    const unknown = [...new Set(messages.map((m) => this.wireTopic(m.topic)))].filter((t) => !this.knownTopics.has(t));
+    if (unknown.length > 0) {
+      await ensureTopics(this.kafka, unknown, this.settings.partitions);
+      for (const t of unknown) this.knownTopics.add(t);
+    }
     const byTopic = new Map<string, Message[]>();
     for (const m of messages) {
       const topic = this.wireTopic(m.topic);

@@ -1,0 +1,158 @@
+import { mintToken, type Role } from '@omnipay/auth';
+import { Topics } from '@omnipay/contracts';
+import { TopicRecorder, testKafka, type RecordedMessage } from '@omnipay/testing';
+import Stripe from 'stripe';
+import { PORTS, type Stack } from './stack';
+
+const GATEWAY = `http://127.0.0.1:${PORTS.gateway}`;
+const ORDERS = `http://127.0.0.1:${PORTS.orders}`;
+const c = { bold: (s: string) => `\x1b[1m${s}\x1b[0m`, dim: (s: string) => `\x1b[2m${s}\x1b[0m`, green: (s: string) => `\x1b[32m${s}\x1b[0m` };
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export class Demo {
+  private readonly recorder: TopicRecorder;
+  private readonly browser: Stripe;
+
+  constructor(private readonly stack: Stack) {
+    const topics = [Topics.paymentsEvents, Topics.ordersEvents, Topics.inventoryEvents, Topics.loyaltyEvents, Topics.financeReconciliation];
+    this.recorder = new TopicRecorder(testKafka(stack.engines.KAFKA_BROKERS), topics);
+    // What a browser or the mobile SDK holds: the publishable key only.
+    this.browser = new Stripe(stack.emulator.publishableKey, { ...(stack.emulator.stripeConfig as object), maxNetworkRetries: 0 });
+  }
+
+  token(sub: string, role: Role, extra: { storeId?: string; channel?: 'app' | 'web' | 'pos' } = {}): string {
+    return mintToken({ sub, role, ...extra, ttlSeconds: 12 * 3600 }, this.stack.secrets.jwt);
+  }
+
+  async api(token: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Json }> {
+    const res = await fetch(`${GATEWAY}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? (JSON.parse(text) as Json) : {} };
+  }
+
+  private say(step: string): void {
+    console.log(`\n${c.bold(`▶ ${step}`)}`);
+  }
+
+  private show(label: string, value: unknown): void {
+    console.log(`  ${label.padEnd(22)} ${typeof value === 'string' ? value : JSON.stringify(value)}`);
+  }
+
+  async waitForOrder(token: string, orderId: string, statuses: string[], timeoutMs = 20000): Promise<Json> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const { body } = await this.api(token, 'GET', `/v1/orders/${orderId}`);
+      if (statuses.includes(body.status as string) || Date.now() > deadline) return body;
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  }
+
+  private eventsFor(orderId: string, customerId?: string): RecordedMessage[] {
+    return this.recorder.messages.filter((m) => {
+      const data = (m.json?.data ?? {}) as Json;
+      return data.orderId === orderId || (customerId && m.topic === Topics.loyaltyEvents && data.orderId === orderId);
+    });
+  }
+
+  private printEvents(orderId: string): void {
+    for (const m of this.eventsFor(orderId)) {
+      const data = (m.json?.data ?? {}) as Json;
+      const detail =
+        m.topic === Topics.inventoryEvents
+          ? `${data.change} ${data.quantity} × ${data.sku} @ ${data.locationId}`
+          : m.topic === Topics.loyaltyEvents
+            ? `${data.points > 0 ? '+' : ''}${data.points} points (balance ${data.balance})`
+            : m.topic === Topics.financeReconciliation
+              ? `${data.kind}: gross ${data.gross} fee ${data.fee} net ${data.net} ${data.currency}`
+              : m.topic === Topics.ordersEvents && data.to
+                ? `${data.from} → ${data.to}`
+                : '';
+      console.log(c.dim(`    kafka ${m.topic.padEnd(26)} ${String(m.json?.type).padEnd(26)} ${detail}`));
+    }
+  }
+
+  private async stock(sku: string, locationId: string): Promise<Json> {
+    const res = await fetch(`${ORDERS}/inventory/stock?sku=${sku}&locationId=${locationId}`);
+    const body = (await res.json()) as Json | Json[];
+    return Array.isArray(body) ? (body[0] ?? {}) : body;
+  }
+
+  private async settle(): Promise<void> {
+    await new Promise((r) => setTimeout(r, 1500));
+  }
+
+  async run(): Promise<void> {
+    await this.recorder.start();
+    const alice = this.token('cust_alice', 'customer', { channel: 'web' });
+    const bob = this.token('cust_bob', 'customer', { channel: 'app' });
+    const carol = this.token('cust_carol', 'customer', { channel: 'web' });
+    const admin = this.token('ops_admin', 'admin');
+
+    // 1. Web purchase
+    this.say('1. Web purchase: Alice buys 2 T-shirts and a mug, shipped (card 4242, pm_card_visa)');
+    const stockBefore = await this.stock('TSHIRT-BLK-M', 'online_fc');
+    const checkout = await this.api(alice, 'POST', '/v1/checkout', { fulfilment: 'ship', currency: 'usd', lines: [{ sku: 'TSHIRT-BLK-M', quantity: 2 }, { sku: 'MUG-WHT', quantity: 1 }] }, { 'idempotency-key': `demo-${Date.now()}` });
+    this.show('checkout', `${checkout.status} order ${checkout.body.orderId}, ${checkout.body.amount} ${checkout.body.currency} (priced by the server)`);
+    const tamper = await this.api(alice, 'POST', '/v1/checkout', { fulfilment: 'ship', currency: 'usd', lines: [{ sku: 'TSHIRT-BLK-M', quantity: 2, unitAmount: 1 }] });
+    this.show('client-set price', `${tamper.status} ${tamper.body.message}`);
+    await this.browser.paymentIntents.confirm(checkout.body.paymentIntentId, { payment_method: 'pm_card_visa', client_secret: checkout.body.clientSecret } as Stripe.PaymentIntentConfirmParams);
+    const paid = await this.waitForOrder(alice, checkout.body.orderId, ['paid']);
+    await this.settle();
+    this.show('order', paid.status);
+    this.show('stock T-shirt @online', `${stockBefore.onHand ?? '?'} → ${(await this.stock('TSHIRT-BLK-M', 'online_fc')).onHand}`);
+    this.show('Alice points', (await this.api(alice, 'GET', '/v1/me/loyalty')).body.balance);
+    this.printEvents(checkout.body.orderId);
+
+    // 2. App purchase with a saved card
+    this.say('2. App purchase: Bob saves a card (SetupIntent), then pays with it');
+    await this.api(bob, 'POST', '/v1/me/customer');
+    const setup = await this.api(bob, 'POST', '/v1/me/setup-intents', undefined, { 'idempotency-key': `demo-setup-${Date.now()}` });
+    await this.browser.setupIntents.confirm(setup.body.setupIntentId ?? setup.body.id, { payment_method: 'pm_card_mastercard', client_secret: setup.body.clientSecret } as Stripe.SetupIntentConfirmParams);
+    await this.settle();
+    const cards = await this.api(bob, 'GET', '/v1/me/payment-methods');
+    const saved = ((cards.body.data ?? cards.body.paymentMethods ?? cards.body) as Json[])[0] ?? {};
+    this.show('saved card', `${saved.brand ?? saved.card?.brand ?? '?'} •••• ${saved.last4 ?? saved.card?.last4 ?? '?'} (${saved.id})`);
+    const appCheckout = await this.api(bob, 'POST', '/v1/checkout', { fulfilment: 'pickup', storeId: 'store_berlin', currency: 'eur', lines: [{ sku: 'HOODIE-GRY-L', quantity: 1 }] }, { 'idempotency-key': `demo-app-${Date.now()}` });
+    await this.browser.paymentIntents.confirm(appCheckout.body.paymentIntentId, { payment_method: saved.id, client_secret: appCheckout.body.clientSecret } as Stripe.PaymentIntentConfirmParams);
+    const appPaid = await this.waitForOrder(bob, appCheckout.body.orderId, ['paid']);
+    await this.settle();
+    this.show('order', `${appPaid.status}, pickup at ${appPaid.storeId}`);
+    this.show('Bob points', (await this.api(bob, 'GET', '/v1/me/loyalty')).body.balance);
+    this.printEvents(appCheckout.body.orderId);
+
+    // 3. Declined card, retried
+    this.say('3. Declined card retried: Carol is declined (pm_card_chargeDeclined), then pays with another card');
+    const carolCheckout = await this.api(carol, 'POST', '/v1/checkout', { fulfilment: 'ship', currency: 'usd', lines: [{ sku: 'CAP-NVY', quantity: 1 }] });
+    try {
+      await this.browser.paymentIntents.confirm(carolCheckout.body.paymentIntentId, { payment_method: 'pm_card_chargeDeclined', client_secret: carolCheckout.body.clientSecret } as Stripe.PaymentIntentConfirmParams);
+    } catch (error) {
+      this.show('Stripe said', `${(error as Stripe.errors.StripeError).code} / ${(error as Stripe.errors.StripeError).decline_code}`);
+    }
+    await this.settle();
+    this.show('order after decline', (await this.api(carol, 'GET', `/v1/orders/${carolCheckout.body.orderId}`)).body.status);
+    await this.browser.paymentIntents.confirm(carolCheckout.body.paymentIntentId, { payment_method: 'pm_card_visa', client_secret: carolCheckout.body.clientSecret } as Stripe.PaymentIntentConfirmParams);
+    this.show('order after retry', (await this.waitForOrder(carol, carolCheckout.body.orderId, ['paid'])).status);
+    await this.settle();
+    this.printEvents(carolCheckout.body.orderId);
+
+    // 4. Partial refund
+    this.say("4. Partial refund: one of Alice's T-shirts comes back (refunded by an admin)");
+    const refund = await this.api(admin, 'POST', `/v1/orders/${checkout.body.orderId}/refunds`, { amount: 2500, items: [{ sku: 'TSHIRT-BLK-M', quantity: 1 }] }, { 'idempotency-key': `demo-refund-${Date.now()}` });
+    this.show('refund', `${refund.status} ${refund.body.amount ?? ''} ${refund.body.status ?? refund.body.message ?? ''}`);
+    const refunded = await this.waitForOrder(alice, checkout.body.orderId, ['partially_refunded', 'refunded']);
+    await this.settle();
+    this.show('order', `${refunded.status}, refunded ${refunded.payment?.amountRefunded} of ${refunded.total}`);
+    this.show('Alice points', (await this.api(alice, 'GET', '/v1/me/loyalty')).body.balance);
+    this.printEvents(checkout.body.orderId);
+
+    const finance = await this.api(this.token('fin_frank', 'finance'), 'GET', '/v1/finance/reconciliation');
+    this.say(`Finance: ${((finance.body.data ?? finance.body.entries ?? []) as Json[]).length} reconciliation entries so far`);
+    await this.recorder.stop();
+    console.log(`\n${c.green('Demo finished.')}`);
+  }
+}
