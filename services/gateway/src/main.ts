@@ -5,7 +5,7 @@ import { gatewayConfigSchema } from './config';
 void bootstrapService({
   service: 'gateway',
   configSchema: gatewayConfigSchema,
-  module: AppModule.register,
+  module: (config, logger) => AppModule.register(config, logger),
   configureApp: (app, config) => {
     // Clients send small JSON; anything bigger is refused with 413 before it is parsed.
     app.useBodyParser('json', { limit: config.BODY_LIMIT });

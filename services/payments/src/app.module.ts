@@ -1,14 +1,46 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { JsonLogger } from '@omnipay/observability';
 import { PlatformModule } from '@omnipay/platform';
+import { StripeModule } from '@omnipay/stripe';
+import { IdempotencyService } from './common/idempotency.service';
 import type { PaymentsConfig } from './config';
+import { CustomersController } from './customers/customers.controller';
+import { CustomersService } from './customers/customers.service';
+import { JanitorService } from './janitor/janitor.service';
+import { Payments1720000000000 } from './migrations/1720000000000-payments';
+import { PaymentStateService } from './payments/payment-state.service';
+import { PaymentsController } from './payments/payments.controller';
+import { PaymentsRepository } from './payments/payments.repository';
+import { PaymentsService } from './payments/payments.service';
+import { ReconciliationController } from './reconciliation/reconciliation.controller';
+import { ReconciliationWorker } from './reconciliation/reconciliation.worker';
+import { StripeEventsConsumer } from './stripe-events/stripe-events.consumer';
 
 @Module({})
 export class AppModule {
   static register(config: PaymentsConfig, logger: JsonLogger): DynamicModule {
     return {
       module: AppModule,
-      imports: [PlatformModule.forRoot({ service: 'payments', config, logger, entities: [], migrations: [] })],
+      imports: [
+        PlatformModule.forRoot({
+          service: 'payments',
+          config,
+          logger,
+          entities: [],
+          migrations: [Payments1720000000000],
+        }),
+        StripeModule.forRoot(config),
+      ],
+      controllers: [PaymentsController, CustomersController, ReconciliationController, StripeEventsConsumer],
+      providers: [
+        PaymentsRepository,
+        PaymentStateService,
+        PaymentsService,
+        CustomersService,
+        IdempotencyService,
+        ReconciliationWorker,
+        JanitorService,
+      ],
     };
   }
 }

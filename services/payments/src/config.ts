@@ -10,7 +10,12 @@ export const paymentsConfigSchema = baseConfigSchema.extend({
   /** How often the janitor re-reads stuck payments from Stripe; 0 turns it off. */
   PAYMENTS_JANITOR_INTERVAL_MS: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
   /** A payment in a non-final state is "stuck" once it has not changed for this long. */
-  PAYMENTS_JANITOR_MIN_AGE_MS: z.coerce.number().int().min(0).max(30 * 86_400_000).default(15 * 60_000),
+  PAYMENTS_JANITOR_MIN_AGE_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 86_400_000)
+    .default(15 * 60_000),
   /** Poll of the reconciliation worker (balance transactions are fetched outside the consumer's transaction). */
   RECONCILIATION_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
   /** How long a client Idempotency-Key is locked while its first request runs. */

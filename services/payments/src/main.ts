@@ -2,4 +2,8 @@ import { bootstrapService } from '@omnipay/platform';
 import { AppModule } from './app.module';
 import { paymentsConfigSchema } from './config';
 
-void bootstrapService({ service: 'payments', configSchema: paymentsConfigSchema, module: AppModule.register });
+void bootstrapService({
+  service: 'payments',
+  configSchema: paymentsConfigSchema,
+  module: (config, logger) => AppModule.register(config, logger),
+});

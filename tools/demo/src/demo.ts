@@ -2,7 +2,7 @@ import { mintToken, type Role } from '@omnipay/auth';
 import { Topics } from '@omnipay/contracts';
 import { TopicRecorder, testKafka, type RecordedMessage } from '@omnipay/testing';
 import Stripe from 'stripe';
-import { PORTS, type Stack } from './stack';
+import { PORTS, type Stack } from '@omnipay/testing';
 
 const GATEWAY = `http://127.0.0.1:${PORTS.gateway}`;
 const ORDERS = `http://127.0.0.1:${PORTS.orders}`;

@@ -1,11 +1,11 @@
 // `npm start`: the whole platform on this machine with the Stripe emulator, a narrated demo, then it keeps
 // running (URLs and tokens printed) until Ctrl-C, and stops what it started.
 import { Demo } from './demo';
-import { PORTS, startStack } from './stack';
+import { PORTS, startStack } from '@omnipay/testing';
 
 async function main(): Promise<void> {
   console.log('Starting the Stripe emulator and the five services …');
-  const stack = await startStack((m) => console.log(`  ${m}`));
+  const stack = await startStack({ onProgress: (m) => console.log(`  ${m}`) });
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

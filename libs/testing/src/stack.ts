@@ -2,16 +2,34 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startEmulator, type EmulatorHandle } from '@omnipay/stripe-emulator';
-import { ServiceProcess } from '@omnipay/testing';
+import { freePort, uniqueName } from './engines';
+import { ServiceProcess } from './service-process';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
 export const PORTS = { gateway: 3000, orders: 3001, payments: 3002, webhooks: 3003, terminal: 3004, emulator: 12180 } as const;
 export type ServiceName = 'webhooks' | 'payments' | 'orders' | 'terminal' | 'gateway';
 
+export interface StackOptions {
+  /**
+   * Tests: random ports, and a schema suffix, topic prefix and group prefix unique to this stack, so it shares
+   * the engines with other suites without seeing their data. The demo uses fixed ports and plain names.
+   */
+  isolated?: boolean;
+  services?: ServiceName[];
+  /** Extra settings per service (e.g. a short order TTL). */
+  env?: Partial<Record<ServiceName, Record<string, string>>>;
+  onProgress?: (msg: string) => void;
+}
+
 export interface Stack {
   emulator: EmulatorHandle;
   services: Record<ServiceName, ServiceProcess>;
+  urls: Record<ServiceName, string>;
+  /** Wire topic prefix ('' unless isolated). */
+  topicPrefix: string;
+  /** Schema of a service (isolated stacks suffix the service name). */
+  schema(service: ServiceName): string;
   secrets: { jwt: string; webhook: string; admin: string };
   engines: Record<string, string>;
   logDir: string;
@@ -33,8 +51,16 @@ function enginesFromInfra(): Record<string, string> {
  * processes on their default ports, configured to talk to each other and to the local engines. Secrets are
  * generated per run: nothing here is a credential anyone else knows.
  */
-export async function startStack(onProgress: (msg: string) => void = () => undefined): Promise<Stack> {
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const onProgress = options.onProgress ?? (() => undefined);
   const engines = enginesFromInfra();
+  const run = options.isolated ? uniqueName('stack') : '';
+  const schema = (s: ServiceName) => (run ? `${s}_${run}` : s);
+  const topicPrefix = run ? `${run}.` : '';
+  const ports = {} as Record<ServiceName | 'emulator', number>;
+  for (const name of Object.keys(PORTS) as (ServiceName | 'emulator')[]) {
+    ports[name] = options.isolated ? await freePort() : PORTS[name];
+  }
   const secrets = {
     jwt: randomBytes(24).toString('base64url'),
     webhook: `whsec_${randomBytes(24).toString('base64url')}`,
@@ -43,11 +69,11 @@ export async function startStack(onProgress: (msg: string) => void = () => undef
   const logDir = path.join(ROOT, '.cache/logs');
   mkdirSync(logDir, { recursive: true });
   const emulator = await startEmulator({
-    port: PORTS.emulator,
-    webhooks: [{ url: `http://127.0.0.1:${PORTS.webhooks}/stripe/webhooks`, secret: secrets.webhook }],
+    port: ports.emulator,
+    webhooks: [{ url: `http://127.0.0.1:${ports.webhooks}/stripe/webhooks`, secret: secrets.webhook }],
   });
   onProgress(`Stripe emulator on ${emulator.url}`);
-  const url = (s: keyof typeof PORTS) => `http://127.0.0.1:${PORTS[s]}`;
+  const url = (s: ServiceName) => `http://127.0.0.1:${ports[s]}`;
   const common: Record<string, string> = {
     DATABASE_URL: engines.DATABASE_URL,
     REDIS_URL: engines.REDIS_URL,
@@ -62,17 +88,18 @@ export async function startStack(onProgress: (msg: string) => void = () => undef
     ORDERS_URL: url('orders'),
     PAYMENTS_URL: url('payments'),
     TERMINAL_URL: url('terminal'),
+    ...(run ? { KAFKA_TOPIC_PREFIX: topicPrefix, KAFKA_GROUP_PREFIX: run, KAFKA_SESSION_TIMEOUT_MS: '6000' } : {}),
   };
-  const order: ServiceName[] = ['webhooks', 'payments', 'orders', 'terminal', 'gateway'];
+  const order: ServiceName[] = options.services ?? ['webhooks', 'payments', 'orders', 'terminal', 'gateway'];
   const services = {} as Record<ServiceName, ServiceProcess>;
   await Promise.all(
     order.map(async (name) => {
       services[name] = await new ServiceProcess({
         entry: `services/${name}/src/main.ts`,
         name,
-        port: PORTS[name],
-        env: common,
-        logFile: path.join(logDir, `${name}.log`),
+        port: ports[name],
+        env: { ...common, DATABASE_SCHEMA: schema(name), ...(options.env?.[name] ?? {}) },
+        logFile: run ? undefined : path.join(logDir, `${name}.log`),
       }).start(90000);
       onProgress(`${name} ready on ${url(name)} (log: .cache/logs/${name}.log)`);
     }),
@@ -80,6 +107,9 @@ export async function startStack(onProgress: (msg: string) => void = () => undef
   return {
     emulator,
     services,
+    urls: Object.fromEntries(order.map((s) => [s, url(s)])) as Record<ServiceName, string>,
+    topicPrefix,
+    schema,
     secrets,
     engines,
     logDir,

@@ -1,0 +1,340 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { UnitOfWork } from '@omnipay/messaging';
+import { JsonLogger } from '@omnipay/observability';
+import { STRIPE, stripeIdempotencyKey, isRetryableStripeError, redactSecrets } from '@omnipay/stripe';
+import type Stripe from 'stripe';
+import { DataSource } from 'typeorm';
+import { conflict, fromStripeError, notFound, unprocessable } from '../common/http-errors';
+import { newPaymentId, nowSeconds } from '../common/ids';
+import { requestFingerprint } from '@omnipay/stripe';
+import { CustomersService } from '../customers/customers.service';
+import { checkCapture, checkRefund, refundable } from './amounts';
+import type { CreatePaymentBody, RefundBody } from './dto/payments.dto';
+import { isFinal } from './payment-state';
+import { PaymentStateService, PLATFORM } from './payment-state.service';
+import { paymentView, type Payment, type PaymentView } from './payment.model';
+import { PaymentsRepository } from './payments.repository';
+
+export interface CreatedPayment extends PaymentView {
+  clientSecret: string;
+}
+
+/** The HTTP use cases: every Stripe write carries an idempotency key derived from our own ids. */
+@Injectable()
+export class PaymentsService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly uow: UnitOfWork,
+    private readonly repo: PaymentsRepository,
+    private readonly state: PaymentStateService,
+    private readonly customers: CustomersService,
+    private readonly logger: JsonLogger,
+    @Inject(STRIPE) private readonly stripe: Stripe,
+  ) {}
+
+  /**
+   * Creates (or finds) the PaymentIntent of one attempt to pay one order. The row is written first so its id is
+   * stable; Stripe's idempotency key is (order, attempt), so a retry or a restart after a crash between the
+   * Stripe call and our commit gets the same PaymentIntent back.
+   */
+  async create(body: CreatePaymentBody): Promise<CreatedPayment> {
+    const captureMethod = body.channel === 'pos' ? 'manual' : 'automatic';
+    let payment = await this.repo.insertAttempt(this.dataSource.manager, {
+      id: newPaymentId(),
+      orderId: body.orderId,
+      attempt: body.attempt,
+      channel: body.channel,
+      storeId: body.storeId ?? null,
+      customerId: body.customerId ?? null,
+      amount: body.amount,
+      currency: body.currency,
+      captureMethod,
+      setupFutureUsage: body.setupFutureUsage ?? null,
+    });
+    if (
+      payment.amount !== body.amount ||
+      payment.currency !== body.currency ||
+      payment.channel !== body.channel ||
+      (payment.storeId ?? null) !== (body.storeId ?? null) ||
+      (payment.customerId ?? null) !== (body.customerId ?? null)
+    ) {
+      throw conflict(
+        'payment_attempt_conflict',
+        `order ${body.orderId} attempt ${body.attempt} already has a payment with other terms; use a new attempt number`,
+      );
+    }
+    let pi: Stripe.PaymentIntent;
+    try {
+      if (payment.paymentIntentId) {
+        pi = await this.stripe.paymentIntents.retrieve(payment.paymentIntentId);
+      } else {
+        const stripeCustomerId =
+          payment.channel === 'app' && payment.customerId
+            ? await this.customers.stripeCustomerId(payment.customerId)
+            : null;
+        pi = await this.stripe.paymentIntents.create(
+          this.intentParams(payment, stripeCustomerId, body.description),
+          {
+            idempotencyKey: stripeIdempotencyKey('pi.create', payment.orderId, payment.attempt),
+          },
+        );
+        if (stripeCustomerId)
+          await this.repo.update(this.dataSource.manager, payment.id, {
+            stripe_customer_id: stripeCustomerId,
+          });
+      }
+    } catch (error) {
+      this.logStripeError(error, 'create PaymentIntent', payment);
+      throw fromStripeError(error) ?? error;
+    }
+    payment =
+      (await this.uow.run((m) =>
+        this.state.applyPaymentIntent(m, pi, { kind: 'api', id: pi.id, created: nowSeconds() }),
+      )) ?? payment;
+    if (!pi.client_secret) throw new Error('Stripe returned a PaymentIntent without client secret');
+    return { ...paymentView(await this.mustGet(payment.id)), clientSecret: pi.client_secret };
+  }
+
+  private intentParams(
+    p: Payment,
+    stripeCustomerId: string | null,
+    description?: string,
+  ): Stripe.PaymentIntentCreateParams {
+    const metadata: Record<string, string> = {
+      platform: PLATFORM,
+      orderId: p.orderId,
+      paymentId: p.id,
+      channel: p.channel,
+      attempt: String(p.attempt),
+    };
+    if (p.storeId) metadata.storeId = p.storeId;
+    if (p.customerId) metadata.customerId = p.customerId;
+    const base = {
+      amount: p.amount,
+      currency: p.currency,
+      metadata,
+      ...(description ? { description } : {}),
+    };
+    switch (p.channel) {
+      case 'web':
+        return { ...base, capture_method: 'automatic', automatic_payment_methods: { enabled: true } };
+      case 'app':
+        return {
+          ...base,
+          capture_method: 'automatic',
+          automatic_payment_methods: { enabled: true },
+          ...(stripeCustomerId ? { customer: stripeCustomerId } : {}),
+          ...(p.setupFutureUsage ? { setup_future_usage: p.setupFutureUsage } : {}),
+        };
+      case 'pos':
+        return {
+          ...base,
+          capture_method: 'manual',
+          allowed_payment_method_types: ['card_present'],
+        } as Stripe.PaymentIntentCreateParams;
+    }
+  }
+
+  async get(paymentId: string): Promise<PaymentView> {
+    return paymentView(await this.mustGet(paymentId));
+  }
+
+  async getByOrder(orderId: string): Promise<{ latest: PaymentView; attempts: PaymentView[] }> {
+    const all = await this.repo.forOrder(this.dataSource.manager, orderId);
+    if (all.length === 0) throw notFound(`payment of order ${orderId}`);
+    const views = all.map(paymentView);
+    return { latest: views[views.length - 1], attempts: views };
+  }
+
+  async capture(paymentId: string, amountToCapture?: number): Promise<PaymentView> {
+    const p = await this.mustGetWithIntent(paymentId);
+    if (p.status === 'succeeded') return paymentView(p); // already captured: a retried capture is not an error
+    if (p.status !== 'requires_capture')
+      throw conflict(
+        'not_capturable',
+        `payment is ${p.status}; only an authorised payment (requires_capture) can be captured`,
+      );
+    const check = checkCapture(amountToCapture, p.amountCapturable || p.amount);
+    if (!check.ok) throw unprocessable('capture_exceeds_authorized', check.message);
+    const pi = await this.callStripe('capture', p, () =>
+      this.stripe.paymentIntents.capture(
+        p.paymentIntentId!,
+        amountToCapture ? { amount_to_capture: amountToCapture } : {},
+        { idempotencyKey: stripeIdempotencyKey('pi.capture', p.id, amountToCapture ?? 'full') },
+      ),
+    );
+    await this.uow.run((m) =>
+      this.state.applyPaymentIntent(m, pi, { kind: 'api', id: pi.id, created: nowSeconds() }),
+    );
+    return this.get(p.id);
+  }
+
+  async cancel(
+    paymentId: string,
+    reason?: Stripe.PaymentIntentCancelParams.CancellationReason,
+  ): Promise<PaymentView> {
+    const p = await this.mustGetWithIntent(paymentId);
+    if (p.status === 'canceled') return paymentView(p);
+    if (isFinal(p.status)) throw conflict('not_cancelable', `payment is ${p.status}; refund it instead`);
+    const pi = await this.callStripe('cancel', p, () =>
+      this.stripe.paymentIntents.cancel(p.paymentIntentId!, reason ? { cancellation_reason: reason } : {}, {
+        idempotencyKey: stripeIdempotencyKey('pi.cancel', p.id),
+      }),
+    );
+    await this.uow.run((m) =>
+      this.state.applyPaymentIntent(m, pi, { kind: 'api', id: pi.id, created: nowSeconds() }),
+    );
+    return this.get(p.id);
+  }
+
+  /**
+   * Refunds under a row lock: the amount is reserved in our table before Stripe is called, so two concurrent
+   * refunds cannot together exceed what was captured; Stripe's key is the caller's refund request id.
+   */
+  async refund(paymentId: string, body: RefundBody) {
+    const fingerprint = requestFingerprint({ paymentId, ...body, returnStoreId: body.returnStoreId ?? null });
+    const request = await this.dataSource.transaction(async (m) => {
+      const p = await this.repo.byId(m, paymentId, true);
+      if (!p) throw notFound(`payment ${paymentId}`);
+      const [existing] = await m.query<Record<string, unknown>[]>(
+        'SELECT * FROM refund_requests WHERE id = $1',
+        [body.refundRequestId],
+      );
+      if (existing) {
+        if (existing.fingerprint !== fingerprint) {
+          throw conflict(
+            'refund_request_conflict',
+            `refund request ${body.refundRequestId} was made with other terms`,
+          );
+        }
+        return {
+          payment: p,
+          amount: Number(existing.amount),
+          status: String(existing.status),
+          refundId: existing.refund_id as string | null,
+        };
+      }
+      if (p.status !== 'succeeded' || !p.paymentIntentId) {
+        throw conflict(
+          'not_refundable',
+          `payment is ${p.status}; only a captured (succeeded) payment can be refunded`,
+        );
+      }
+      const [sums] = await m.query<{ reserved: string; external: string }[]>(
+        `SELECT
+           (SELECT COALESCE(SUM(amount),0) FROM refund_requests WHERE payment_id = $1 AND status IN ('pending','succeeded'))::int8 AS reserved,
+           (SELECT COALESCE(SUM(amount),0) FROM refunds WHERE payment_id = $1 AND refund_request_id IS NULL AND status IN ('pending','succeeded'))::int8 AS external`,
+        [p.id],
+      );
+      const remaining = refundable({
+        amountReceived: p.amountReceived,
+        stripeRefunded: p.amountRefunded,
+        reserved: Number(sums.reserved),
+        external: Number(sums.external),
+      });
+      const check = checkRefund(body.amount, remaining, p.currency);
+      if (!check.ok)
+        throw unprocessable(check.code, check.message, { refundable: remaining, currency: p.currency });
+      await m.query(
+        `INSERT INTO refund_requests (id, payment_id, amount, reason, returned_items, return_store_id, fingerprint, status)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,'pending')`,
+        [
+          body.refundRequestId,
+          p.id,
+          check.amount,
+          body.reason,
+          JSON.stringify(body.returnedItems),
+          body.returnStoreId ?? null,
+          fingerprint,
+        ],
+      );
+      return { payment: p, amount: check.amount, status: 'pending', refundId: null };
+    });
+    if (request.status === 'failed')
+      throw unprocessable('refund_failed', `refund request ${body.refundRequestId} failed`);
+    const p = request.payment;
+    let refund: Stripe.Refund;
+    try {
+      refund = await this.stripe.refunds.create(
+        {
+          payment_intent: p.paymentIntentId!,
+          amount: request.amount,
+          reason: body.reason,
+          metadata: {
+            platform: PLATFORM,
+            orderId: p.orderId,
+            paymentId: p.id,
+            channel: p.channel,
+            refundRequestId: body.refundRequestId,
+            ...(p.storeId ? { storeId: p.storeId } : {}),
+          },
+        },
+        { idempotencyKey: stripeIdempotencyKey('refund', body.refundRequestId) },
+      );
+    } catch (error) {
+      this.logStripeError(error, 'refund', p);
+      if (!isRetryableStripeError(error)) {
+        // Stripe refused it for good (e.g. more than is left on the charge): release the reservation.
+        await this.dataSource.query(
+          `UPDATE refund_requests SET status = 'failed', error = $2, updated_at = now() WHERE id = $1 AND refund_id IS NULL`,
+          [
+            body.refundRequestId,
+            JSON.stringify({
+              message: redactSecrets(error instanceof Error ? error.message : String(error)),
+            }),
+          ],
+        );
+      }
+      throw fromStripeError(error) ?? error;
+    }
+    await this.uow.run((m) =>
+      this.state.applyRefund(m, refund, { kind: 'api', id: refund.id, created: nowSeconds() }),
+    );
+    const after = await this.mustGet(p.id);
+    return {
+      refundRequestId: body.refundRequestId,
+      refundId: refund.id,
+      status: refund.status,
+      amount: refund.amount,
+      currency: refund.currency,
+      payment: paymentView(after),
+    };
+  }
+
+  private async callStripe<T>(what: string, p: Payment, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      this.logStripeError(error, what, p);
+      throw fromStripeError(error) ?? error;
+    }
+  }
+
+  private logStripeError(error: unknown, what: string, p: Payment): void {
+    const e = error as { type?: string; code?: string; statusCode?: number; message?: string };
+    this.logger.pino.warn(
+      {
+        paymentId: p.id,
+        orderId: p.orderId,
+        stripeType: e.type,
+        stripeCode: e.code,
+        statusCode: e.statusCode,
+        stripeMessage: redactSecrets(String(e.message ?? '')),
+      },
+      `Stripe refused ${what}`,
+    );
+  }
+
+  private async mustGet(paymentId: string): Promise<Payment> {
+    const p = await this.repo.byId(this.dataSource.manager, paymentId);
+    if (!p) throw notFound(`payment ${paymentId}`);
+    return p;
+  }
+
+  private async mustGetWithIntent(paymentId: string): Promise<Payment> {
+    const p = await this.mustGet(paymentId);
+    if (!p.paymentIntentId)
+      throw conflict('not_ready', 'the payment has no PaymentIntent yet; repeat the create request');
+    return p;
+  }
+}

@@ -1,0 +1,469 @@
+import { randomUUID } from 'node:crypto';
+import type Stripe from 'stripe';
+import { eventually } from '@omnipay/testing';
+import {
+  get,
+  paymentEvents,
+  post,
+  reconciliationEntries,
+  startPayments,
+  startStack,
+  stopStack,
+  type Stack,
+} from './harness';
+
+jest.setTimeout(180_000);
+
+let s: Stack;
+beforeAll(async () => {
+  s = await startStack('pay_e2e');
+});
+afterAll(async () => {
+  await stopStack(s);
+});
+
+const order = () => `ord_${randomUUID().slice(0, 12)}`;
+const types = (orderId: string) => paymentEvents(s, orderId).map((e) => e.type);
+const count = (orderId: string, type: string) => types(orderId).filter((t) => t === type).length;
+
+async function createWeb(orderId: string, amount = 4200, extra: Record<string, unknown> = {}) {
+  const res = await post(s, '/payments', {
+    orderId,
+    amount,
+    currency: 'usd',
+    channel: 'web',
+    storeId: 'store_1',
+    customerId: 'cust_1',
+    ...extra,
+  });
+  expect(res.status).toBe(201);
+  return res.body as { paymentId: string; paymentIntentId: string; clientSecret: string; status: string };
+}
+
+/** Confirms like Stripe.js in a browser: publishable key + client secret, never our secret key. */
+function confirmInBrowser(pi: { paymentIntentId: string; clientSecret: string }, paymentMethod: string) {
+  return s.browser.paymentIntents.confirm(pi.paymentIntentId, {
+    payment_method: paymentMethod,
+    client_secret: pi.clientSecret,
+  } as Stripe.PaymentIntentConfirmParams);
+}
+
+async function waitForEvent(orderId: string, type: string, what = `${type} of ${orderId}`) {
+  await eventually(
+    async () => count(orderId, type),
+    (n) => n >= 1,
+    { timeoutMs: 30_000, what },
+  );
+}
+
+describe('payments end to end (emulator → events → payments → Kafka)', () => {
+  it('serves the publishable key and never the secret key', async () => {
+    const res = await get(s, '/config/publishable-key');
+    expect(res.body).toEqual({ publishableKey: s.emu.publishableKey });
+  });
+
+  it('rejects invalid create requests with a 400 naming the fields', async () => {
+    const res = await post(s, '/payments', { orderId: 'o1', amount: 12.5, currency: 'USD', channel: 'fax' });
+    expect(res.status).toBe(400);
+    const fields = (res.body.error.details as { field: string }[]).map((d) => d.field).sort();
+    expect(fields).toEqual(['amount', 'channel', 'currency']);
+  });
+
+  it('takes a web card payment to one succeeded event and one reconciliation entry equal to the balance transaction, then refunds partially and fully, refusing an over-refund', async () => {
+    const orderId = order();
+    const created = await createWeb(orderId, 4200);
+    expect(created.clientSecret).toContain('_secret_');
+    const pi = await s.stripe.paymentIntents.retrieve(created.paymentIntentId);
+    expect(pi.metadata).toMatchObject({
+      platform: 'omnipay',
+      orderId,
+      paymentId: created.paymentId,
+      channel: 'web',
+      storeId: 'store_1',
+    });
+    expect(pi.capture_method).toBe('automatic');
+
+    await confirmInBrowser(created, 'pm_card_visa');
+    await waitForEvent(orderId, 'payment.succeeded');
+    const entries = await eventually(
+      async () => reconciliationEntries(s, orderId),
+      (e) => e.length >= 1,
+      { what: 'charge entry' },
+    );
+    const charge = await s.stripe.charges.retrieve(String(entries[0].chargeId), {
+      expand: ['balance_transaction'],
+    });
+    const txn = charge.balance_transaction as Stripe.BalanceTransaction;
+    expect(entries[0]).toMatchObject({
+      kind: 'charge',
+      entryId: txn.id,
+      balanceTransactionId: txn.id,
+      gross: txn.amount,
+      fee: txn.fee,
+      net: txn.net,
+      currency: 'usd',
+      channel: 'web',
+      storeId: 'store_1',
+      paymentIntentId: created.paymentIntentId,
+    });
+    expect(txn.fee).toBe(Math.round(4200 * 0.029 + 30));
+    const succeeded = paymentEvents(s, orderId).find((e) => e.type === 'payment.succeeded')!;
+    expect(succeeded.data).toMatchObject({
+      amount: 4200,
+      amountReceived: 4200,
+      currency: 'usd',
+      chargeId: charge.id,
+    });
+    expect((await get(s, `/payments/${created.paymentId}`)).body).toMatchObject({
+      status: 'succeeded',
+      amountReceived: 4200,
+    });
+    expect((await get(s, `/payments/by-order/${orderId}`)).body.latest).toMatchObject({
+      paymentId: created.paymentId,
+    });
+
+    const first = await post(s, `/payments/${created.paymentId}/refunds`, {
+      refundRequestId: `rr_${orderId}_1`,
+      amount: 1000,
+      reason: 'requested_by_customer',
+      returnedItems: [{ sku: 'sku_1', quantity: 1 }],
+      returnStoreId: 'store_2',
+    });
+    expect(first.status).toBe(201);
+    // the same refund request again: the same refund, not a second one
+    const again = await post(s, `/payments/${created.paymentId}/refunds`, {
+      refundRequestId: `rr_${orderId}_1`,
+      amount: 1000,
+      reason: 'requested_by_customer',
+      returnedItems: [{ sku: 'sku_1', quantity: 1 }],
+      returnStoreId: 'store_2',
+    });
+    expect(again.body.refundId).toBe(first.body.refundId);
+    const over = await post(s, `/payments/${created.paymentId}/refunds`, {
+      refundRequestId: `rr_${orderId}_2`,
+      amount: 3201,
+    });
+    expect(over.status).toBe(422);
+    expect(over.body.error).toMatchObject({ code: 'refund_exceeds_captured' });
+    expect(over.body.error.message).toContain('3200 usd');
+    const full = await post(s, `/payments/${created.paymentId}/refunds`, {
+      refundRequestId: `rr_${orderId}_3`,
+    });
+    expect(full.status).toBe(201);
+    expect(full.body.amount).toBe(3200);
+    const none = await post(s, `/payments/${created.paymentId}/refunds`, {
+      refundRequestId: `rr_${orderId}_4`,
+      amount: 1,
+    });
+    expect(none.status).toBe(422);
+
+    await eventually(
+      async () => count(orderId, 'payment.refunded'),
+      (n) => n >= 2,
+      { what: 'two refunds' },
+    );
+    const refunds = paymentEvents(s, orderId)
+      .filter((e) => e.type === 'payment.refunded')
+      .map((e) => e.data);
+    refunds.sort((a, b) => Number(a.totalRefunded) - Number(b.totalRefunded));
+    expect(refunds[0]).toMatchObject({
+      amount: 1000,
+      totalRefunded: 1000,
+      fullyRefunded: false,
+      returnedItems: [{ sku: 'sku_1', quantity: 1 }],
+      returnStoreId: 'store_2',
+    });
+    expect(refunds[1]).toMatchObject({ amount: 3200, totalRefunded: 4200, fullyRefunded: true });
+    const stripeRefunds = await s.stripe.refunds.list({ payment_intent: created.paymentIntentId });
+    expect(stripeRefunds.data).toHaveLength(2);
+    const all = await eventually(
+      async () => reconciliationEntries(s, orderId),
+      (e) => e.length >= 3,
+      { what: 'refund entries' },
+    );
+    expect(
+      all
+        .filter((e) => e.kind === 'refund')
+        .map((e) => e.gross)
+        .sort(),
+    ).toEqual([-1000, -3200].sort());
+    await new Promise((r) => setTimeout(r, 500));
+    expect(reconciliationEntries(s, orderId)).toHaveLength(3);
+    expect(count(orderId, 'payment.succeeded')).toBe(1);
+    expect(count(orderId, 'payment.created')).toBe(1);
+
+    const day = String(entries[0].occurredAt).slice(0, 10);
+    const page = await get(
+      s,
+      `/reconciliation?day=${day}&currency=usd&channel=web&storeId=store_1&limit=100`,
+    );
+    expect(page.status).toBe(200);
+    expect((page.body.data as { orderId: string }[]).filter((e) => e.orderId === orderId)).toHaveLength(3);
+  });
+
+  it('reports a declined card as failed with the decline code', async () => {
+    const orderId = order();
+    const created = await createWeb(orderId, 1500);
+    await expect(confirmInBrowser(created, 'pm_card_chargeDeclinedInsufficientFunds')).rejects.toMatchObject({
+      type: 'StripeCardError',
+    });
+    await waitForEvent(orderId, 'payment.failed');
+    const failed = paymentEvents(s, orderId).find((e) => e.type === 'payment.failed')!;
+    expect(failed.data).toMatchObject({ code: 'card_declined', declineCode: 'insufficient_funds' });
+    expect((await get(s, `/payments/${created.paymentId}`)).body).toMatchObject({
+      status: 'failed',
+      failure: { declineCode: 'insufficient_funds' },
+    });
+  });
+
+  it('passes a 3-D Secure payment through requires_action, then succeeds after the challenge', async () => {
+    const orderId = order();
+    const created = await createWeb(orderId, 2500);
+    const confirmed = await confirmInBrowser(created, 'pm_card_threeDSecure2Required');
+    expect(confirmed.status).toBe('requires_action');
+    await waitForEvent(orderId, 'payment.requires_action');
+    s.emu.completeThreeDS(created.paymentIntentId, true);
+    await waitForEvent(orderId, 'payment.succeeded');
+    expect(types(orderId)).toEqual(['payment.created', 'payment.requires_action', 'payment.succeeded']);
+  });
+
+  it('authorises a POS payment on a reader and captures it through the API', async () => {
+    const orderId = order();
+    const res = await post(s, '/payments', {
+      orderId,
+      amount: 1850,
+      currency: 'usd',
+      channel: 'pos',
+      storeId: 'store_9',
+    });
+    expect(res.status).toBe(201);
+    const pi = await s.stripe.paymentIntents.retrieve(res.body.paymentIntentId);
+    expect(pi).toMatchObject({ capture_method: 'manual', payment_method_types: ['card_present'] });
+    const location = await s.stripe.terminal.locations.create({
+      display_name: 'Store 9',
+      address: { line1: '1 Main', city: 'Austin', state: 'TX', postal_code: '78701', country: 'US' },
+    } as Stripe.Terminal.LocationCreateParams);
+    const reader = await s.stripe.terminal.readers.create({
+      registration_code: 'simulated-wpe',
+      location: location.id,
+    } as Stripe.Terminal.ReaderCreateParams);
+    await s.stripe.terminal.readers.processPaymentIntent(reader.id, { payment_intent: pi.id });
+    await s.stripe.testHelpers.terminal.readers.presentPaymentMethod(reader.id);
+    await waitForEvent(orderId, 'payment.authorized');
+    const over = await post(s, `/payments/${res.body.paymentId}/capture`, { amountToCapture: 1851 });
+    expect(over.status).toBe(422);
+    const cap = await post(s, `/payments/${res.body.paymentId}/capture`, { amountToCapture: 1800 });
+    expect(cap.status).toBe(200);
+    expect(cap.body).toMatchObject({ status: 'succeeded', amountReceived: 1800 });
+    await waitForEvent(orderId, 'payment.succeeded');
+    const [entry] = await eventually(
+      async () => reconciliationEntries(s, orderId),
+      (e) => e.length >= 1,
+      { what: 'pos entry' },
+    );
+    expect(entry).toMatchObject({
+      channel: 'pos',
+      storeId: 'store_9',
+      gross: 1800,
+      fee: Math.round(1800 * 0.027 + 5),
+    });
+    // Cancel after capture is refused: a captured payment is refunded instead.
+    expect((await post(s, `/payments/${res.body.paymentId}/cancel`, {})).status).toBe(409);
+  });
+
+  it('cancels an unpaid payment once', async () => {
+    const orderId = order();
+    const created = await createWeb(orderId, 900);
+    const c1 = await post(s, `/payments/${created.paymentId}/cancel`, { reason: 'abandoned' });
+    const c2 = await post(s, `/payments/${created.paymentId}/cancel`, { reason: 'abandoned' });
+    expect([c1.status, c2.status]).toEqual([200, 200]);
+    expect(c2.body.status).toBe('canceled');
+    await waitForEvent(orderId, 'payment.canceled');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(count(orderId, 'payment.canceled')).toBe(1);
+  });
+
+  it('creates one PaymentIntent for the same create request sent twice concurrently with one Idempotency-Key', async () => {
+    const orderId = order();
+    const body = {
+      orderId,
+      amount: 3100,
+      currency: 'usd',
+      channel: 'web',
+      storeId: 'store_1',
+      customerId: 'cust_1',
+    };
+    const key = `idem-${randomUUID()}`;
+    const [a, b] = await Promise.all([
+      post(s, '/payments', body, { 'Idempotency-Key': key }),
+      post(s, '/payments', body, { 'Idempotency-Key': key }),
+    ]);
+    expect([a.status, b.status]).toEqual([201, 201]);
+    expect(a.body.paymentId).toBe(b.body.paymentId);
+    expect(a.body.paymentIntentId).toBe(b.body.paymentIntentId);
+    const list = await s.stripe.paymentIntents.list({ limit: 100 });
+    expect(list.data.filter((p) => p.metadata.orderId === orderId)).toHaveLength(1);
+    // the key reused for another request is refused
+    const reused = await post(s, '/payments', { ...body, amount: 3200 }, { 'Idempotency-Key': key });
+    expect(reused.status).toBe(422);
+    // without a key, the same order + attempt is still one PaymentIntent; a different amount is a conflict
+    const [c, d] = await Promise.all([post(s, '/payments', body), post(s, '/payments', body)]);
+    expect(c.body.paymentIntentId).toBe(a.body.paymentIntentId);
+    expect(d.body.paymentIntentId).toBe(a.body.paymentIntentId);
+    expect((await post(s, '/payments', { ...body, amount: 1 })).status).toBe(409);
+  });
+
+  it('ends every payment right with one event per transition when Stripe delivers each event three times, shuffled', async () => {
+    s.emu.addWebhookFault({ duplicate: 3, shuffle_window_ms: 400 });
+    try {
+      const plan = [
+        { orderId: order(), card: 'pm_card_visa', expect: ['payment.created', 'payment.succeeded'] },
+        { orderId: order(), card: 'pm_card_mastercard', expect: ['payment.created', 'payment.succeeded'] },
+        { orderId: order(), card: 'pm_card_chargeDeclined', expect: ['payment.created', 'payment.failed'] },
+        {
+          orderId: order(),
+          card: 'pm_card_visa',
+          refund: true,
+          expect: ['payment.created', 'payment.succeeded', 'payment.refunded'],
+        },
+      ];
+      const created = await Promise.all(plan.map((p) => createWeb(p.orderId, 2000)));
+      await Promise.all(created.map((c, i) => confirmInBrowser(c, plan[i].card).catch(() => undefined)));
+      await Promise.all(
+        plan.filter((p) => !p.refund).map((p) => waitForEvent(p.orderId, p.expect[p.expect.length - 1])),
+      );
+      const ri = plan.findIndex((p) => p.refund);
+      await waitForEvent(plan[ri].orderId, 'payment.succeeded');
+      expect(
+        (
+          await post(s, `/payments/${created[ri].paymentId}/refunds`, {
+            refundRequestId: `rr_${plan[ri].orderId}`,
+            amount: 500,
+          })
+        ).status,
+      ).toBe(201);
+      await waitForEvent(plan[ri].orderId, 'payment.refunded');
+      await s.emu.webhooksIdle();
+      await new Promise((r) => setTimeout(r, 1500));
+      for (const p of plan) {
+        expect({ order: p.orderId, types: types(p.orderId).sort() }).toEqual({
+          order: p.orderId,
+          types: [...p.expect].sort(),
+        });
+      }
+      const charges = plan.filter((p) => p.card !== 'pm_card_chargeDeclined').length;
+      const entries = plan.flatMap((p) => reconciliationEntries(s, p.orderId));
+      expect(entries.filter((e) => e.kind === 'charge')).toHaveLength(charges);
+      expect(entries.filter((e) => e.kind === 'refund')).toHaveLength(1);
+      // the webhook fault really did deliver every event three times
+      const perEvent = new Map<string, number>();
+      for (const d of s.emu.deliveries()) perEvent.set(d.event, (perEvent.get(d.event) ?? 0) + 1);
+      expect(Math.max(...perEvent.values())).toBeGreaterThanOrEqual(3);
+    } finally {
+      s.emu.clearFaults();
+    }
+  });
+
+  it('saves a card for the app channel and pays with customer and setup_future_usage', async () => {
+    const customerId = `cust_${randomUUID().slice(0, 8)}`;
+    const c1 = await post(s, `/customers/${customerId}/stripe-customer`, {});
+    const c2 = await post(s, `/customers/${customerId}/stripe-customer`, {});
+    expect(c1.body.stripeCustomerId).toMatch(/^cus_/);
+    expect(c2.body.stripeCustomerId).toBe(c1.body.stripeCustomerId);
+    const ek = await post(s, `/customers/${customerId}/ephemeral-keys`, { apiVersion: '2020-08-27' });
+    expect(ek.status).toBe(201);
+    expect(ek.body.ephemeralKeySecret).toMatch(/^ek_/);
+    const si = await post(s, `/customers/${customerId}/setup-intents`, { setupRequestId: 'setup_1' });
+    expect(si.status).toBe(201);
+    await s.browser.setupIntents.confirm(si.body.setupIntentId, {
+      payment_method: 'pm_card_visa',
+      client_secret: si.body.clientSecret,
+    } as Stripe.SetupIntentConfirmParams);
+    const cards = await get(s, `/customers/${customerId}/payment-methods`);
+    expect(cards.body.cards).toEqual([expect.objectContaining({ brand: 'visa', last4: '4242' })]);
+
+    const orderId = order();
+    const res = await post(s, '/payments', {
+      orderId,
+      amount: 2599,
+      currency: 'usd',
+      channel: 'app',
+      customerId,
+      setupFutureUsage: 'off_session',
+    });
+    expect(res.status).toBe(201);
+    const pi = await s.stripe.paymentIntents.retrieve(res.body.paymentIntentId);
+    expect(pi).toMatchObject({ customer: c1.body.stripeCustomerId, setup_future_usage: 'off_session' });
+  });
+
+  it('repairs a payment whose webhooks were lost, through the janitor', async () => {
+    const orderId = order();
+    const created = await createWeb(orderId, 1234);
+    if (s.bridge) s.bridge.drop = (e) => JSON.stringify(e.data.object).includes(created.paymentIntentId);
+    else s.emu.addWebhookFault({ drop_attempts: 1000 });
+    try {
+      await confirmInBrowser(created, 'pm_card_visa');
+      await eventually(
+        async () => count(orderId, 'payment.succeeded'),
+        (n) => n === 1,
+        { timeoutMs: 20_000, what: 'janitor repair' },
+      );
+      const [row] = await s.db.query<{ source: string }>(
+        `SELECT source FROM "${s.w.schema}_pay".payment_transitions WHERE payment_id = $1 AND transition_key = 'succeeded'`,
+        [created.paymentId],
+      );
+      expect(row.source).toMatch(/^janitor:/);
+      await eventually(
+        async () => reconciliationEntries(s, orderId),
+        (e) => e.length === 1,
+        { what: 'entry after repair' },
+      );
+    } finally {
+      if (s.bridge) s.bridge.drop = () => false;
+      s.emu.clearFaults();
+    }
+  });
+
+  it('loses nothing when payments is SIGKILLed in the middle of a burst', async () => {
+    const plan = Array.from({ length: 12 }, () => order());
+    const created = await Promise.all(plan.map((o) => createWeb(o, 1000)));
+    const confirming = Promise.all(created.map((c) => confirmInBrowser(c, 'pm_card_visa')));
+    await new Promise((r) => setTimeout(r, 150));
+    await s.payments.kill();
+    await confirming;
+    s.payments = await startPayments(s.w, s.emu, s.paymentsPort);
+    for (const o of plan) await waitForEvent(o, 'payment.succeeded');
+    await eventually(
+      async () => plan.flatMap((o) => reconciliationEntries(s, o)).length,
+      (n) => n >= plan.length,
+      { what: 'entries after restart' },
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    for (const o of plan) {
+      expect({ o, t: types(o).sort() }).toEqual({ o, t: ['payment.created', 'payment.succeeded'] });
+      expect(reconciliationEntries(s, o)).toHaveLength(1);
+    }
+  });
+
+  it('never lets a secret key, a webhook secret or (outside create answers) a client secret out', async () => {
+    const logs = [...s.payments.logs, ...(s.webhooks?.logs ?? [])].join('\n');
+    const wire = s.recorder.messages.map((m) => `${m.value}${JSON.stringify(m.headers)}`).join('\n');
+    for (const text of [logs, wire]) {
+      expect(text).not.toContain('sk_test_');
+      expect(text).not.toContain('whsec_');
+      expect(text).not.toContain('_secret_');
+      expect(text).not.toContain(s.emu.secretKey);
+    }
+    for (const r of s.responses) {
+      expect(r.body).not.toContain('sk_test_');
+      expect(r.body).not.toContain('whsec_');
+      const createsSecret =
+        /^POST \/(payments|customers\/[^/]+\/setup-intents|customers\/[^/]+\/customer-sessions)$/.test(
+          r.path,
+        );
+      if (!createsSecret)
+        expect({ path: r.path, leaks: r.body.includes('_secret_') }).toEqual({ path: r.path, leaks: false });
+    }
+    expect(s.responses.some((r) => r.body.includes('_secret_'))).toBe(true);
+  });
+});
