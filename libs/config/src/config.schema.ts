@@ -22,6 +22,8 @@ export const baseConfigSchema = z.object({
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier'),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   REDIS_URL: z.string().url().startsWith('redis', 'must be a redis:// URL'),
+  /** Prefixed to every Redis key (ioredis keyPrefix): deployments or test runs sharing one Redis never collide. */
+  REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9._:-]*$/).default(''),
   KAFKA_BROKERS: kafkaBrokers,
   /** Prefixed to consumer group ids and client ids; one per deployment (tests use a unique one per run). */
   KAFKA_GROUP_PREFIX: z.string().regex(/^[A-Za-z0-9._-]+$/).default('omnipay'),

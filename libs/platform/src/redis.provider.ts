@@ -8,6 +8,7 @@ export const redisProvider: Provider = {
   inject: [APP_CONFIG],
   useFactory: (config: BaseConfig) =>
     new Redis(config.REDIS_URL, {
+      keyPrefix: config.REDIS_KEY_PREFIX,
       // Fail a command fast while Redis is away instead of queueing it forever; callers decide what to do.
       maxRetriesPerRequest: 2,
       enableOfflineQueue: true,

@@ -88,7 +88,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ORDERS_URL: url('orders'),
     PAYMENTS_URL: url('payments'),
     TERMINAL_URL: url('terminal'),
-    ...(run ? { KAFKA_TOPIC_PREFIX: topicPrefix, KAFKA_GROUP_PREFIX: run, KAFKA_SESSION_TIMEOUT_MS: '6000' } : {}),
+    ...(run ? { KAFKA_TOPIC_PREFIX: topicPrefix, KAFKA_GROUP_PREFIX: run, REDIS_KEY_PREFIX: `${run}:`, KAFKA_SESSION_TIMEOUT_MS: '6000' } : {}),
   };
   const order: ServiceName[] = options.services ?? ['webhooks', 'payments', 'orders', 'terminal', 'gateway'];
   const services = {} as Record<ServiceName, ServiceProcess>;

@@ -78,8 +78,8 @@ export class Demo {
 
   private async stock(sku: string, locationId: string): Promise<Json> {
     const res = await fetch(`${ORDERS}/inventory/stock?sku=${sku}&locationId=${locationId}`);
-    const body = (await res.json()) as Json | Json[];
-    return Array.isArray(body) ? (body[0] ?? {}) : body;
+    const body = (await res.json()) as { stock: Json[] };
+    return body.stock[0] ?? {};
   }
 
   private async settle(): Promise<void> {

@@ -1,0 +1,192 @@
+import { mintToken, type Role } from '@omnipay/auth';
+import { Topics } from '@omnipay/contracts';
+import { TestDatabase, TopicRecorder, engines, eventually, startStack, testKafka, type Stack } from '@omnipay/testing';
+import Stripe from 'stripe';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/**
+ * The platform as one system, driven through the gateway only (plus the browser-side Stripe SDK with the
+ * publishable key, as a real client would): emulator → webhooks → Kafka → payments → orders/inventory/loyalty.
+ */
+describe('checkout to fulfilment through the gateway', () => {
+  let stack: Stack;
+  let recorder: TopicRecorder;
+  let browser: Stripe;
+  const db = new TestDatabase(engines().databaseUrl);
+
+  beforeAll(async () => {
+    stack = await startStack({
+      isolated: true,
+      services: ['webhooks', 'payments', 'orders', 'gateway'],
+      env: { gateway: { RATE_LIMIT_PER_MINUTE: '1000' } },
+    });
+    recorder = await new TopicRecorder(
+      testKafka(engines().kafkaBrokers),
+      [Topics.paymentsEvents, Topics.ordersEvents, Topics.inventoryEvents, Topics.loyaltyEvents, Topics.financeReconciliation].map(
+        (t) => `${stack.topicPrefix}${t}`,
+      ),
+    ).start();
+    browser = new Stripe(stack.emulator.publishableKey, { ...(stack.emulator.stripeConfig as object), maxNetworkRetries: 0 });
+  }, 180000);
+
+  afterAll(async () => {
+    await recorder?.stop();
+    await stack?.stop();
+    for (const s of ['webhooks', 'payments', 'orders', 'gateway'] as const) await db.dropSchema(stack.schema(s));
+    await db.close();
+  }, 60000);
+
+  const token = (sub: string, role: Role, extra: { storeId?: string; channel?: 'app' | 'web' } = {}) =>
+    mintToken({ sub, role, ...extra }, stack.secrets.jwt);
+
+  async function api(tok: string | null, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+    const res = await fetch(`${stack.urls.gateway}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', ...(tok ? { authorization: `Bearer ${tok}` } : {}), ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : {}) as Json };
+  }
+
+  const orderState = (tok: string, id: string, statuses: string[]) =>
+    eventually(
+      async () => (await api(tok, 'GET', `/v1/orders/${id}`)).body,
+      (o) => statuses.includes(o.status as string),
+      { timeoutMs: 30000, what: `order ${id} to reach ${statuses.join('|')}` },
+    );
+
+  const stock = async (sku: string, location: string) => {
+    const res = await fetch(`${stack.urls.orders}/inventory/stock?sku=${sku}&locationId=${location}`);
+    const body = (await res.json()) as { stock: { onHand: number; reserved: number }[] };
+    return body.stock[0];
+  };
+
+  const onTopic = (topic: string, orderId: string) =>
+    recorder.on(`${stack.topicPrefix}${topic}`).filter((m) => (m.json?.data as Json | undefined)?.orderId === orderId);
+
+  it('pays a web order once when Stripe delivers every event three times, shuffled: order, stock and points exactly right', async () => {
+    stack.emulator.addWebhookFault({ duplicate: 3, shuffle_window_ms: 300 });
+    const alice = token('cust_e2e_alice', 'customer', { channel: 'web' });
+    const before = await stock('TSHIRT-BLK-M', 'online_fc');
+    const checkout = await api(alice, 'POST', '/v1/checkout', {
+      fulfilment: 'ship',
+      currency: 'usd',
+      lines: [{ sku: 'TSHIRT-BLK-M', quantity: 2 }, { sku: 'MUG-WHT', quantity: 1 }],
+    });
+    expect(checkout.status).toBe(201);
+    expect(checkout.body).toMatchObject({ amount: 2 * 2500 + 1250, currency: 'usd', publishableKey: stack.emulator.publishableKey });
+    expect(checkout.body.clientSecret).toMatch(/^pi_.+_secret_/);
+
+    await browser.paymentIntents.confirm(checkout.body.paymentIntentId, {
+      payment_method: 'pm_card_visa',
+      client_secret: checkout.body.clientSecret,
+    } as Stripe.PaymentIntentConfirmParams);
+    const order = await orderState(alice, checkout.body.orderId, ['paid']);
+    await new Promise((r) => setTimeout(r, 3000)); // let every duplicate arrive before counting
+    stack.emulator.clearFaults();
+
+    expect(order.payment).toMatchObject({ amountPaid: 6250, currency: 'usd' });
+    const after = await stock('TSHIRT-BLK-M', 'online_fc');
+    expect(after.onHand).toBe(before.onHand - 2);
+    expect(after.reserved).toBe(before.reserved);
+    const loyalty = await api(alice, 'GET', '/v1/me/loyalty');
+    expect(loyalty.body.balance).toBe(62);
+    expect(onTopic(Topics.paymentsEvents, checkout.body.orderId).filter((m) => m.json?.type === 'payment.succeeded')).toHaveLength(1);
+    expect(onTopic(Topics.loyaltyEvents, checkout.body.orderId)).toHaveLength(1);
+    expect(onTopic(Topics.financeReconciliation, checkout.body.orderId)).toHaveLength(1);
+    expect(
+      await db.scalar(`SELECT count(*) FROM ${stack.schema('orders')}.inbox WHERE consumer_group LIKE '%.orders.orders'`),
+    ).toBeGreaterThan(0);
+  });
+
+  it('answers a retried checkout with the same order and PaymentIntent', async () => {
+    const bob = token('cust_e2e_bob', 'customer', { channel: 'web' });
+    const body = { fulfilment: 'ship', currency: 'eur', lines: [{ sku: 'CAP-NVY', quantity: 1 }] };
+    const [a, b] = await Promise.all([
+      api(bob, 'POST', '/v1/checkout', body, { 'idempotency-key': 'bob-checkout-1' }),
+      new Promise((r) => setTimeout(r, 50)).then(() => api(bob, 'POST', '/v1/checkout', body, { 'idempotency-key': 'bob-checkout-1' })),
+    ]);
+    const retried = await api(bob, 'POST', '/v1/checkout', body, { 'idempotency-key': 'bob-checkout-1' });
+    expect(a.status).toBe(201);
+    expect([201, 409]).toContain(b.status); // a concurrent duplicate is told to retry, never served twice
+    expect(retried.status).toBe(201);
+    expect(retried.headers.get('idempotent-replayed')).toBe('true');
+    expect(retried.body.orderId).toBe(a.body.orderId);
+    expect(retried.body.paymentIntentId).toBe(a.body.paymentIntentId);
+    const other = await api(bob, 'POST', '/v1/checkout', { ...body, lines: [{ sku: 'CAP-NVY', quantity: 2 }] }, { 'idempotency-key': 'bob-checkout-1' });
+    expect(other.status).toBe(422);
+    const orders = await api(bob, 'GET', '/v1/orders');
+    expect(orders.status).toBe(200);
+    expect((orders.body.orders as Json[]).map((o) => [o.id, o.total])).toEqual([[a.body.orderId, 1899]]);
+  });
+
+  it('rejects any price sent by a client, naming the field', async () => {
+    const carol = token('cust_e2e_carol', 'customer');
+    const res = await api(carol, 'POST', '/v1/checkout', {
+      fulfilment: 'ship',
+      currency: 'usd',
+      lines: [{ sku: 'TSHIRT-BLK-M', quantity: 1, unitAmount: 1 }],
+      total: 1,
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('client_price_rejected');
+    expect(res.body.fields).toEqual(['lines[0].unitAmount', 'total']);
+  });
+
+  it("hides every other customer's and store's orders (404) and keeps roles to their routes", async () => {
+    const owner = token('cust_e2e_owner', 'customer');
+    const placed = await api(owner, 'POST', '/v1/checkout', {
+      fulfilment: 'pickup',
+      storeId: 'store_berlin',
+      currency: 'eur',
+      lines: [{ sku: 'STICKER-PACK', quantity: 1 }],
+    });
+    expect(placed.status).toBe(201);
+    const id = placed.body.orderId as string;
+    const cases: [string, string | null, number][] = [
+      ['owner', owner, 200],
+      ['another customer', token('cust_e2e_other', 'customer'), 404],
+      ['cashier of the pickup store', token('c1', 'cashier', { storeId: 'store_berlin' }), 200],
+      ['cashier of another store', token('c2', 'cashier', { storeId: 'store_paris' }), 404],
+      ['manager of another store', token('m2', 'manager', { storeId: 'store_paris' }), 404],
+      ['finance', token('f1', 'finance'), 403],
+      ['admin', token('a1', 'admin'), 200],
+      ['no token', null, 401],
+      ['a forged token', `${owner.slice(0, -4)}AAAA`, 401],
+    ];
+    for (const [who, tok, status] of cases) {
+      expect([who, (await api(tok, 'GET', `/v1/orders/${id}`)).status]).toEqual([who, status]);
+    }
+    expect((await api(token('cust_e2e_other', 'customer'), 'GET', '/v1/orders/ord_does_not_exist')).status).toBe(404);
+    expect((await api(owner, 'POST', `/v1/orders/${id}/refunds`, {}, { 'idempotency-key': 'x' })).status).toBe(403);
+    expect((await api(token('c1', 'cashier', { storeId: 'store_berlin' }), 'POST', `/v1/orders/${id}/refunds`, {}, { 'idempotency-key': 'x' })).status).toBe(403);
+    expect((await api(owner, 'GET', '/v1/finance/reconciliation')).status).toBe(403);
+    expect((await api(token('f1', 'finance'), 'GET', '/v1/finance/reconciliation')).status).toBe(200);
+    expect((await api(token('c1', 'cashier', { storeId: 'store_berlin' }), 'POST', '/v1/checkout', {})).status).toBe(403);
+  });
+
+  it('sells the last 10 units to exactly 10 of 100 concurrent checkouts', async () => {
+    const put = await fetch(`${stack.urls.orders}/inventory/stock/online_fc/HOODIE-GRY-L`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ onHand: 10 }),
+    });
+    expect(put.status).toBeLessThan(300);
+    const results = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        api(token(`cust_rush_${i}`, 'customer'), 'POST', '/v1/checkout', {
+          fulfilment: 'ship',
+          currency: 'usd',
+          lines: [{ sku: 'HOODIE-GRY-L', quantity: 1 }],
+        }),
+      ),
+    );
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 201)).toHaveLength(10);
+    expect(statuses.filter((s) => s === 409)).toHaveLength(90);
+    const after = await stock('HOODIE-GRY-L', 'online_fc');
+    expect(after).toMatchObject({ onHand: 10, reserved: 10 });
+  });
+});
