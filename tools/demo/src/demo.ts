@@ -59,8 +59,14 @@ export class Demo {
     });
   }
 
+  private readonly printed = new Set<string>();
+
+  /** The events of one order on every topic, each printed once across the demo. */
   private printEvents(orderId: string): void {
     for (const m of this.eventsFor(orderId)) {
+      const key = `${m.topic}:${m.partition}:${m.offset}`;
+      if (this.printed.has(key)) continue;
+      this.printed.add(key);
       const data = (m.json?.data ?? {}) as Json;
       const detail =
         m.topic === Topics.inventoryEvents
@@ -88,9 +94,11 @@ export class Demo {
 
   async run(): Promise<void> {
     await this.recorder.start();
-    const alice = this.token('cust_alice', 'customer', { channel: 'web' });
-    const bob = this.token('cust_bob', 'customer', { channel: 'app' });
-    const carol = this.token('cust_carol', 'customer', { channel: 'web' });
+    // Fresh customers each run: the platform's data outlives a demo run (Ctrl-C, then `npm start` again).
+    const run = Date.now().toString(36);
+    const alice = this.token(`cust_alice_${run}`, 'customer', { channel: 'web' });
+    const bob = this.token(`cust_bob_${run}`, 'customer', { channel: 'app' });
+    const carol = this.token(`cust_carol_${run}`, 'customer', { channel: 'web' });
     const admin = this.token('ops_admin', 'admin');
 
     // 1. Web purchase
@@ -112,13 +120,14 @@ export class Demo {
     this.say('2. App purchase: Bob saves a card (SetupIntent), then pays with it');
     await this.api(bob, 'POST', '/v1/me/customer');
     const setup = await this.api(bob, 'POST', '/v1/me/setup-intents', undefined, { 'idempotency-key': `demo-setup-${Date.now()}` });
-    await this.browser.setupIntents.confirm(setup.body.setupIntentId ?? setup.body.id, { payment_method: 'pm_card_mastercard', client_secret: setup.body.clientSecret } as Stripe.SetupIntentConfirmParams);
+    if (setup.status !== 201) throw new Error(`setup intent: ${setup.status} ${JSON.stringify(setup.body)}`);
+    await this.browser.setupIntents.confirm(setup.body.setupIntentId, { payment_method: 'pm_card_mastercard', client_secret: setup.body.clientSecret } as Stripe.SetupIntentConfirmParams);
     await this.settle();
     const cards = await this.api(bob, 'GET', '/v1/me/payment-methods');
-    const saved = ((cards.body.data ?? cards.body.paymentMethods ?? cards.body) as Json[])[0] ?? {};
-    this.show('saved card', `${saved.brand ?? saved.card?.brand ?? '?'} •••• ${saved.last4 ?? saved.card?.last4 ?? '?'} (${saved.id})`);
+    const saved = ((cards.body.cards ?? []) as Json[])[0] ?? {};
+    this.show('saved card', `${saved.brand} •••• ${saved.last4} (${saved.paymentMethodId})`);
     const appCheckout = await this.api(bob, 'POST', '/v1/checkout', { fulfilment: 'pickup', storeId: 'store_berlin', currency: 'eur', lines: [{ sku: 'HOODIE-GRY-L', quantity: 1 }] }, { 'idempotency-key': `demo-app-${Date.now()}` });
-    await this.browser.paymentIntents.confirm(appCheckout.body.paymentIntentId, { payment_method: saved.id, client_secret: appCheckout.body.clientSecret } as Stripe.PaymentIntentConfirmParams);
+    await this.browser.paymentIntents.confirm(appCheckout.body.paymentIntentId, { payment_method: saved.paymentMethodId, client_secret: appCheckout.body.clientSecret } as Stripe.PaymentIntentConfirmParams);
     const appPaid = await this.waitForOrder(bob, appCheckout.body.orderId, ['paid']);
     await this.settle();
     this.show('order', `${appPaid.status}, pickup at ${appPaid.storeId}`);
