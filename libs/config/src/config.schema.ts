@@ -17,6 +17,8 @@ export const baseConfigSchema = z.object({
   /** Loopback by default; containers set 0.0.0.0. */
   HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `errors`: one access-log line only for 4xx/5xx and slow (> 1 s) requests; for high-volume endpoints. */
+  HTTP_ACCESS_LOG: z.enum(['all', 'errors']).default('all'),
   DATABASE_URL: z.string().url().startsWith('postgres', 'must be a postgres:// URL'),
   /** Each service owns one schema; tests give every run its own. */
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier'),

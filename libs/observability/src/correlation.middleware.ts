@@ -1,4 +1,4 @@
-import { Injectable, type NestMiddleware } from '@nestjs/common';
+import { Inject, Injectable, Optional, type NestMiddleware } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { newContext, runWithContext } from './request-context';
 import { httpRequestDuration } from './metrics';
@@ -8,9 +8,14 @@ import { JsonLogger } from './logger';
  * Gives every HTTP request a correlation id (the caller's `X-Correlation-Id` if it is a sane id), continues or
  * starts a W3C trace, echoes both on the response, and logs one line per request with its duration.
  */
+export const ACCESS_LOG_MODE = Symbol('ACCESS_LOG_MODE');
+
 @Injectable()
 export class CorrelationMiddleware implements NestMiddleware {
-  constructor(private readonly logger: JsonLogger) {}
+  constructor(
+    private readonly logger: JsonLogger,
+    @Optional() @Inject(ACCESS_LOG_MODE) private readonly mode: 'all' | 'errors' = 'all',
+  ) {}
 
   use(req: Request, res: Response, next: NextFunction): void {
     const ctx = newContext({ correlationId: req.header('x-correlation-id'), traceparent: req.header('traceparent') });
@@ -22,6 +27,7 @@ export class CorrelationMiddleware implements NestMiddleware {
       const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
       httpRequestDuration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
       if (route === '/metrics' || route.startsWith('/health')) return;
+      if (this.mode === 'errors' && res.statusCode < 400 && seconds < 1) return;
       runWithContext(ctx, () =>
         this.logger.pino.info(
           { method: req.method, path: req.path, route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 },

@@ -64,6 +64,16 @@ export async function runMigrations(ds: DataSource, schema: string, logger?: Log
   }
 }
 
+/**
+ * Deadlock, serialisation failure, lock timeout: the statement was fine, it lost a race with a concurrent
+ * transaction. Redoing the whole transaction (after its locks are gone) is the cure; retrying inside it is not.
+ */
+export function isTransientConflict(error: unknown): boolean {
+  const e = error as { code?: string; driverError?: { code?: string } } | null;
+  const code = e?.driverError?.code ?? e?.code ?? '';
+  return code === '40P01' || code === '40001' || code === '55P03';
+}
+
 /** Postgres error classes that mean "the database is unavailable", not "this statement is wrong". */
 export function isDatabaseUnavailable(error: unknown): boolean {
   const e = error as { code?: string; driverError?: { code?: string }; message?: string } | null;

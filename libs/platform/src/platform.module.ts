@@ -3,7 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import type { BaseConfig } from '@omnipay/config';
 import type { MessageDefinition } from '@omnipay/contracts';
 import { MessagingModule } from '@omnipay/messaging';
-import { CorrelationMiddleware, JsonLogger, MetricsController } from '@omnipay/observability';
+import { ACCESS_LOG_MODE, CorrelationMiddleware, JsonLogger, MetricsController } from '@omnipay/observability';
 import { MessagingTables1700000000000, dataSourceOptions, type DatabaseSettings } from '@omnipay/persistence';
 import { HealthController } from './health.controller';
 import { MigrationRunner } from './migration-runner';
@@ -62,6 +62,7 @@ export class PlatformModule implements NestModule {
         redisProvider,
         RedisLifecycle,
         MigrationRunner,
+        { provide: ACCESS_LOG_MODE, useValue: config.HTTP_ACCESS_LOG },
         CorrelationMiddleware,
       ],
       exports: [APP_CONFIG, JsonLogger, REDIS, TypeOrmModule],

@@ -1,14 +1,67 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { JsonLogger } from '@omnipay/observability';
 import { PlatformModule } from '@omnipay/platform';
+import { CatalogController } from './catalog/catalog.controller';
+import { Catalog1710000000100 } from './catalog/catalog.migration';
+import { CatalogService } from './catalog/catalog.service';
 import type { OrdersConfig } from './config';
+import { InventoryConsumer } from './inventory/inventory.consumer';
+import { InventoryController } from './inventory/inventory.controller';
+import { Inventory1710000000300 } from './inventory/inventory.migration';
+import { InventoryService } from './inventory/inventory.service';
+import { LoyaltyConsumer } from './loyalty/loyalty.consumer';
+import { LoyaltyController } from './loyalty/loyalty.controller';
+import { Loyalty1710000000400 } from './loyalty/loyalty.migration';
+import { LoyaltyService } from './loyalty/loyalty.service';
+import { OrderExpirySweeper } from './orders/order-expiry.sweeper';
+import { OrdersConsumer } from './orders/orders.consumer';
+import { OrdersController } from './orders/orders.controller';
+import { Orders1710000000200 } from './orders/orders.migration';
+import { OrdersService } from './orders/orders.service';
+import { ProducedTopics } from './shared/produced-topics';
 
+/**
+ * One deployable, four modules with their own tables: catalog, orders, inventory and loyalty. Orders, inventory
+ * and loyalty consume payments.events.v1 in their own consumer groups, so each can later move to its own process.
+ * They meet synchronously only in the placement and cancel transactions (reserve/release stock, register the
+ * order with loyalty), which is what makes "order placed ⇔ stock reserved" atomic.
+ */
 @Module({})
 export class AppModule {
   static register(config: OrdersConfig, logger: JsonLogger): DynamicModule {
     return {
       module: AppModule,
-      imports: [PlatformModule.forRoot({ service: 'orders', config, logger, entities: [], migrations: [] })],
+      imports: [
+        PlatformModule.forRoot({
+          service: 'orders',
+          config,
+          logger,
+          entities: [],
+          migrations: [
+            Catalog1710000000100,
+            Orders1710000000200,
+            Inventory1710000000300,
+            Loyalty1710000000400,
+          ],
+        }),
+      ],
+      controllers: [
+        CatalogController,
+        OrdersController,
+        InventoryController,
+        LoyaltyController,
+        OrdersConsumer,
+        InventoryConsumer,
+        LoyaltyConsumer,
+      ],
+      providers: [
+        ProducedTopics,
+        CatalogService,
+        OrdersService,
+        InventoryService,
+        LoyaltyService,
+        OrderExpirySweeper,
+      ],
     };
   }
 }

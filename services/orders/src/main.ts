@@ -2,4 +2,8 @@ import { bootstrapService } from '@omnipay/platform';
 import { AppModule } from './app.module';
 import { ordersConfigSchema } from './config';
 
-void bootstrapService({ service: 'orders', configSchema: ordersConfigSchema, module: AppModule.register });
+void bootstrapService({
+  service: 'orders',
+  configSchema: ordersConfigSchema,
+  module: (config, logger) => AppModule.register(config, logger),
+});

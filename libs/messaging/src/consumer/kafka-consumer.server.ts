@@ -1,7 +1,7 @@
 import { Server, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
 import { Headers, deadLetterTopic, parseMessage, type Envelope, type MessageDefinition } from '@omnipay/contracts';
 import { JsonLogger, messageHandleDuration, messagesConsumed, newContext, runWithContext } from '@omnipay/observability';
-import { isDatabaseUnavailable } from '@omnipay/persistence';
+import { isDatabaseUnavailable, isTransientConflict } from '@omnipay/persistence';
 import type { Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { lastValueFrom } from 'rxjs';
 import { DataSource, type EntityManager, type QueryRunner } from 'typeorm';
@@ -40,7 +40,8 @@ interface Group {
  *   redelivered message is recognised and skipped; offsets are committed after the transaction;
  * - a handler that throws is retried with backoff, alone (the chunk is redone with savepoints around each
  *   message), then its message is sent to `<topic>.dlq` and marked dead-lettered, and the messages behind it
- *   go on; a database outage is not the message's fault, so then the batch is retried instead, never DLQ'd;
+ *   go on; a database outage or a lost race (deadlock, serialisation failure) is not the message's fault: the
+ *   chunk or batch is redone instead, never dead-lettered;
  * - correlation id and trace context from the headers become the context of logs and of messages it emits.
  */
 export class KafkaConsumerServer extends Server implements CustomTransportStrategy {
@@ -157,14 +158,26 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     const parsed = chunk.map((raw) => this.parse(raw));
     const started = process.hrtime.bigint();
     let outcomes: string[] = [];
-    try {
-      await this.inTransaction((qr) => this.applyAll(group, topic, batch, parsed, handler, qr, (outcomes = []), false));
-    } catch (error) {
-      if (isDatabaseUnavailable(error)) throw error; // kafkajs retries the batch; nothing is dead-lettered
-      // Some message failed: redo the chunk carefully, one savepoint per message, retrying only the failing one.
-      await this.inTransaction((qr) =>
-        this.applyAll(group, topic, batch, parsed, handler, qr, (outcomes = []), true, payload),
-      );
+    for (let conflicts = 0; ; conflicts++) {
+      try {
+        try {
+          await this.inTransaction((qr) => this.applyAll(group, topic, batch, parsed, handler, qr, (outcomes = []), false));
+        } catch (error) {
+          if (isDatabaseUnavailable(error) || isTransientConflict(error)) throw error;
+          // Some message failed: redo the chunk carefully, one savepoint per message, retrying only the failing one.
+          await this.inTransaction((qr) =>
+            this.applyAll(group, topic, batch, parsed, handler, qr, (outcomes = []), true, payload),
+          );
+        }
+        break;
+      } catch (error) {
+        if (isDatabaseUnavailable(error)) throw error; // kafkajs retries the batch; nothing is dead-lettered
+        // Lost a race with a concurrent transaction (deadlock, serialisation): the whole chunk is redone once
+        // its locks are gone, with jitter so the two do not collide again. Never the message's fault.
+        if (!isTransientConflict(error) || conflicts >= 20) throw error;
+        await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (conflicts + 1)));
+        await payload.heartbeat();
+      }
     }
     // Counted after commit, so a chunk that was rolled back and redone is not counted twice.
     for (const outcome of outcomes) messagesConsumed.inc({ topic, group: group.groupId, outcome });
@@ -257,7 +270,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
         return 'applied';
       } catch (error) {
         await qr.query('ROLLBACK TO SAVEPOINT msg');
-        if (isDatabaseUnavailable(error)) throw error;
+        if (isDatabaseUnavailable(error) || isTransientConflict(error)) throw error;
         lastError = error;
         this.log.pino.warn(
           { err: error, messageId: envelope.id, type: envelope.type, attempt, groupId: group.groupId },

@@ -1,0 +1,52 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+
+export class Loyalty1710000000400 implements MigrationInterface {
+  name = 'Loyalty1710000000400';
+
+  async up(q: QueryRunner): Promise<void> {
+    // Loyalty's own view of an order (copied at placement): who earns, what payment is expected, and the absolute
+    // payment facts seen so far, from which the points owed are recomputed whatever order events arrive in.
+    await q.query(`
+      CREATE TABLE loyalty_orders (
+        order_id         text PRIMARY KEY,
+        customer_id      text NOT NULL,
+        currency         text NOT NULL,
+        expected_total   bigint NOT NULL,
+        payment_id       text,
+        paid_amount      bigint,
+        mismatch         boolean NOT NULL DEFAULT false,
+        accrued_points   int,
+        total_refunded   bigint NOT NULL DEFAULT 0,
+        disputed_amount  bigint NOT NULL DEFAULT 0,
+        updated_at       timestamptz NOT NULL DEFAULT now()
+      )`);
+    await q.query(`
+      CREATE TABLE loyalty_entries (
+        id          bigserial PRIMARY KEY,
+        customer_id text NOT NULL,
+        order_id    text NOT NULL,
+        reason      text NOT NULL CHECK (reason IN ('accrual', 'refund_reversal', 'dispute_reversal')),
+        source_ref  text NOT NULL,
+        points      int NOT NULL,
+        created_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+        UNIQUE (order_id, reason, source_ref)
+      )`);
+    // At most one accrual per order, whatever payment or message it came from.
+    await q.query(
+      `CREATE UNIQUE INDEX loyalty_one_accrual_per_order ON loyalty_entries (order_id) WHERE reason = 'accrual'`,
+    );
+    await q.query(`CREATE INDEX loyalty_entries_by_customer ON loyalty_entries (customer_id, id)`);
+    // Running balance, kept equal to the ledger sum in the same statement that appends the entry; its row lock
+    // also serialises a customer's entries so the balance in each PointsChanged is exact.
+    await q.query(`
+      CREATE TABLE loyalty_accounts (
+        customer_id text PRIMARY KEY,
+        balance     int NOT NULL DEFAULT 0,
+        updated_at  timestamptz NOT NULL DEFAULT now()
+      )`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('DROP TABLE loyalty_accounts; DROP TABLE loyalty_entries; DROP TABLE loyalty_orders');
+  }
+}

@@ -1,0 +1,416 @@
+import { createHash } from 'node:crypto';
+import { HttpStatus, Inject, Injectable } from '@nestjs/common';
+import {
+  OrderPlaced,
+  OrderStatusChanged,
+  type CustomerId,
+  type OrderId,
+  type Sku,
+  type StoreId,
+} from '@omnipay/contracts';
+import { OutboxService, UnitOfWork } from '@omnipay/messaging';
+import { JsonLogger, metricsRegistry } from '@omnipay/observability';
+import { APP_CONFIG } from '@omnipay/platform';
+import { Counter } from 'prom-client';
+import { DataSource, type EntityManager } from 'typeorm';
+import { CatalogService } from '../catalog/catalog.service';
+import { priceLines } from '../catalog/pricing';
+import type { OrdersConfig } from '../config';
+import { InventoryService, OutOfStockError } from '../inventory/inventory.service';
+import { LoyaltyService } from '../loyalty/loyalty.service';
+import { ApiError, badRequest, conflict, notFound } from '../shared/http-errors';
+import { newOrderId } from '../shared/ids';
+import { isRetryableConflict } from '../shared/sql';
+import type { PlaceOrderRequest } from './dto/place-order.dto';
+import { UNPAID, canTransition, type Fulfilment, type OrderStatus } from './order-status';
+import { toOrderView, type HistoryRow, type LineRow, type OrderRow, type OrderView } from './order.view';
+
+const ordersPlaced = new Counter({
+  name: 'orders_placed_total',
+  help: 'Orders placed, by channel',
+  labelNames: ['channel'] as const,
+  registers: [metricsRegistry],
+});
+const checkoutsOutOfStock = new Counter({
+  name: 'orders_out_of_stock_total',
+  help: 'Place-order calls refused because a line could not be reserved',
+  registers: [metricsRegistry],
+});
+
+export interface Transition {
+  to: OrderStatus;
+  reason: string | null;
+  actor: string;
+  messageId?: string;
+}
+
+/** Columns of `orders` a payment event may set alongside (or without) a transition. */
+export type PaymentFacts = Partial<
+  Pick<
+    OrderRow,
+    | 'payment_id'
+    | 'payment_intent_id'
+    | 'payment_status'
+    | 'amount_paid'
+    | 'paid_currency'
+    | 'amount_captured'
+    | 'last_payment_error'
+    | 'dispute_id'
+  >
+> & { amount_refunded?: number };
+
+@Injectable()
+export class OrdersService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly uow: UnitOfWork,
+    private readonly outbox: OutboxService,
+    private readonly catalog: CatalogService,
+    private readonly inventory: InventoryService,
+    private readonly loyalty: LoyaltyService,
+    private readonly logger: JsonLogger,
+    @Inject(APP_CONFIG) private readonly config: OrdersConfig,
+  ) {}
+
+  /**
+   * Prices the order from the catalog and, in ONE transaction, inserts it, reserves its stock and registers it with
+   * loyalty, and writes `OrderPlaced` to the outbox. Any line out of stock fails the whole order (409).
+   * With an idempotency key, a retry of the same request returns the order it created (`created: false`).
+   */
+  async place(
+    req: PlaceOrderRequest,
+    idempotencyKey?: string,
+  ): Promise<{ order: OrderView; created: boolean }> {
+    const requestHash = createHash('sha256').update(JSON.stringify(req)).digest('hex');
+    if (idempotencyKey) {
+      const existing = await this.byIdempotencyKey(idempotencyKey, requestHash);
+      if (existing) return { order: existing, created: false };
+    }
+    const storeId = req.storeId ?? this.config.ONLINE_FULFILMENT_LOCATION;
+    const store = await this.catalog.location(storeId);
+    if (!store) throw badRequest('unknown_store', `store ${storeId} does not exist`);
+    if (req.fulfilment !== 'ship' && store.kind !== 'store') {
+      throw badRequest(
+        'invalid_store',
+        `${req.fulfilment} orders need a physical store; ${storeId} is a ${store.kind} location`,
+      );
+    }
+    // Online orders ship from the fulfilment centre; pickup and in-store orders take the store's own stock.
+    const stockLocation = req.fulfilment === 'ship' ? this.config.ONLINE_FULFILMENT_LOCATION : storeId;
+    if (!(await this.catalog.currencies()).has(req.currency)) {
+      throw badRequest('unsupported_currency', `currency ${req.currency} is not sold`);
+    }
+    const prices = await this.catalog.prices(
+      this.dataSource.manager,
+      req.lines.map((l) => l.sku),
+      req.currency,
+    );
+    const priced = priceLines(req.lines, prices);
+    if (!priced.ok) {
+      throw badRequest(
+        'unknown_sku',
+        `unknown SKU(s) or no ${req.currency} price: ${priced.unknownSkus.join(', ')}`,
+        { skus: priced.unknownSkus },
+      );
+    }
+    const orderId = newOrderId();
+    try {
+      await this.withConflictRetry(() =>
+        this.uow.run(async (manager) => {
+          await manager.query(
+            `INSERT INTO orders (id, channel, store_id, customer_id, fulfilment, stock_location_id, currency, total, status, expires_at, idempotency_key, request_hash)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending_payment', now() + make_interval(secs => $9), $10, $11)`,
+            [
+              orderId,
+              req.channel,
+              storeId,
+              req.customerId,
+              req.fulfilment,
+              stockLocation,
+              req.currency,
+              priced.total,
+              this.config.ORDER_PAYMENT_TTL_S,
+              idempotencyKey ?? null,
+              requestHash,
+            ],
+          );
+          await manager.query(
+            `INSERT INTO order_lines (order_id, line_no, sku, name, quantity, unit_amount, line_total)
+           SELECT $1, l.n, l.sku, l.name, l.quantity, l.unit_amount, l.line_total
+             FROM unnest($2::int[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[]) AS l(n, sku, name, quantity, unit_amount, line_total)`,
+            [
+              orderId,
+              priced.lines.map((_, i) => i + 1),
+              priced.lines.map((l) => l.sku),
+              priced.lines.map((l) => l.name),
+              priced.lines.map((l) => l.quantity),
+              priced.lines.map((l) => l.unitAmount),
+              priced.lines.map((l) => l.lineTotal),
+            ],
+          );
+          await this.history(manager, orderId, null, {
+            to: 'pending_payment',
+            reason: 'placed',
+            actor: `channel:${req.channel}`,
+          });
+          await this.inventory.reserve(manager, {
+            orderId,
+            locationId: stockLocation,
+            currency: req.currency,
+            total: priced.total,
+            lines: priced.lines,
+          });
+          if (req.customerId)
+            await this.loyalty.registerOrder(manager, {
+              orderId,
+              customerId: req.customerId,
+              currency: req.currency,
+              total: priced.total,
+            });
+          await this.outbox.add(manager, OrderPlaced, {
+            orderId,
+            channel: req.channel,
+            storeId: storeId as StoreId,
+            customerId: req.customerId as CustomerId | null,
+            fulfilment: req.fulfilment,
+            lines: priced.lines.map((l) => ({
+              sku: l.sku as Sku,
+              quantity: l.quantity,
+              unitAmount: l.unitAmount,
+            })),
+            total: priced.total,
+            currency: req.currency,
+          });
+        }),
+      );
+    } catch (error) {
+      if (error instanceof OutOfStockError) {
+        checkoutsOutOfStock.inc();
+        throw conflict('out_of_stock', error.message, { skus: error.skus, locationId: error.locationId });
+      }
+      // Two concurrent retries with one idempotency key: the loser answers with the winner's order.
+      if (
+        idempotencyKey &&
+        (error as { code?: string; driverError?: { code?: string } }).driverError?.code === '23505'
+      ) {
+        const existing = await this.byIdempotencyKey(idempotencyKey, requestHash);
+        if (existing) return { order: existing, created: false };
+      }
+      throw error;
+    }
+    ordersPlaced.inc({ channel: req.channel });
+    this.logger.pino.info(
+      { orderId, channel: req.channel, storeId, total: priced.total, currency: req.currency },
+      'order placed',
+    );
+    return { order: (await this.get(orderId)) as OrderView, created: true };
+  }
+
+  /**
+   * A checkout can deadlock with a consumer committing stock of the same SKUs in another order; Postgres rolls one
+   * back. The whole placement is then simply run again (it is one transaction), instead of answering 500.
+   */
+  private async withConflictRetry<T>(work: () => Promise<T>, attempts = 3): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work();
+      } catch (error) {
+        if (attempt >= attempts || !isRetryableConflict(error)) throw error;
+        await new Promise((r) => setTimeout(r, 10 * attempt + Math.random() * 20));
+      }
+    }
+  }
+
+  async get(id: string, manager: EntityManager = this.dataSource.manager): Promise<OrderView | undefined> {
+    const [order] = await manager.query<OrderRow[]>('SELECT * FROM orders WHERE id = $1', [id]);
+    if (!order) return undefined;
+    const lines = await manager.query<LineRow[]>(
+      'SELECT * FROM order_lines WHERE order_id = $1 ORDER BY line_no',
+      [id],
+    );
+    const history = await manager.query<HistoryRow[]>(
+      'SELECT * FROM order_status_history WHERE order_id = $1 ORDER BY id',
+      [id],
+    );
+    return toOrderView(order, lines, history);
+  }
+
+  async getOrThrow(id: string): Promise<OrderView> {
+    const order = await this.get(id);
+    if (!order) throw notFound('order', id);
+    return order;
+  }
+
+  /** Newest first, keyset-paged: `before` is the `nextCursor` of the previous page. */
+  async list(filter: {
+    customerId?: string;
+    storeId?: string;
+    statuses?: OrderStatus[];
+    limit: number;
+    before?: string;
+  }) {
+    const cursor = filter.before ? decodeCursor(filter.before) : null;
+    const rows = await this.dataSource.query<OrderRow[]>(
+      `SELECT * FROM orders
+        WHERE ($1::text IS NULL OR customer_id = $1)
+          AND ($2::text IS NULL OR store_id = $2)
+          AND ($3::text[] IS NULL OR status = ANY($3::text[]))
+          AND ($4::timestamptz IS NULL OR (created_at, id) < ($4::timestamptz, $5::text))
+        ORDER BY created_at DESC, id DESC LIMIT $6`,
+      [
+        filter.customerId ?? null,
+        filter.storeId ?? null,
+        filter.statuses ?? null,
+        cursor?.at ?? null,
+        cursor?.id ?? null,
+        filter.limit + 1,
+      ],
+    );
+    const page = rows.slice(0, filter.limit);
+    const lines = page.length
+      ? await this.dataSource.query<LineRow[]>(
+          'SELECT * FROM order_lines WHERE order_id = ANY($1::text[]) ORDER BY order_id, line_no',
+          [page.map((o) => o.id)],
+        )
+      : [];
+    const last = page[page.length - 1];
+    return {
+      orders: page.map((o) =>
+        toOrderView(
+          o,
+          lines.filter((l) => l.order_id === o.id),
+        ),
+      ),
+      nextCursor: rows.length > filter.limit && last ? encodeCursor(last.created_at, last.id) : null,
+    };
+  }
+
+  /** A staff action (or cancel): checked against the transition table; cancel also releases the stock. */
+  async staffTransition(
+    id: string,
+    to: OrderStatus,
+    actor: string,
+    reason: string | null,
+  ): Promise<OrderView> {
+    await this.withConflictRetry(() =>
+      this.uow.run(async (manager) => {
+        const order = await this.lock(manager, id);
+        if (!order) throw notFound('order', id);
+        if (!canTransition(order.status, to, order.fulfilment)) {
+          throw new ApiError(
+            HttpStatus.CONFLICT,
+            'illegal_transition',
+            `an order in ${order.status} cannot become ${to}`,
+            {
+              from: order.status,
+              to,
+              fulfilment: order.fulfilment,
+            },
+          );
+        }
+        await this.transition(manager, order, { to, reason, actor });
+        if (to === 'cancelled') await this.inventory.release(manager, id, reason ?? 'cancelled');
+      }),
+    );
+    return this.getOrThrow(id);
+  }
+
+  /** Cancels unpaid orders past their deadline, a batch at a time; replicas share the work (SKIP LOCKED). */
+  async expireDue(batch = 100): Promise<number> {
+    return this.uow.run(async (manager) => {
+      const due = await manager.query<OrderRow[]>(
+        `SELECT * FROM orders
+          WHERE status = ANY($1::text[]) AND expires_at <= now() AND payment_status IS DISTINCT FROM 'authorized'
+          ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
+        [UNPAID, batch],
+      );
+      for (const order of due) {
+        await this.transition(manager, order, {
+          to: 'cancelled',
+          reason: 'payment_expired',
+          actor: 'system:expiry',
+        });
+        await this.inventory.release(manager, order.id, 'payment_expired');
+      }
+      if (due.length > 0) this.logger.pino.info({ orders: due.map((o) => o.id) }, 'unpaid orders expired');
+      return due.length;
+    });
+  }
+
+  async lock(manager: EntityManager, id: string): Promise<OrderRow | undefined> {
+    const [order] = await manager.query<OrderRow[]>('SELECT * FROM orders WHERE id = $1 FOR UPDATE', [id]);
+    return order;
+  }
+
+  /** Writes payment facts (no transition). */
+  async recordPayment(manager: EntityManager, id: string, facts: PaymentFacts): Promise<void> {
+    const entries = Object.entries(facts).filter(([, v]) => v !== undefined);
+    if (entries.length === 0) return;
+    const sets = entries.map(([k], i) =>
+      k === 'amount_refunded' ? `${k} = GREATEST(${k}, $${i + 2})` : `${k} = $${i + 2}`,
+    );
+    await manager.query(`UPDATE orders SET ${sets.join(', ')}, updated_at = now() WHERE id = $1`, [
+      id,
+      ...entries.map(([k, v]) => (k === 'last_payment_error' ? JSON.stringify(v) : v)),
+    ]);
+  }
+
+  /** The only place a status changes: table check, update, history row and `OrderStatusChanged`, in the caller's transaction. */
+  async transition(manager: EntityManager, order: OrderRow, t: Transition): Promise<boolean> {
+    if (order.status === t.to) return false;
+    if (!canTransition(order.status, t.to, order.fulfilment as Fulfilment)) return false;
+    await manager.query('UPDATE orders SET status = $2, updated_at = now() WHERE id = $1', [order.id, t.to]);
+    await this.history(manager, order.id, order.status, t);
+    await this.outbox.add(manager, OrderStatusChanged, {
+      orderId: order.id as OrderId,
+      from: order.status,
+      to: t.to,
+      reason: t.reason,
+    });
+    order.status = t.to;
+    return true;
+  }
+
+  private async history(
+    manager: EntityManager,
+    orderId: string,
+    from: OrderStatus | null,
+    t: Transition,
+  ): Promise<void> {
+    await manager.query(
+      `INSERT INTO order_status_history (order_id, from_status, to_status, reason, actor, message_id) VALUES ($1, $2, $3, $4, $5, $6)`,
+      [orderId, from, t.to, t.reason, t.actor, t.messageId ?? null],
+    );
+  }
+
+  private async byIdempotencyKey(key: string, requestHash: string): Promise<OrderView | undefined> {
+    const [row] = await this.dataSource.query<{ id: string; request_hash: string }[]>(
+      'SELECT id, request_hash FROM orders WHERE idempotency_key = $1',
+      [key],
+    );
+    if (!row) return undefined;
+    if (row.request_hash !== requestHash) {
+      throw new ApiError(
+        HttpStatus.UNPROCESSABLE_ENTITY,
+        'idempotency_key_reused',
+        'this Idempotency-Key was used with a different request',
+      );
+    }
+    return this.get(row.id);
+  }
+}
+
+function encodeCursor(at: Date, id: string): string {
+  return Buffer.from(JSON.stringify([new Date(at).toISOString(), id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { at: string; id: string } {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
+    if (typeof at !== 'string' || typeof id !== 'string' || Number.isNaN(Date.parse(at)))
+      throw new Error('bad cursor');
+    return { at, id };
+  } catch {
+    throw badRequest('invalid_cursor', 'before must be a nextCursor returned by this API');
+  }
+}
