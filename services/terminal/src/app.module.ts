@@ -1,14 +1,46 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { JsonLogger } from '@omnipay/observability';
 import { PlatformModule } from '@omnipay/platform';
+import { StripeModule } from '@omnipay/stripe';
+import { UpstreamClient } from './common/upstream.client';
 import type { TerminalConfig } from './config';
+import { Terminal1730000000000 } from './migrations/1730000000000-terminal';
+import { ReaderActionsRepository } from './reader-payments/reader-actions.repository';
+import { ReaderActionsWorker } from './reader-payments/reader-actions.worker';
+import { ReaderEventsConsumer } from './reader-payments/reader-events.consumer';
+import { ReaderEventsService } from './reader-payments/reader-events.service';
+import { ReaderPaymentsController } from './reader-payments/reader-payments.controller';
+import { ReaderPaymentsService } from './reader-payments/reader-payments.service';
+import { ReadersController } from './readers/readers.controller';
+import { ReadersService } from './readers/readers.service';
+import { StoresController } from './stores/stores.controller';
+import { StoresService } from './stores/stores.service';
 
 @Module({})
 export class AppModule {
   static register(config: TerminalConfig, logger: JsonLogger): DynamicModule {
     return {
       module: AppModule,
-      imports: [PlatformModule.forRoot({ service: 'terminal', config, logger, entities: [], migrations: [] })],
+      imports: [
+        PlatformModule.forRoot({
+          service: 'terminal',
+          config,
+          logger,
+          entities: [],
+          migrations: [Terminal1730000000000],
+        }),
+        StripeModule.forRoot(config),
+      ],
+      controllers: [StoresController, ReadersController, ReaderPaymentsController, ReaderEventsConsumer],
+      providers: [
+        UpstreamClient,
+        StoresService,
+        ReadersService,
+        ReaderActionsRepository,
+        ReaderPaymentsService,
+        ReaderEventsService,
+        ReaderActionsWorker,
+      ],
     };
   }
 }

@@ -2,4 +2,8 @@ import { bootstrapService } from '@omnipay/platform';
 import { AppModule } from './app.module';
 import { terminalConfigSchema } from './config';
 
-void bootstrapService({ service: 'terminal', configSchema: terminalConfigSchema, module: AppModule.register });
+void bootstrapService({
+  service: 'terminal',
+  configSchema: terminalConfigSchema,
+  module: (config, logger) => AppModule.register(config, logger),
+});

@@ -62,7 +62,7 @@ export function buildOpenApi(): Record<string, unknown> {
     const responses: Record<string, unknown> = {
       [r.method === 'post' && r.path.endsWith('checkout') ? '201' : '200']: {
         description: 'OK',
-        ...(r.response ? { content: { 'application/json': { schema: zodToJsonSchema(r.response, { target: 'openApi3' }) } } } : {}),
+        ...(r.response ? { content: { 'application/json': { schema: zodToJsonSchema(r.response as z.ZodType, { target: 'openApi3' }) } } } : {}),
       },
       '400': { description: 'Invalid request (each bad field listed)', content: { 'application/json': { schema: error } } },
       '429': { description: 'Rate limit exceeded (Retry-After)' },
@@ -81,7 +81,7 @@ export function buildOpenApi(): Record<string, unknown> {
         ...(r.params ?? []).map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
         ...(r.idempotent ? [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 } }] : []),
       ],
-      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: zodToJsonSchema(r.body, { target: 'openApi3' }) } } } } : {}),
+      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: zodToJsonSchema(r.body as z.ZodType, { target: 'openApi3' }) } } } } : {}),
       responses,
     };
   }

@@ -1,0 +1,82 @@
+import { HttpStatus, Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG } from '@omnipay/platform';
+import { currentContext } from '@omnipay/observability';
+import type { TerminalConfig } from '../config';
+import { ApiError } from './http-errors';
+
+export interface UpstreamAnswer<T> {
+  status: number;
+  body: T;
+}
+
+/**
+ * Internal HTTP to payments and orders, with a timeout (a slow peer is a 504, never a hang) and the caller's
+ * correlation id. Answers of any status are returned; only transport failures throw.
+ */
+@Injectable()
+export class UpstreamClient {
+  constructor(@Inject(APP_CONFIG) private readonly config: TerminalConfig) {}
+
+  payments<T>(method: 'GET' | 'POST', path: string, body?: unknown, headers: Record<string, string> = {}) {
+    return this.call<T>('payments', this.config.PAYMENTS_URL, method, path, body, headers);
+  }
+
+  orders<T>(method: 'GET' | 'POST', path: string): Promise<UpstreamAnswer<T>> | null {
+    if (!this.config.ORDERS_URL) return null;
+    return this.call<T>('orders', this.config.ORDERS_URL, method, path);
+  }
+
+  private async call<T>(
+    peer: string,
+    base: string,
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<UpstreamAnswer<T>> {
+    const ctx = currentContext();
+    let res: Response;
+    try {
+      res = await fetch(`${base.replace(/\/$/, '')}${path}`, {
+        method,
+        headers: {
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(ctx ? { 'x-correlation-id': ctx.correlationId } : {}),
+          ...headers,
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.config.UPSTREAM_TIMEOUT_MS),
+      });
+    } catch (error) {
+      const timedOut =
+        error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+      throw new ApiError(
+        timedOut ? HttpStatus.GATEWAY_TIMEOUT : HttpStatus.BAD_GATEWAY,
+        `${peer}_unavailable`,
+        `${peer} did not answer${timedOut ? ' in time' : ''}`,
+      );
+    }
+    const text = await res.text();
+    let parsed: unknown = undefined;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    return { status: res.status, body: parsed as T };
+  }
+}
+
+/** The `{error:{code,message}}` of a peer's answer, passed on to our caller with the peer's status. */
+export function relayError(peer: string, answer: UpstreamAnswer<unknown>): ApiError {
+  const err = (answer.body as { error?: { code?: string; message?: string; details?: unknown } } | undefined)
+    ?.error;
+  if (answer.status >= 500)
+    return new ApiError(HttpStatus.BAD_GATEWAY, `${peer}_unavailable`, `${peer} answered ${answer.status}`);
+  return new ApiError(
+    answer.status,
+    err?.code ?? `${peer}_refused`,
+    err?.message ?? `${peer} answered ${answer.status}`,
+    err?.details,
+  );
+}

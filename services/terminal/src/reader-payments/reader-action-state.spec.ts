@@ -1,0 +1,42 @@
+import {
+  ACTION_TRANSITIONS,
+  READER_ACTION_STATES,
+  announcedStatus,
+  canTransition,
+  isActive,
+} from './reader-action-state';
+
+describe('reader action state machine', () => {
+  it('moves a pending action to running or to any outcome, and a running one only to an outcome', () => {
+    expect(canTransition('pending', 'in_progress')).toBe(true);
+    expect(canTransition('in_progress', 'succeeded')).toBe(true);
+    expect(canTransition('in_progress', 'timed_out')).toBe(true);
+    expect(canTransition('in_progress', 'pending')).toBe(false);
+    expect(canTransition('in_progress', 'in_progress')).toBe(false);
+  });
+
+  it('never leaves succeeded or canceled, so a late failure cannot undo a payment', () => {
+    for (const to of READER_ACTION_STATES) {
+      expect(canTransition('succeeded', to)).toBe(false);
+      expect(canTransition('canceled', to)).toBe(false);
+    }
+  });
+
+  it('lets a late success win over a timeout or a failure (money was authorised) but nothing else', () => {
+    expect(canTransition('timed_out', 'succeeded')).toBe(true);
+    expect(canTransition('failed', 'succeeded')).toBe(true);
+    expect(canTransition('timed_out', 'failed')).toBe(false);
+    expect(canTransition('failed', 'in_progress')).toBe(false);
+  });
+
+  it('holds the reader only while pending or in progress', () => {
+    expect(READER_ACTION_STATES.filter(isActive)).toEqual(['pending', 'in_progress']);
+    expect(Object.keys(ACTION_TRANSITIONS).sort()).toEqual([...READER_ACTION_STATES].sort());
+  });
+
+  it('announces every state but pending', () => {
+    expect(announcedStatus('pending')).toBeNull();
+    expect(announcedStatus('in_progress')).toBe('started');
+    expect(announcedStatus('timed_out')).toBe('timed_out');
+  });
+});

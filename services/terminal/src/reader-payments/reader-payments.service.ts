@@ -1,0 +1,318 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { UnitOfWork } from '@omnipay/messaging';
+import { JsonLogger } from '@omnipay/observability';
+import { APP_CONFIG } from '@omnipay/platform';
+import { STRIPE, stripeErrorInfo, stripeIdempotencyKey } from '@omnipay/stripe';
+import type Stripe from 'stripe';
+import { DataSource, type EntityManager } from 'typeorm';
+import { ApiError, conflict, fromStripeError, notFound } from '../common/http-errors';
+import { newActionId } from '../common/ids';
+import { relayError, UpstreamClient } from '../common/upstream.client';
+import type { TerminalConfig } from '../config';
+import { ReadersService, type Reader } from '../readers/readers.service';
+import { stripeMessage } from '../stores/stores.service';
+import { actionView, type ActionView, type ReaderAction } from './reader-action.model';
+import type { ReaderActionState } from './reader-action-state';
+import { ReaderActionsRepository } from './reader-actions.repository';
+import type { StartPaymentBody } from './reader-payments.dto';
+
+/** What we read of payments' payment view (services/payments/src/payments/payment.model.ts). */
+export interface PaymentView {
+  paymentId: string;
+  orderId: string;
+  attempt: number;
+  status: string;
+  amount: number;
+  currency: string;
+  paymentIntentId: string | null;
+  amountCapturable: number;
+  amountReceived: number;
+}
+
+/** Payment statuses in which a PaymentIntent can (again) be sent to a reader. */
+const PROCESSABLE = ['creating', 'requires_payment_method', 'requires_confirmation', 'failed'];
+
+/**
+ * Server-driven payments on readers: reserve the reader in our DB, get the order's in-person PaymentIntent from
+ * payments, show the cart, `process_payment_intent`; the reader events (consumer) and the sweeper finish it.
+ */
+@Injectable()
+export class ReaderPaymentsService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly uow: UnitOfWork,
+    private readonly repo: ReaderActionsRepository,
+    private readonly readers: ReadersService,
+    private readonly upstream: UpstreamClient,
+    private readonly logger: JsonLogger,
+    @Inject(APP_CONFIG) private readonly config: TerminalConfig,
+    @Inject(STRIPE) private readonly stripe: Stripe,
+  ) {}
+
+  async start(storeId: string, readerId: string, body: StartPaymentBody): Promise<ActionView> {
+    const reader = await this.readers.get(storeId, readerId);
+    const paid = await this.repo.succeededForOrder(this.dataSource.manager, body.orderId);
+    if (paid)
+      throw conflict('order_already_paid', `order ${body.orderId} was paid on a reader`, {
+        actionId: paid.id,
+      });
+    const attempt = await this.attemptFor(body.orderId);
+    // The row is the reader's lock: a second payment on this reader (or this order elsewhere) stops here, before
+    // payments or Stripe are asked for anything.
+    const action = await this.uow.run((m) =>
+      this.repo.insertPending(m, {
+        id: newActionId(),
+        readerId: reader.id,
+        storeId,
+        orderId: body.orderId,
+        customerId: body.customerId ?? null,
+        amount: body.amount,
+        currency: body.currency,
+        amountToCapture: body.amountToCapture ?? null,
+        attempt,
+        deadlineAt: new Date(Date.now() + this.config.READER_ACTION_TIMEOUT_MS),
+      }),
+    );
+    const log = { storeId, readerId, actionId: action.id, orderId: body.orderId, attempt };
+    try {
+      const payment = await this.paymentFor(action, body);
+      await this.repo.attachPayment(
+        this.dataSource.manager,
+        action.id,
+        payment.paymentId,
+        payment.paymentIntentId!,
+      );
+      await this.showCart(reader, body);
+      await this.stripe.terminal.readers.processPaymentIntent(
+        reader.stripeReaderId,
+        { payment_intent: payment.paymentIntentId!, process_config: { skip_tipping: true } },
+        { idempotencyKey: stripeIdempotencyKey('terminal.reader.process', action.id) },
+      );
+      this.logger.pino.info({ ...log, paymentIntentId: payment.paymentIntentId }, 'payment sent to reader');
+    } catch (error) {
+      const apiError = error instanceof ApiError ? error : fromStripeError(error);
+      this.logger.pino.warn(
+        { ...log, err: apiError?.code ?? stripeMessage(error) },
+        'payment could not start on the reader',
+      );
+      await this.uow.run(async (m) => {
+        const a = await this.repo.byId(m, action.id, true);
+        if (a?.state === 'pending')
+          await this.repo.transition(m, a, 'failed', {
+            failureCode: apiError?.code ?? 'start_failed',
+            failureMessage: apiError?.message ?? 'the payment could not be started',
+          });
+      });
+      throw apiError ?? error;
+    }
+    const after = await this.uow.run(async (m) => {
+      const a = (await this.repo.byId(m, action.id, true))!;
+      // A reader that answered before we got here (event already applied) keeps its newer state.
+      return a.state === 'pending' ? ((await this.repo.transition(m, a, 'in_progress')) ?? a) : a;
+    });
+    return actionView(after);
+  }
+
+  /**
+   * Which payments attempt to use: the latest one while its PaymentIntent can still be processed (after a decline
+   * or a timeout the same PaymentIntent is reused: no duplicate), a new one only after it was canceled.
+   */
+  private async attemptFor(orderId: string): Promise<number> {
+    const answer = await this.upstream.payments<{ latest: PaymentView }>(
+      'GET',
+      `/payments/by-order/${encodeURIComponent(orderId)}`,
+    );
+    if (answer.status === 404) return 1;
+    if (answer.status !== 200) throw relayError('payments', answer);
+    const latest = answer.body.latest;
+    if (latest.status === 'canceled') return latest.attempt + 1;
+    if (latest.status === 'succeeded' || latest.status === 'requires_capture')
+      throw conflict('order_already_paid', `order ${orderId} already has an authorised payment`, {
+        paymentId: latest.paymentId,
+      });
+    return latest.attempt;
+  }
+
+  private async paymentFor(action: ReaderAction, body: StartPaymentBody): Promise<PaymentView> {
+    const answer = await this.upstream.payments<PaymentView & { clientSecret?: string }>(
+      'POST',
+      '/payments',
+      {
+        orderId: action.orderId,
+        amount: body.amount,
+        currency: body.currency,
+        channel: 'pos',
+        storeId: action.storeId,
+        ...(body.customerId ? { customerId: body.customerId } : {}),
+        attempt: action.attempt,
+      },
+    );
+    if (answer.status !== 201 && answer.status !== 200) throw relayError('payments', answer);
+    // The client secret is for SDK-driven apps; a server-driven reader does not need it, so we never keep it.
+    const { clientSecret: _secret, ...payment } = answer.body;
+    if (!payment.paymentIntentId)
+      throw conflict('payment_not_ready', 'payments has no PaymentIntent yet; retry');
+    if (!PROCESSABLE.includes(payment.status))
+      throw conflict('payment_not_processable', `the order's payment is ${payment.status}`, {
+        paymentId: payment.paymentId,
+      });
+    return payment;
+  }
+
+  /** The cart on the reader's screen; a display failure never blocks the payment. */
+  private async showCart(reader: Reader, body: StartPaymentBody): Promise<void> {
+    let lineItems = [{ description: `Order ${body.orderId}`, amount: body.amount, quantity: 1 }];
+    try {
+      const answer = await this.upstream.orders<{
+        total: number;
+        currency: string;
+        lines: { name: string; quantity: number; lineTotal: number }[];
+      }>('GET', `/orders/${encodeURIComponent(body.orderId)}`);
+      if (
+        answer?.status === 200 &&
+        answer.body.total === body.amount &&
+        answer.body.currency === body.currency
+      ) {
+        lineItems = answer.body.lines.map((l) => ({
+          description: l.name.slice(0, 100),
+          amount: l.lineTotal,
+          quantity: l.quantity,
+        }));
+      }
+      await this.stripe.terminal.readers.setReaderDisplay(reader.stripeReaderId, {
+        type: 'cart',
+        cart: { currency: body.currency, line_items: lineItems, total: body.amount },
+      });
+    } catch (error) {
+      this.logger.pino.warn(
+        {
+          readerId: reader.id,
+          orderId: body.orderId,
+          err: error instanceof ApiError ? error.code : stripeMessage(error),
+        },
+        'cart not shown on the reader',
+      );
+    }
+  }
+
+  /** The cashier stops the running action (the customer walked away, wrong amount…). */
+  async cancel(storeId: string, readerId: string): Promise<ActionView> {
+    const reader = await this.readers.get(storeId, readerId);
+    const active = await this.repo.activeForReader(this.dataSource.manager, reader.id);
+    if (!active) throw conflict('no_action_in_progress', 'the reader is not running a payment');
+    return actionView(await this.stop(reader, active, 'canceled'));
+  }
+
+  /**
+   * Stops an action at Stripe (`cancel_action`) and records `outcome`. If the reader had nothing left to cancel,
+   * what really happened is read back from Stripe (it may have succeeded a moment ago).
+   */
+  async stop(reader: Reader, action: ReaderAction, outcome: 'canceled' | 'timed_out'): Promise<ReaderAction> {
+    try {
+      await this.stripe.terminal.readers.cancelAction(
+        reader.stripeReaderId,
+        {},
+        {
+          idempotencyKey: stripeIdempotencyKey('terminal.reader.cancel', action.id),
+        },
+      );
+    } catch (error) {
+      const info = stripeErrorInfo(error);
+      const nothingToCancel =
+        info?.code === 'terminal_reader_invalid_action' || info?.code === 'resource_missing';
+      if (!nothingToCancel) throw fromStripeError(error) ?? error;
+      return this.reconcile(reader, action, outcome);
+    }
+    // Cancelled at Stripe, but the PaymentIntent may have been authorised just before: Stripe's word wins.
+    return this.reconcile(reader, action, outcome, true);
+  }
+
+  /** Reads the reader and the PaymentIntent from Stripe and settles the action accordingly. */
+  async reconcile(
+    reader: Reader,
+    action: ReaderAction,
+    fallback: 'canceled' | 'timed_out',
+    canceled = false,
+  ) {
+    let to: ReaderActionState = fallback;
+    let failure: { code: string | null; message: string | null } = {
+      code: fallback,
+      message: fallback === 'timed_out' ? 'the reader did not answer in time' : 'canceled by the cashier',
+    };
+    if (action.paymentIntentId) {
+      const pi = await this.stripe.paymentIntents.retrieve(action.paymentIntentId);
+      if (pi.status === 'requires_capture' || pi.status === 'succeeded') to = 'succeeded';
+    }
+    if (to !== 'succeeded' && !canceled) {
+      const live = await this.stripe.terminal.readers.retrieve(reader.stripeReaderId).catch(() => null);
+      const ra =
+        live && !('deleted' in live && live.deleted) ? (live as Stripe.Terminal.Reader).action : null;
+      const ours = ra?.type === 'process_payment_intent' && intentOf(ra) === action.paymentIntentId;
+      if (ours && ra?.status === 'failed' && ra.failure_code !== 'canceled') {
+        to = 'failed';
+        failure = { code: ra.failure_code ?? 'failed', message: ra.failure_message ?? null };
+      }
+    }
+    return this.uow.run(async (m) => {
+      const a = (await this.repo.byId(m, action.id, true))!;
+      return (
+        (await this.repo.transition(
+          m,
+          a,
+          to,
+          to === 'succeeded' ? {} : { failureCode: failure.code, failureMessage: failure.message },
+        )) ?? a
+      );
+    });
+  }
+
+  async get(storeId: string, readerId: string, actionId: string): Promise<ReaderAction> {
+    const reader = await this.readers.get(storeId, readerId);
+    const a = await this.repo.byId(this.dataSource.manager, actionId);
+    if (!a || a.readerId !== reader.id) throw notFound(`payment ${actionId} of reader ${readerId}`);
+    return a;
+  }
+
+  async list(storeId: string, orderId: string | undefined, limit: number) {
+    const rows = await this.repo.listForStore(this.dataSource.manager, storeId, orderId, limit);
+    return { storeId, actions: rows.map(actionView) };
+  }
+
+  /** Explicit capture (when auto-capture is off, or to capture less): arms the action and captures now. */
+  async requestCapture(
+    storeId: string,
+    readerId: string,
+    actionId: string,
+    amountToCapture: number | undefined,
+    captureNow: (m: EntityManager, id: string) => Promise<void>,
+  ): Promise<ReaderAction> {
+    const a = await this.get(storeId, readerId, actionId);
+    if (a.state !== 'succeeded')
+      throw conflict(
+        'not_capturable',
+        `the reader payment is ${a.state}; only a succeeded one can be captured`,
+      );
+    if (a.captureStatus === 'pending') {
+      if (amountToCapture !== undefined && amountToCapture !== a.amountToCapture) {
+        if (a.captureAttempts > 0)
+          throw conflict('capture_in_progress', 'a capture with another amount is already under way');
+        if (amountToCapture > a.amount)
+          throw conflict('capture_exceeds_authorized', 'cannot capture more than authorised');
+      }
+      await this.dataSource.query(
+        `UPDATE reader_actions SET capture_requested = true, next_capture_at = now(),
+           amount_to_capture = COALESCE($2, amount_to_capture), updated_at = now()
+         WHERE id = $1 AND capture_status = 'pending'`,
+        [a.id, amountToCapture ?? null],
+      );
+      await this.dataSource.transaction((m) => captureNow(m, a.id));
+    }
+    return (await this.repo.byId(this.dataSource.manager, a.id))!;
+  }
+}
+
+export function intentOf(action: Stripe.Terminal.Reader.Action): string | null {
+  const pi = action.process_payment_intent?.payment_intent;
+  if (!pi) return null;
+  return typeof pi === 'string' ? pi : pi.id;
+}
