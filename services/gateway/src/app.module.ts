@@ -12,6 +12,8 @@ import { MeController } from './me/me.controller';
 import { OpenApiController } from './openapi/openapi.controller';
 import { OrdersController } from './orders/orders.controller';
 import { OrdersService } from './orders/orders.service';
+import { PosController, StoresAdminController } from './pos/pos.controller';
+import { PosService } from './pos/pos.service';
 import { RateLimitGuard } from './rate-limit/rate-limit.guard';
 import { UpstreamClient } from './upstream/upstream.client';
 
@@ -21,7 +23,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [PlatformModule.forRoot({ service: 'gateway', config, logger, entities: [], migrations: [] })],
-      controllers: [OpenApiController, CheckoutController, OrdersController, MeController, ReconciliationController],
+      controllers: [OpenApiController, CheckoutController, OrdersController, MeController, ReconciliationController, PosController, StoresAdminController],
       providers: [
         // Order matters: authenticate first, so the rate limit counts per user rather than per IP.
         { provide: APP_GUARD, useClass: AuthGuard },
@@ -30,6 +32,7 @@ export class AppModule {
         IdempotencyService,
         CheckoutService,
         OrdersService,
+        PosService,
       ],
     };
   }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { zodToJsonSchema } from 'zod-to-json-schema';
 import { checkoutBody, checkoutResponse } from '../checkout/dto/checkout.dto';
 import { refundBody } from '../orders/dto/refund.dto';
+import { captureBody, payOnReaderBody, posOrderBody, registerReaderBody, storeBody } from '../pos/dto/pos.dto';
 
 interface Route {
   method: 'get' | 'post';
@@ -51,6 +52,16 @@ export const routes: Route[] = [
   { method: 'post', path: '/v1/me/setup-intents', summary: 'App: SetupIntent to save a card', roles: ['customer'], idempotent: true },
   { method: 'get', path: '/v1/me/payment-methods', summary: 'App: my saved cards', roles: ['customer'] },
   { method: 'get', path: '/v1/me/loyalty', summary: 'My loyalty balance and ledger', roles: ['customer'] },
+  { method: 'post', path: '/v1/pos/orders', summary: "POS: an in-store order at the staff member's store (server-priced)", roles: ['cashier', 'manager'], body: posOrderBody, idempotent: true },
+  { method: 'post', path: '/v1/pos/orders/{orderId}/pay', summary: "POS: take the order's payment on one of the store's readers", roles: ['cashier', 'manager'], body: payOnReaderBody, params: ['orderId'] },
+  { method: 'get', path: '/v1/pos/orders/{orderId}/reader-payments', summary: 'POS: reader payment attempts of an order', roles: ['cashier', 'manager'], params: ['orderId'] },
+  { method: 'get', path: '/v1/pos/readers', summary: "POS: the store's readers with status and current action", roles: ['cashier', 'manager'] },
+  { method: 'post', path: '/v1/pos/readers', summary: 'POS: register a reader to the store', roles: ['manager'], body: registerReaderBody, idempotent: true },
+  { method: 'get', path: '/v1/pos/readers/{readerId}/payments/{actionId}', summary: 'POS: one reader payment', roles: ['cashier', 'manager'], params: ['readerId', 'actionId'] },
+  { method: 'post', path: '/v1/pos/readers/{readerId}/payments/{actionId}/capture', summary: 'POS: capture an authorised reader payment (optionally less)', roles: ['cashier', 'manager'], body: captureBody, params: ['readerId', 'actionId'] },
+  { method: 'post', path: '/v1/pos/readers/{readerId}/cancel-action', summary: "POS: cancel what the reader is doing", roles: ['cashier', 'manager'], params: ['readerId'] },
+  { method: 'post', path: '/v1/pos/connection-tokens', summary: "POS: Terminal SDK connection token scoped to the store's location", roles: ['cashier', 'manager'] },
+  { method: 'post', path: '/v1/admin/stores', summary: 'Admin: open a store (a Terminal location)', roles: ['admin'], body: storeBody },
   { method: 'get', path: '/v1/finance/reconciliation', summary: 'Reconciliation entries (gross, fee, net per charge, refund, dispute), paged', roles: ['finance', 'admin'] },
 ];
 

@@ -1,0 +1,82 @@
+import { Injectable, NotFoundException } from '@nestjs/common';
+import type { Claims } from '@omnipay/auth';
+import { OrdersService } from '../orders/orders.service';
+import { UpstreamClient } from '../upstream/upstream.client';
+
+/**
+ * In-store selling for cashiers and managers. The store is always the one in the staff member's token, never
+ * one from the request, so a cashier cannot reach another store's orders, readers or location: the services
+ * answer 404 for a reader of another store, and orders of another store are hidden by OrdersService.
+ */
+@Injectable()
+export class PosService {
+  constructor(
+    private readonly upstream: UpstreamClient,
+    private readonly orders: OrdersService,
+  ) {}
+
+  private store(user: Claims): string {
+    if (!user.storeId) throw new NotFoundException('no store');
+    return encodeURIComponent(user.storeId);
+  }
+
+  placeOrder(user: Claims, body: { currency: string; lines: unknown[]; customerId?: string }, key?: string) {
+    return this.upstream.expectOk(
+      'orders',
+      'POST',
+      '/orders',
+      { channel: 'pos', storeId: user.storeId, customerId: body.customerId ?? null, fulfilment: 'in_store', currency: body.currency, lines: body.lines },
+      key ? { 'idempotency-key': `pos.${user.sub}.${key}` } : undefined,
+    );
+  }
+
+  async payOnReader(user: Claims, orderId: string, readerId: string, amountToCapture?: number) {
+    const order = await this.orders.get(user, orderId);
+    return this.upstream.expectOk('terminal', 'POST', `/stores/${this.store(user)}/readers/${encodeURIComponent(readerId)}/payments`, {
+      orderId: order.id,
+      // The server-computed total: the amount never comes from the POS client.
+      amount: order.total,
+      currency: order.currency,
+      ...(order.customerId ? { customerId: order.customerId } : {}),
+      ...(amountToCapture ? { amountToCapture } : {}),
+    });
+  }
+
+  async readerPayments(user: Claims, orderId: string) {
+    const order = await this.orders.get(user, orderId);
+    return this.upstream.expectOk('terminal', 'GET', `/stores/${this.store(user)}/reader-payments?orderId=${encodeURIComponent(order.id)}`);
+  }
+
+  readerAction(user: Claims, readerId: string, actionId: string) {
+    return this.upstream.expectOk('terminal', 'GET', `/stores/${this.store(user)}/readers/${encodeURIComponent(readerId)}/payments/${encodeURIComponent(actionId)}`);
+  }
+
+  capture(user: Claims, readerId: string, actionId: string, amountToCapture?: number) {
+    return this.upstream.expectOk(
+      'terminal',
+      'POST',
+      `/stores/${this.store(user)}/readers/${encodeURIComponent(readerId)}/payments/${encodeURIComponent(actionId)}/capture`,
+      amountToCapture ? { amountToCapture } : {},
+    );
+  }
+
+  cancelAction(user: Claims, readerId: string) {
+    return this.upstream.expectOk('terminal', 'POST', `/stores/${this.store(user)}/readers/${encodeURIComponent(readerId)}/cancel-action`, {});
+  }
+
+  readers(user: Claims) {
+    return this.upstream.expectOk('terminal', 'GET', `/stores/${this.store(user)}/readers`);
+  }
+
+  registerReader(user: Claims, body: { registrationCode: string; label: string }, key?: string) {
+    return this.upstream.expectOk('terminal', 'POST', `/stores/${this.store(user)}/readers`, body, key ? { 'idempotency-key': `reader.${user.sub}.${key}` } : undefined);
+  }
+
+  connectionToken(user: Claims) {
+    return this.upstream.expectOk('terminal', 'POST', `/stores/${this.store(user)}/connection-tokens`, {});
+  }
+
+  createStore(body: unknown) {
+    return this.upstream.expectOk('terminal', 'POST', '/stores', body);
+  }
+}

@@ -1,0 +1,147 @@
+import { mintToken, type Role } from '@omnipay/auth';
+import { TestDatabase, engines, eventually, startStack, type Stack } from '@omnipay/testing';
+import Stripe from 'stripe';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const BERLIN = { id: 'store_berlin', displayName: 'Berlin Mitte', address: { line1: 'Torstr. 1', city: 'Berlin', postalCode: '10119', country: 'DE' } };
+const PARIS = { id: 'store_paris', displayName: 'Paris Marais', address: { line1: '1 Rue des Rosiers', city: 'Paris', postalCode: '75004', country: 'FR' } };
+
+/** In-store selling through the gateway: cashier, simulated reader, the same payment lifecycle as online. */
+describe('POS through the gateway', () => {
+  let stack: Stack;
+  let stripe: Stripe;
+  const db = new TestDatabase(engines().databaseUrl);
+  const tokens: Record<string, string> = {};
+  let berlinReader: Json;
+  let saleActionId = '';
+
+  beforeAll(async () => {
+    stack = await startStack({ isolated: true, env: { terminal: { TERMINAL_SWEEP_MS: '200' } } });
+    stripe = new Stripe(stack.emulator.secretKey, { ...(stack.emulator.stripeConfig as object), maxNetworkRetries: 0 });
+    const t = (sub: string, role: Role, storeId?: string) => mintToken({ sub, role, storeId }, stack.secrets.jwt);
+    Object.assign(tokens, {
+      customer: t('cust_pos_anna', 'customer'),
+      cashierBerlin: t('cashier_berlin', 'cashier', 'store_berlin'),
+      managerBerlin: t('manager_berlin', 'manager', 'store_berlin'),
+      cashierParis: t('cashier_paris', 'cashier', 'store_paris'),
+      managerParis: t('manager_paris', 'manager', 'store_paris'),
+      finance: t('fin', 'finance'),
+      admin: t('ops', 'admin'),
+    });
+    for (const store of [BERLIN, PARIS]) expect((await api('admin', 'POST', '/v1/admin/stores', store)).status).toBeLessThan(300);
+    const reg = await api('managerBerlin', 'POST', '/v1/pos/readers', { registrationCode: 'simulated-wpe', label: 'Till 1' });
+    expect(reg.status).toBe(201);
+    berlinReader = reg.body;
+    expect((await api('managerParis', 'POST', '/v1/pos/readers', { registrationCode: 'simulated-wpe', label: 'Paris till' })).status).toBe(201);
+  }, 180000);
+
+  afterAll(async () => {
+    await stack?.stop();
+    for (const s of ['webhooks', 'payments', 'orders', 'terminal', 'gateway'] as const) await db.dropSchema(stack.schema(s));
+    await db.close();
+  }, 60000);
+
+  async function api(who: string | null, method: string, path: string, body?: unknown) {
+    const res = await fetch(`${stack.urls.gateway}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', ...(who ? { authorization: `Bearer ${tokens[who]}` } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : {}) as Json };
+  }
+
+  const stock = async (sku: string, location: string) =>
+    ((await (await fetch(`${stack.urls.orders}/inventory/stock?sku=${sku}&locationId=${location}`)).json()) as { stock: Json[] }).stock[0];
+
+  const waitOrder = (id: string, statuses: string[]) =>
+    eventually(async () => (await api('cashierBerlin', 'GET', `/v1/orders/${id}`)).body, (o) => statuses.includes(o.status as string), {
+      timeoutMs: 30000,
+      what: `order ${id} in ${statuses.join('|')}`,
+    });
+
+  it("sells in store on a reader: one capture, the store's stock and the customer's points, exactly once; a decline leaves it payable", async () => {
+    const before = await stock('MUG-WHT', 'store_berlin');
+    const order = await api('cashierBerlin', 'POST', '/v1/pos/orders', {
+      currency: 'eur',
+      customerId: 'cust_pos_anna',
+      lines: [{ sku: 'MUG-WHT', quantity: 2 }],
+    });
+    expect(order.status).toBe(201);
+    expect(order.body).toMatchObject({ channel: 'pos', storeId: 'store_berlin', total: 2200 });
+
+    // First card is declined: the reader is free again and the order can still be paid.
+    const first = await api('cashierBerlin', 'POST', `/v1/pos/orders/${order.body.id}/pay`, { readerId: berlinReader.readerId });
+    expect(first.status).toBe(201);
+    await stripe.testHelpers.terminal.readers.presentPaymentMethod(berlinReader.stripeReaderId, { card_present: { number: '4000000000000002' } } as never);
+    await eventually(
+      async () => (await api('cashierBerlin', 'GET', `/v1/pos/readers/${berlinReader.readerId}/payments/${first.body.actionId}`)).body.status,
+      (s) => s === 'failed',
+      { what: 'the declined reader action' },
+    );
+    expect((await api('cashierBerlin', 'GET', `/v1/orders/${order.body.id}`)).body.status).toMatch(/pending_payment|payment_failed/);
+
+    const second = await api('cashierBerlin', 'POST', `/v1/pos/orders/${order.body.id}/pay`, { readerId: berlinReader.readerId });
+    expect(second.status).toBe(201);
+    saleActionId = second.body.actionId as string;
+    const busy = await api('cashierBerlin', 'POST', `/v1/pos/orders/${order.body.id}/pay`, { readerId: berlinReader.readerId });
+    expect(busy.status).toBe(409);
+    await stripe.testHelpers.terminal.readers.presentPaymentMethod(berlinReader.stripeReaderId);
+    const paid = await waitOrder(order.body.id as string, ['paid']);
+    expect(paid.payment).toMatchObject({ amountPaid: 2200, currency: 'eur' });
+
+    await new Promise((r) => setTimeout(r, 1500));
+    const pis = await stripe.paymentIntents.list({ limit: 100 });
+    const ofOrder = pis.data.filter((pi) => pi.metadata.orderId === order.body.id);
+    expect(ofOrder).toHaveLength(1);
+    expect(ofOrder[0]).toMatchObject({ status: 'succeeded', amount_received: 2200 });
+    const after = await stock('MUG-WHT', 'store_berlin');
+    expect(after.onHand).toBe(before.onHand - 2);
+    const points = await eventually(
+      async () => (await fetch(`${stack.urls.orders}/loyalty/customers/cust_pos_anna`)).json() as Promise<Json>,
+      (l) => l.balance === 22,
+      { what: 'points for the in-store purchase' },
+    );
+    expect(points.entries).toHaveLength(1);
+  });
+
+  it('keeps every role to its routes and every cashier and manager to their own store', async () => {
+    const order = await api('cashierBerlin', 'POST', '/v1/pos/orders', { currency: 'eur', lines: [{ sku: 'STICKER-PACK', quantity: 1 }] });
+    expect(order.status).toBe(201);
+    const actions = await api('cashierBerlin', 'GET', `/v1/pos/orders/${order.body.id}/reader-payments`);
+    expect(actions.status).toBe(200);
+    const o = order.body.id as string;
+    const r = berlinReader.readerId as string;
+    const everyoneElse = ['customer', 'finance', 'admin'];
+    const matrix: [string, string, string, unknown, Record<string, number>][] = [
+      ['POST', '/v1/pos/orders', 'create an in-store order', { currency: 'eur', lines: [{ sku: 'STICKER-PACK', quantity: 1 }] }, { cashierBerlin: 201, managerParis: 201 }],
+      ['POST', `/v1/pos/orders/${o}/pay`, 'pay a Berlin order on a Berlin reader', { readerId: r }, { cashierParis: 404, managerParis: 404 }],
+      ['GET', `/v1/pos/orders/${o}/reader-payments`, "see a Berlin order's reader payments", undefined, { cashierBerlin: 200, cashierParis: 404, managerParis: 404 }],
+      ['GET', `/v1/pos/readers/${r}/payments/${saleActionId}`, 'read a Berlin reader payment', undefined, { cashierBerlin: 200, cashierParis: 404, managerParis: 404 }],
+      ['POST', `/v1/pos/readers/${r}/cancel-action`, 'cancel a Berlin reader action', {}, { cashierBerlin: 409, cashierParis: 404, managerParis: 404 }],
+      ['POST', '/v1/pos/readers', 'register a reader', { registrationCode: 'simulated-wpe', label: 'matrix' }, { cashierBerlin: 403, managerBerlin: 201 }],
+      ['POST', '/v1/pos/connection-tokens', 'get a connection token', undefined, { cashierBerlin: 201 }],
+      ['GET', `/v1/orders/${o}`, 'read a Berlin order', undefined, { cashierBerlin: 200, managerBerlin: 200, cashierParis: 404, managerParis: 404, customer: 404, finance: 403, admin: 200 }],
+      ['POST', `/v1/orders/${o}/refunds`, 'refund a Berlin order', {}, { cashierBerlin: 403, managerParis: 404, customer: 403, finance: 403 }],
+      ['POST', '/v1/admin/stores', 'open a store', PARIS, { cashierBerlin: 403, managerBerlin: 403, customer: 403, finance: 403 }],
+    ];
+    const failures: string[] = [];
+    for (const [method, path, what, body, expected] of matrix) {
+      const cells = { ...Object.fromEntries(everyoneElse.filter(() => path.startsWith('/v1/pos')).map((w) => [w, 403])), ...expected };
+      for (const [who, status] of Object.entries(cells)) {
+        const res = await api(who, method, path, body);
+        if (res.status !== status) failures.push(`${who} may ${what}: expected ${status}, got ${res.status} ${JSON.stringify(res.body).slice(0, 120)}`);
+      }
+    }
+    expect(failures).toEqual([]);
+
+    const berlinReaders = await api('cashierBerlin', 'GET', '/v1/pos/readers');
+    const parisReaders = await api('cashierParis', 'GET', '/v1/pos/readers');
+    const ids = (b: Json) => ((b.readers ?? b) as Json[]).map((x) => x.readerId as string);
+    expect(ids(berlinReaders.body)).toContain(r);
+    expect(ids(parisReaders.body)).not.toContain(r);
+    const token = await api('cashierBerlin', 'POST', '/v1/pos/connection-tokens');
+    expect(token.body.location).toBe((await stripe.terminal.readers.retrieve(berlinReader.stripeReaderId as string) as Stripe.Terminal.Reader).location);
+  });
+});
