@@ -159,6 +159,46 @@ export class Demo {
     this.show('Alice points', (await this.api(alice, 'GET', '/v1/me/loyalty')).body.balance);
     this.printEvents(checkout.body.orderId);
 
+    // 5. In-store purchase on a card reader
+    this.say('5. In store: a Berlin cashier sells two mugs to Dana (loyalty card) on a simulated Terminal reader');
+    const cashier = this.token('cashier_berlin', 'cashier', { storeId: 'store_berlin' });
+    const manager = this.token('manager_berlin', 'manager', { storeId: 'store_berlin' });
+    await this.api(admin, 'POST', '/v1/admin/stores', {
+      id: 'store_berlin',
+      displayName: 'Berlin Mitte',
+      address: { line1: 'Torstr. 1', city: 'Berlin', postalCode: '10119', country: 'DE' },
+    });
+    const reader = await this.api(manager, 'POST', '/v1/pos/readers', { registrationCode: 'simulated-wpe', label: `Till ${run}` });
+    this.show('reader', `${reader.status} ${reader.body.readerId} (${reader.body.stripeReaderId})`);
+    const dana = `cust_dana_${run}`;
+    const mugsBefore = await this.stock('MUG-WHT', 'store_berlin');
+    const posOrder = await this.api(cashier, 'POST', '/v1/pos/orders', { currency: 'eur', customerId: dana, lines: [{ sku: 'MUG-WHT', quantity: 2 }] });
+    this.show('POS order', `${posOrder.status} ${posOrder.body.id}, ${posOrder.body.total} ${posOrder.body.currency}`);
+    const action = await this.api(cashier, 'POST', `/v1/pos/orders/${posOrder.body.id}/pay`, { readerId: reader.body.readerId });
+    this.show('reader action', `${action.status} ${action.body.status} (the cart is on the reader's display)`);
+    // The customer taps a card: the emulator's test helper plays the card on the simulated reader.
+    const terminalSide = new Stripe(this.stack.emulator.secretKey, { ...(this.stack.emulator.stripeConfig as object), maxNetworkRetries: 0 });
+    await terminalSide.testHelpers.terminal.readers.presentPaymentMethod(reader.body.stripeReaderId);
+    const posPaid = await this.waitForOrder(cashier, posOrder.body.id, ['paid']);
+    await this.settle();
+    this.show('order', `${posPaid.status} (captured by the terminal service after the reader succeeded)`);
+    this.show('stock mugs @Berlin', `${mugsBefore.onHand} → ${(await this.stock('MUG-WHT', 'store_berlin')).onHand}`);
+    this.show('Dana points', (await this.api(this.token(dana, 'customer'), 'GET', '/v1/me/loyalty')).body.balance);
+    this.printEvents(posOrder.body.id);
+
+    // 6. Buy online, pick up in store
+    this.say("6. Pick-up: Bob's app order waits in Berlin's pickup list; a cashier hands it over");
+    const pickups = await this.api(cashier, 'GET', '/v1/orders?status=paid');
+    const inList = ((pickups.body.orders ?? []) as Json[]).some((o) => o.id === appCheckout.body.orderId);
+    this.show('in pickup list', inList ? 'yes' : 'no');
+    await this.api(cashier, 'POST', `/v1/orders/${appCheckout.body.orderId}/ready-for-pickup`);
+    const handed = await this.api(cashier, 'POST', `/v1/orders/${appCheckout.body.orderId}/picked-up`);
+    this.show('order', `${handed.body.status ?? handed.status}`);
+    const paris = await this.api(this.token('cashier_paris', 'cashier', { storeId: 'store_paris' }), 'GET', `/v1/orders/${appCheckout.body.orderId}`);
+    this.show('a Paris cashier sees', `${paris.status} (someone else's order is not found, not forbidden)`);
+    await this.settle();
+    this.printEvents(appCheckout.body.orderId);
+
     const finance = await this.api(this.token('fin_frank', 'finance'), 'GET', '/v1/finance/reconciliation');
     this.say(`Finance: ${((finance.body.data ?? finance.body.entries ?? []) as Json[]).length} reconciliation entries so far`);
     await this.recorder.stop();
