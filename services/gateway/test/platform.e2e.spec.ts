@@ -19,7 +19,8 @@ describe('checkout to fulfilment through the gateway', () => {
     stack = await startStack({
       isolated: true,
       services: ['webhooks', 'payments', 'orders', 'gateway'],
-      env: { gateway: { RATE_LIMIT_PER_MINUTE: '1000' } },
+      // A generous upstream timeout: 100 concurrent checkouts on a loaded 2-core machine must not turn into 504s.
+      env: { gateway: { RATE_LIMIT_PER_MINUTE: '1000', UPSTREAM_TIMEOUT_MS: '30000' } },
     });
     recorder = await new TopicRecorder(
       testKafka(engines().kafkaBrokers),

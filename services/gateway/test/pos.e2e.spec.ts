@@ -17,7 +17,7 @@ describe('POS through the gateway', () => {
   let saleActionId = '';
 
   beforeAll(async () => {
-    stack = await startStack({ isolated: true, env: { terminal: { TERMINAL_SWEEP_MS: '200' } } });
+    stack = await startStack({ isolated: true, env: { terminal: { TERMINAL_SWEEP_MS: '200' }, gateway: { UPSTREAM_TIMEOUT_MS: '30000' } } });
     stripe = new Stripe(stack.emulator.secretKey, { ...(stack.emulator.stripeConfig as object), maxNetworkRetries: 0 });
     const t = (sub: string, role: Role, storeId?: string) => mintToken({ sub, role, storeId }, stack.secrets.jwt);
     Object.assign(tokens, {
@@ -104,6 +104,49 @@ describe('POS through the gateway', () => {
       { what: 'points for the in-store purchase' },
     );
     expect(points.entries).toHaveLength(1);
+  });
+
+  it('refunds a web order at a store counter: money to the original payment, stock to that store, points reversed pro rata', async () => {
+    const customer = mintToken({ sub: 'cust_pos_eve', role: 'customer', channel: 'web' }, stack.secrets.jwt);
+    tokens.eve = customer;
+    const browser = new Stripe(stack.emulator.publishableKey, { ...(stack.emulator.stripeConfig as object), maxNetworkRetries: 0 });
+    const checkout = await api('eve', 'POST', '/v1/checkout', { fulfilment: 'ship', currency: 'eur', lines: [{ sku: 'TSHIRT-BLK-M', quantity: 2 }] });
+    expect(checkout.status).toBe(201);
+    await browser.paymentIntents.confirm(checkout.body.paymentIntentId as string, {
+      payment_method: 'pm_card_visa',
+      client_secret: checkout.body.clientSecret,
+    } as Stripe.PaymentIntentConfirmParams);
+    await eventually(async () => (await api('eve', 'GET', `/v1/orders/${checkout.body.orderId}`)).body.status, (s) => s === 'paid', { what: 'the web order paid' });
+    await eventually(
+      async () => ((await (await fetch(`${stack.urls.orders}/loyalty/customers/cust_pos_eve`)).json()) as Json).balance,
+      (b) => b === 46,
+      { what: 'points for the web order' },
+    );
+    const berlinBefore = await stock('TSHIRT-BLK-M', 'store_berlin');
+
+    // A Berlin manager takes one T-shirt back over the counter.
+    const res = await fetch(`${stack.urls.gateway}/v1/orders/${checkout.body.orderId}/refunds`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens.managerBerlin}`, 'idempotency-key': 'counter-return-1' },
+      body: JSON.stringify({ amount: 2300, items: [{ sku: 'TSHIRT-BLK-M', quantity: 1 }] }),
+    });
+    expect(res.status).toBe(201);
+    await eventually(async () => (await api('eve', 'GET', `/v1/orders/${checkout.body.orderId}`)).body.status, (s) => s === 'partially_refunded', {
+      what: 'the order partially refunded',
+    });
+    await eventually(async () => (await stock('TSHIRT-BLK-M', 'store_berlin')).onHand, (n) => n === berlinBefore.onHand + 1, {
+      what: 'the returned T-shirt in Berlin stock',
+    });
+    const loyalty = await eventually(
+      async () => (await (await fetch(`${stack.urls.orders}/loyalty/customers/cust_pos_eve`)).json()) as Json,
+      (l) => l.balance === 23,
+      { what: 'points reversed pro rata (46 × 2300/4600)' },
+    );
+    expect(loyalty.entries).toHaveLength(2);
+    const refunds = await stripe.refunds.list({ payment_intent: checkout.body.paymentIntentId as string });
+    expect(refunds.data.map((r) => r.amount)).toEqual([2300]);
+    // A Paris manager cannot refund a Berlin POS order, nor a cashier anything.
+    expect((await api('cashierBerlin', 'POST', `/v1/orders/${checkout.body.orderId}/refunds`, {})).status).toBe(403);
   });
 
   it('keeps every role to its routes and every cashier and manager to their own store', async () => {

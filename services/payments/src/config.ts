@@ -18,6 +18,8 @@ export const paymentsConfigSchema = baseConfigSchema.extend({
     .default(15 * 60_000),
   /** Poll of the reconciliation worker (balance transactions are fetched outside the consumer's transaction). */
   RECONCILIATION_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
+  /** A claimed source comes back to other workers after this long if its worker died mid-way. */
+  RECONCILIATION_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
   /** How long a client Idempotency-Key is locked while its first request runs. */
   IDEMPOTENCY_LOCK_MS: z.coerce.number().int().min(1000).max(300_000).default(30_000),
 });

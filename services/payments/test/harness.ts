@@ -173,6 +173,8 @@ export async function startPayments(
       STRIPE_API_BASE: emu.url,
       STRIPE_MAX_NETWORK_RETRIES: '3',
       RECONCILIATION_POLL_MS: '100',
+      // A worker killed mid-claim gives its claims back after this (the crash test waits for that).
+      RECONCILIATION_LEASE_MS: '3000',
       PAYMENTS_JANITOR_INTERVAL_MS: '1000',
       PAYMENTS_JANITOR_MIN_AGE_MS: '4000',
       ...extra,

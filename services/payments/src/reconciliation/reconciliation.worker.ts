@@ -20,7 +20,6 @@ interface SourceRow {
 
 type Txn = Stripe.BalanceTransaction;
 const BATCH = 20;
-const LEASE = "interval '60 seconds'";
 
 const entriesWritten = new Counter({
   name: 'payments_reconciliation_entries_total',
@@ -90,7 +89,7 @@ export class ReconciliationWorker implements OnApplicationBootstrap, OnApplicati
   async runOnce(): Promise<number> {
     // Claim with a lease so replicas share the work and a crashed one's claims come back.
     const claimed = await this.dataSource.query<[SourceRow[], number] | SourceRow[]>(
-      `UPDATE reconciliation_sources SET next_attempt_at = now() + ${LEASE}
+      `UPDATE reconciliation_sources SET next_attempt_at = now() + ${this.config.RECONCILIATION_LEASE_MS} * interval '1 millisecond'
         WHERE source_id IN (SELECT source_id FROM reconciliation_sources
                              WHERE done_at IS NULL AND next_attempt_at <= now()
                              ORDER BY next_attempt_at LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)

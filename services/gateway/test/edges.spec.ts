@@ -1,0 +1,95 @@
+import { createServer, type Server } from 'node:http';
+import { mintToken } from '@omnipay/auth';
+import { ServiceProcess, TestDatabase, engines, freePort, uniqueName } from '@omnipay/testing';
+
+/**
+ * The gateway's own protections, with a stand-in upstream that answers slowly: rate limits (Redis), body size
+ * limits, upstream timeouts as 504, correlation ids on every response.
+ */
+describe('gateway edges', () => {
+  const run = uniqueName('gw_edges');
+  const secret = 'edges-test-jwt-secret-0123456789';
+  let upstream: Server;
+  let gateway: ServiceProcess;
+  const db = new TestDatabase(engines().databaseUrl);
+
+  beforeAll(async () => {
+    upstream = createServer((req, res) => {
+      // Slow enough to trip the gateway's 300 ms upstream timeout.
+      setTimeout(() => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ orders: [], nextCursor: null }));
+      }, req.url?.includes('/customers/slow') ? 1500 : 0);
+    });
+    const upstreamPort = await freePort();
+    await new Promise<void>((r) => upstream.listen(upstreamPort, '127.0.0.1', () => r()));
+    const e = engines();
+    gateway = await new ServiceProcess({
+      entry: 'services/gateway/src/main.ts',
+      port: await freePort(),
+      env: {
+        DATABASE_URL: e.databaseUrl,
+        REDIS_URL: e.redisUrl,
+        KAFKA_BROKERS: e.kafkaBrokers,
+        DATABASE_SCHEMA: run,
+        KAFKA_TOPIC_PREFIX: `${run}.`,
+        KAFKA_GROUP_PREFIX: run,
+        REDIS_KEY_PREFIX: `${run}:`,
+        JWT_SECRET: secret,
+        ORDERS_URL: `http://127.0.0.1:${upstreamPort}`,
+        PAYMENTS_URL: `http://127.0.0.1:${upstreamPort}`,
+        UPSTREAM_TIMEOUT_MS: '300',
+        RATE_LIMIT_PER_MINUTE: '5',
+        BODY_LIMIT: '2kb',
+      },
+    }).start();
+  }, 60000);
+
+  afterAll(async () => {
+    await gateway?.stop();
+    upstream?.close();
+    await db.dropSchema(run);
+    await db.close();
+  });
+
+  const call = (sub: string, path: string, init: RequestInit = {}) =>
+    fetch(`${gateway.url}${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${mintToken({ sub, role: 'customer' }, secret)}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
+    });
+
+  it('turns an upstream that does not answer in time into a 504', async () => {
+    const res = await call('slow', '/v1/orders');
+    expect(res.status).toBe(504);
+    expect(((await res.json()) as { message: string }).message).toMatch(/did not answer within 300 ms/);
+  });
+
+  it('limits each client per route and minute, with Retry-After, without touching other clients', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) statuses.push((await call('busy_client', '/v1/orders')).status);
+    expect(statuses.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
+    expect(statuses.slice(5)).toEqual([429, 429]);
+    const limited = await call('busy_client', '/v1/orders');
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await call('calm_client', '/v1/orders')).status).toBe(200);
+  });
+
+  it('refuses an oversized body with 413 before it is parsed', async () => {
+    const res = await call('big_body', '/v1/checkout', { method: 'POST', body: JSON.stringify({ pad: 'x'.repeat(4096) }) });
+    expect(res.status).toBe(413);
+  });
+
+  it('echoes a sane correlation id and replaces one that could inject into logs', async () => {
+    const kept = await call('corr', '/v1/orders', { headers: { 'x-correlation-id': 'client-abc-123' } });
+    expect(kept.headers.get('x-correlation-id')).toBe('client-abc-123');
+    const replaced = await call('corr2', '/v1/orders', { headers: { 'x-correlation-id': 'evil\tvalue{"level":"fatal"}' } });
+    expect(replaced.headers.get('x-correlation-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('never answers without a valid token, and serves the OpenAPI document publicly', async () => {
+    expect((await fetch(`${gateway.url}/v1/orders`)).status).toBe(401);
+    const spec = (await (await fetch(`${gateway.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
+    expect(spec.openapi).toBe('3.0.3');
+    expect(Object.keys(spec.paths)).toContain('/v1/checkout');
+  });
+});
