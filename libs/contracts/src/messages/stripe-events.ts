@@ -3,8 +3,9 @@ import { defineMessage } from '../define-message';
 import { Topics } from '../topics';
 
 /**
- * A verified Stripe webhook event, as the webhooks service stored it. `event` is Stripe's own event object,
- * untouched (consumers read what they need from it); the other fields are what routing and dedup need.
+ * A verified Stripe webhook event, as the webhooks service stored it. `event` is Stripe's own event object with
+ * one change: any `client_secret` is removed (a Kafka message must never carry one; the stored raw payload keeps
+ * it byte-exact). The other fields are what routing and dedup need.
  */
 export const StripeEventReceived = defineMessage({
   topic: Topics.stripeEvents,
