@@ -92,18 +92,27 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
   const order: ServiceName[] = options.services ?? ['webhooks', 'payments', 'orders', 'terminal', 'gateway'];
   const services = {} as Record<ServiceName, ServiceProcess>;
-  await Promise.all(
+  const results = await Promise.allSettled(
     order.map(async (name) => {
-      services[name] = await new ServiceProcess({
+      const proc = new ServiceProcess({
         entry: `services/${name}/src/main.ts`,
         name,
         port: ports[name],
         env: { ...common, DATABASE_SCHEMA: schema(name), ...(options.env?.[name] ?? {}) },
         logFile: run ? undefined : path.join(logDir, `${name}.log`),
-      }).start(90000);
-      onProgress(`${name} ready on ${url(name)} (log: .cache/logs/${name}.log)`);
+      });
+      services[name] = proc;
+      await proc.start(90000);
+      onProgress(`${name} ready on ${url(name)}${run ? '' : ` (log: .cache/logs/${name}.log)`}`);
     }),
   );
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    // Do not leave the services that did start running behind a failed start.
+    await Promise.all(Object.values(services).map((s) => s.stop()));
+    await emulator.close();
+    throw failed.reason;
+  }
   return {
     emulator,
     services,

@@ -1,0 +1,140 @@
+// Checkout through the gateway on the whole platform (issue #5, bench B6): price + reserve in orders, PaymentIntent
+// through payments on the Stripe emulator (no injected delay), at a fixed concurrency, beside a baseline measured
+// in the same run: a direct `stripe.paymentIntents.create` against the same emulator at the same concurrency.
+//
+//   node -r @swc-node/register bench/platform/checkout.bench.ts [--concurrency 32] [--seconds 30]
+//        [--baseline-seconds 15] [--warmup 4] [--scarce 10] [--scarce-every 10]
+//
+// Load: each worker loops checkout after checkout (closed loop), as one of 1,000 customers, buying one
+// TSHIRT-BLK-M (stock given: plenty), except every `--scarce-every`-th checkout buys one MUG-WHT, of which only
+// `--scarce` units are given, so out-of-stock answers (409) and oversell are measured under the same load.
+// Between phases the bench waits for the platform to go quiet (every PaymentIntent created, directly or not,
+// sends webhooks that the services process; that work must not spill into the next phase).
+// Prints checkouts/s, p50/p99/max of successful checkouts and of the direct emulator call, our overhead at p50,
+// 409s vs stock given, the stock check (reserved = successful checkouts, onHand − reserved ≥ 0), and CPU per
+// 1,000 checkouts and peak RSS per service. Asserts nothing. Payments are not confirmed: orders stay
+// pending_payment (the default 15-minute expiry never fires during a run).
+import { performance } from 'node:perf_hooks';
+import Stripe from 'stripe';
+import { arg, percentile, printTable, summarize } from '../lib';
+import { benchCpuSeconds, cpuSnapshot, http, resourceRows, setStock, settle, stockOf, withPlatform } from './platform';
+
+const CONCURRENCY = arg('concurrency', 32);
+const SECONDS = arg('seconds', 30);
+const BASELINE_SECONDS = arg('baseline-seconds', Math.min(SECONDS, 15));
+const WARMUP = arg('warmup', 4);
+const SCARCE = arg('scarce', 10);
+const SCARCE_EVERY = arg('scarce-every', 10);
+const CUSTOMERS = 1000;
+const MAIN_SKU = 'TSHIRT-BLK-M';
+const SCARCE_SKU = 'MUG-WHT';
+
+interface Outcome {
+  ms: number;
+  status: number;
+  error?: string;
+  sku: string;
+}
+
+/** `workers` loops calling `fn` until `seconds` have passed; returns every call's outcome. */
+async function closedLoop(workers: number, seconds: number, fn: (i: number) => Promise<Outcome>): Promise<{ outcomes: Outcome[]; seconds: number }> {
+  const outcomes: Outcome[] = [];
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: workers }, async () => {
+      while (performance.now() < deadline) outcomes.push(await fn(next++));
+    }),
+  );
+  return { outcomes, seconds: (performance.now() - started) / 1000 };
+}
+
+void withPlatform('checkout bench', { env: { gateway: { RATE_LIMIT_PER_MINUTE: '100000000' } } }, async ({ stack, db, token }) => {
+  const tokens = Array.from({ length: CUSTOMERS }, (_, i) => token(`cust_bench_${i}`));
+  const direct = new Stripe(stack.emulator.secretKey, { ...stack.emulator.stripeConfig, maxNetworkRetries: 0 });
+
+  let scarceOn = false; // the warm-up buys only the main SKU, so the whole scarce stock meets the measured load
+  const checkout = async (i: number): Promise<Outcome> => {
+    const sku = scarceOn && SCARCE_EVERY > 0 && i % SCARCE_EVERY === SCARCE_EVERY - 1 ? SCARCE_SKU : MAIN_SKU;
+    const t = performance.now();
+    try {
+      const res = await http(
+        `${stack.urls.gateway}/v1/checkout`,
+        'POST',
+        { fulfilment: 'ship', currency: 'usd', lines: [{ sku, quantity: 1 }] },
+        { authorization: `Bearer ${tokens[i % CUSTOMERS]}` },
+      );
+      return { ms: performance.now() - t, status: res.status, error: res.body.error as string | undefined, sku };
+    } catch (e) {
+      return { ms: performance.now() - t, status: 0, error: (e as Error).message, sku };
+    }
+  };
+  // The same PaymentIntent the payments service creates for a web order, minus our metadata (so the webhook
+  // events it causes are ignored by payments rather than applied).
+  const createDirect = async (i: number): Promise<Outcome> => {
+    const t = performance.now();
+    try {
+      await direct.paymentIntents.create(
+        { amount: 2500, currency: 'usd', capture_method: 'automatic', automatic_payment_methods: { enabled: true }, metadata: { bench: String(i) } },
+        { idempotencyKey: `bench-direct-${i}-${t}` },
+      );
+      return { ms: performance.now() - t, status: 200, sku: '-' };
+    } catch (e) {
+      return { ms: performance.now() - t, status: (e as { statusCode?: number }).statusCode ?? 0, error: (e as Error).message, sku: '-' };
+    }
+  };
+
+  // Plenty of the main SKU: ~2,000 checkouts/s would still not run out.
+  const mainStock = Math.min(1_000_000, Math.max(10000, 2000 * (SECONDS + WARMUP)));
+  await setStock(stack, MAIN_SKU, mainStock);
+  await setStock(stack, SCARCE_SKU, SCARCE);
+
+  console.log(`warm-up: ${WARMUP} s of checkouts and direct creates (discarded) …`);
+  await closedLoop(CONCURRENCY, WARMUP / 2, createDirect);
+  const warm = await closedLoop(CONCURRENCY, WARMUP / 2, checkout);
+  const warmOk = { main: warm.outcomes.filter((o) => o.status === 201 && o.sku === MAIN_SKU).length, scarce: warm.outcomes.filter((o) => o.status === 201 && o.sku === SCARCE_SKU).length };
+  const startStock = { main: await stockOf(stack, MAIN_SKU), scarce: await stockOf(stack, SCARCE_SKU) };
+  await settle(stack, db);
+
+  console.log(`baseline: direct paymentIntents.create at concurrency ${CONCURRENCY} for ${BASELINE_SECONDS} s …`);
+  const base = await closedLoop(CONCURRENCY, BASELINE_SECONDS, createDirect);
+
+  await settle(stack, db);
+  console.log(`checkout through the gateway at concurrency ${CONCURRENCY} for ${SECONDS} s …`);
+  const cpuBefore = cpuSnapshot(stack);
+  const benchBefore = benchCpuSeconds();
+  scarceOn = true;
+  const run = await closedLoop(CONCURRENCY, SECONDS, checkout);
+  const benchCpu = benchCpuSeconds() - benchBefore;
+
+  const ok = run.outcomes.filter((o) => o.status === 201);
+  const outOfStock = run.outcomes.filter((o) => o.status === 409 && o.error === 'out_of_stock');
+  const others = run.outcomes.filter((o) => o.status !== 201 && !(o.status === 409 && o.error === 'out_of_stock'));
+  const baseOk = base.outcomes.filter((o) => o.status === 200);
+  const s = summarize(ok.map((o) => o.ms));
+  const b = summarize(baseOk.map((o) => o.ms));
+  const p90 = (xs: Outcome[]) => percentile(xs.map((o) => o.ms).sort((x, y) => x - y), 90);
+
+  printTable(`Checkout at concurrency ${CONCURRENCY} (closed loop), ms`, [
+    { path: 'baseline: direct paymentIntents.create on the emulator', calls: baseOk.length, 'per s': Math.round(baseOk.length / base.seconds), p50: b.p50, p90: p90(baseOk), p99: b.p99, max: b.max, errors: base.outcomes.length - baseOk.length },
+    { path: 'gateway checkout (201)', calls: ok.length, 'per s': Math.round(ok.length / run.seconds), p50: s.p50, p90: p90(ok), p99: s.p99, max: s.max, errors: others.length },
+    { path: 'gateway checkout, 409 out_of_stock', calls: outOfStock.length, 'per s': Math.round(outOfStock.length / run.seconds), ...(() => { const o = summarize(outOfStock.map((x) => x.ms)); return { p50: o.p50, p90: p90(outOfStock), p99: o.p99, max: o.max }; })(), errors: '-' },
+  ]);
+  console.log(`our overhead over a direct emulator call at p50: ${(s.p50 - b.p50).toFixed(1)} ms (target ≤ 25 ms); checkouts/s: ${Math.round(ok.length / run.seconds)} (target ≥ 400, p99 ≤ 150 ms)`);
+  if (others.length) {
+    const byKind = new Map<string, number>();
+    for (const o of others) byKind.set(`${o.status} ${o.error ?? ''}`.trim(), (byKind.get(`${o.status} ${o.error ?? ''}`.trim()) ?? 0) + 1);
+    console.log(`other answers: ${[...byKind].map(([k, n]) => `${k} × ${n}`).join(', ')}`);
+  }
+
+  const endStock = { main: await stockOf(stack, MAIN_SKU), scarce: await stockOf(stack, SCARCE_SKU) };
+  const okBySku = (sku: string) => ok.filter((o) => o.sku === sku).length;
+  printTable('Stock (online_fc): zero oversell means reserved = successful checkouts and onHand − reserved ≥ 0', [
+    { sku: MAIN_SKU, 'stock given': mainStock, 'checkouts 201': okBySku(MAIN_SKU) + warmOk.main, '409 out_of_stock': outOfStock.filter((o) => o.sku === MAIN_SKU).length, onHand: endStock.main.onHand, reserved: endStock.main.reserved, 'onHand − reserved': endStock.main.available, 'reserved = 201s': endStock.main.reserved === okBySku(MAIN_SKU) + warmOk.main ? 'yes' : 'NO' },
+    { sku: SCARCE_SKU, 'stock given': SCARCE, 'checkouts 201': okBySku(SCARCE_SKU) + warmOk.scarce, '409 out_of_stock': outOfStock.filter((o) => o.sku === SCARCE_SKU).length, onHand: endStock.scarce.onHand, reserved: endStock.scarce.reserved, 'onHand − reserved': endStock.scarce.available, 'reserved = 201s': endStock.scarce.reserved === okBySku(SCARCE_SKU) + warmOk.scarce ? 'yes' : 'NO' },
+  ]);
+  console.log(`(201s include ${warmOk.main + warmOk.scarce} from the warm-up; stock before the measured run: ${MAIN_SKU} reserved ${startStock.main.reserved}, ${SCARCE_SKU} reserved ${startStock.scarce.reserved})`);
+
+  printTable(`Resources during the ${SECONDS} s checkout run (per 1,000 successful checkouts)`, resourceRows(stack, cpuBefore, ok.length, 'checkouts', benchCpu));
+});
