@@ -18,6 +18,12 @@ export interface ServiceProcessOptions {
  * A service as a real child process (the same command as `nx serve`), so a test can SIGKILL it mid-work and
  * start it again. Logs are kept (JSON lines) for assertions such as "no secret ever reached a log line".
  */
+/** Every child started by this test process, so none outlives it (jest's forceExit runs 'exit' handlers). */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 export class ServiceProcess {
   readonly logs: string[] = [];
   private child?: ChildProcess;
@@ -40,6 +46,8 @@ export class ServiceProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
+    running.add(child);
+    child.on('exit', () => running.delete(child));
     const file = this.options.logFile ? createWriteStream(this.options.logFile, { flags: 'a' }) : undefined;
     const collect = (chunk: Buffer) => {
       this.logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
@@ -49,7 +57,12 @@ export class ServiceProcess {
     child.stdout?.on('data', collect);
     child.stderr?.on('data', collect);
     this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-    await this.waitReady(timeoutMs);
+    try {
+      await this.waitReady(timeoutMs);
+    } catch (error) {
+      child.kill('SIGKILL');
+      throw error;
+    }
     return this;
   }
 

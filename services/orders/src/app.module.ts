@@ -18,7 +18,6 @@ import { OrdersConsumer } from './orders/orders.consumer';
 import { OrdersController } from './orders/orders.controller';
 import { Orders1710000000200 } from './orders/orders.migration';
 import { OrdersService } from './orders/orders.service';
-import { ProducedTopics } from './shared/produced-topics';
 
 /**
  * One deployable, four modules with their own tables: catalog, orders, inventory and loyalty. Orders, inventory
@@ -55,7 +54,6 @@ export class AppModule {
         LoyaltyConsumer,
       ],
       providers: [
-        ProducedTopics,
         CatalogService,
         OrdersService,
         InventoryService,

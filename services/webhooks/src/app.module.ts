@@ -7,7 +7,6 @@ import { ReplayController } from './replay/replay.controller';
 import { ReplayService } from './replay/replay.service';
 import { StripeEvents1710000000000 } from './stripe-events/migrations/1710000000000-stripe-events';
 import { RawBodyInstaller } from './stripe-events/raw-body';
-import { TopicProvisioner } from './stripe-events/topic-provisioner';
 import { StripeEventEntity } from './stripe-events/stripe-event.entity';
 import { StripeEventStore } from './stripe-events/stripe-event-store';
 import { StripeWebhooksController } from './stripe-events/stripe-webhooks.controller';
@@ -30,7 +29,6 @@ export class AppModule {
       controllers: [StripeWebhooksController, ReplayController],
       providers: [
         RawBodyInstaller,
-        TopicProvisioner,
         StripeEventStore,
         WebhookIngestService,
         ReplayService,

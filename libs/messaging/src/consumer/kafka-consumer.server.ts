@@ -117,8 +117,20 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
         retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10000 },
       });
       group.consumer = consumer;
-      await consumer.connect();
-      await consumer.subscribe({ topics: [...group.handlers.keys()].map((t) => this.publisher.wireTopic(t)), fromBeginning: true });
+      // A fresh broker creates its offsets topic on the first group join and may answer "coordinator not
+      // available" for a while, longer than kafkajs's own retries when several groups join at once.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await consumer.connect();
+          await consumer.subscribe({ topics: [...group.handlers.keys()].map((t) => this.publisher.wireTopic(t)), fromBeginning: true });
+          break;
+        } catch (error) {
+          if (attempt >= 10 || this.closed) throw error;
+          this.log.pino.warn({ err: error, groupId: group.groupId, attempt }, 'consumer could not join yet; retrying');
+          await consumer.disconnect().catch(() => undefined);
+          await new Promise((r) => setTimeout(r, Math.min(5000, 500 * attempt)));
+        }
+      }
       await consumer.run({
         partitionsConsumedConcurrently: 3,
         eachBatchAutoResolve: false,
