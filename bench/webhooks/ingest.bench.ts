@@ -435,6 +435,13 @@ async function main(): Promise<void> {
   });
   const arrivals = new Map<string, number>();
   let kafkaMessages = 0;
+  // The service creates its topic on first publish; the observer subscribes before that, so it creates it.
+  const topicAdmin = kafka.admin();
+  await topicAdmin.connect();
+  if (!(await topicAdmin.listTopics()).includes(TOPIC)) {
+    await topicAdmin.createTopics({ waitForLeaders: true, topics: [{ topic: TOPIC, numPartitions: 6 }] }).catch(() => undefined);
+  }
+  await topicAdmin.disconnect();
   const consumer = kafka.consumer({ groupId: `${run}.bench-lag`, maxWaitTimeInMs: 20 });
   await consumer.connect();
   await consumer.subscribe({ topics: [TOPIC], fromBeginning: true });
