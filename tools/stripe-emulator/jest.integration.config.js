@@ -6,4 +6,6 @@ module.exports = {
   testMatch: ['<rootDir>/test/**/*.spec.ts'],
   globalSetup: '<rootDir>/../../libs/testing/src/global-setup.js',
   testTimeout: 120000,
+  // A service child process that outlives a failed suite must not hang the run (ServiceProcess kills them on exit).
+  forceExit: true,
 };
