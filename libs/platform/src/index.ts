@@ -2,3 +2,4 @@ export * from './tokens';
 export * from './platform.module';
 export * from './bootstrap';
 export * from './health.controller';
+export * from './api-error';
