@@ -3,7 +3,9 @@
 //   node -r @swc-node/register bench/platform/fanout.bench.ts [--rate 200] [--seconds 30] [--warmup 5]
 //        [--max-inflight 128] [--backlog 20000] [--orders 2000] [--skip-steady] [--skip-backlog]
 //
-// (a) Steady rate: `--rate` payments/s (open loop, at most `--max-inflight` under way) for `--seconds`, each a
+// (a) Steady rate, default: payments prepared beforehand and only the webhooks Stripe would send for them timed,
+//     signed and posted by this process at `--rate` payments/s (see fanout-signed.ts for why and how).
+//     With `--via-emulator`: `--rate` payments/s (open loop, at most `--max-inflight` under way) for `--seconds`, each a
 //     gateway checkout then a browser-style confirm with pm_card_visa on the emulator (an overloaded platform
 //     shows as "not sent" and a lower achieved rate rather than as a pile of gateway timeouts). For every payment started
 //     after the warm-up, the lag from the emulator's 2xx for payment_intent.succeeded (delivered to the webhooks
@@ -26,6 +28,7 @@ import type { Consumer, Kafka } from 'kafkajs';
 import { Pool, type PoolClient } from 'pg';
 import Stripe from 'stripe';
 import { arg, printTable, summarize } from '../lib';
+import { preparePayments, sendSigned } from './fanout-signed';
 import {
   ONLINE_FC,
   benchCpuSeconds,
@@ -122,6 +125,43 @@ function collectWebhook2xx(stack: Stack, into: Map<string, number>, done: Set<st
 }
 
 // ------------------------------------------------------------------------------------------ (a) steady rate
+
+/** Lag from each payment's webhook 2xx to each effect, on both clocks, as one table. */
+function reportLags(measured: { orderId: string; paymentIntentId: string }[], twoxx: Map<string, number>, observer: EffectObserver): void {
+  const lag = (effect: Effect, clock: keyof Seen) => {
+    const xs: number[] = [];
+    let missing = 0;
+    for (const x of measured) {
+      const t = twoxx.get(x.paymentIntentId);
+      const e = observer.seen[effect].get(x.orderId);
+      if (t === undefined || !e) missing++;
+      else xs.push(e[clock] - t);
+    }
+    return { ...summarize(xs), missing };
+  };
+  const last = (clock: keyof Seen) => {
+    const xs: number[] = [];
+    for (const x of measured) {
+      const t = twoxx.get(x.paymentIntentId);
+      const es = (['paid', 'committed', 'points'] as const).map((e) => observer.seen[e].get(x.orderId));
+      if (t !== undefined && es.every(Boolean)) xs.push(Math.max(...es.map((e) => (e as Seen)[clock])) - t);
+    }
+    return summarize(xs);
+  };
+  const rows: Record<string, string | number>[] = [];
+  for (const [name, effect] of [['order paid (order.status_changed)', 'paid'], ['stock committed (stock.changed)', 'committed'], ['points credited (loyalty.points_changed)', 'points']] as const) {
+    for (const [clockName, clock] of [['written', 'occurredAt'], ['on Kafka', 'kafkaTs']] as const) {
+      const r = lag(effect, clock);
+      rows.push({ effect: name, clock: clockName, n: r.n, p50: r.p50, p99: r.p99, max: r.max, missing: r.missing });
+    }
+  }
+  for (const [clockName, clock] of [['written', 'occurredAt'], ['on Kafka', 'kafkaTs']] as const) {
+    const r = last(clock);
+    rows.push({ effect: 'last of the three', clock: clockName, n: r.n, p50: r.p50, p99: r.p99, max: r.max, missing: measured.length - r.n });
+  }
+  printTable(`(a) Lag from webhook 2xx (payment_intent.succeeded) to each effect, ms — ${measured.length} payments after warm-up`, rows);
+}
+
 interface Paid {
   orderId: string;
   paymentIntentId: string;
@@ -203,39 +243,8 @@ async function steady(p: Platform, observer: EffectObserver): Promise<void> {
     }
     const benchCpu = benchCpuSeconds() - benchBefore;
 
-    const lag = (effect: Effect, clock: keyof Seen) => {
-      const xs: number[] = [];
-      let missing = 0;
-      for (const x of measured) {
-        const t = twoxx.get(x.paymentIntentId);
-        const e = observer.seen[effect].get(x.orderId);
-        if (t === undefined || !e) missing++;
-        else xs.push(e[clock] - t);
-      }
-      return { ...summarize(xs), missing };
-    };
-    const last = (clock: keyof Seen) => {
-      const xs: number[] = [];
-      for (const x of measured) {
-        const t = twoxx.get(x.paymentIntentId);
-        const es = (['paid', 'committed', 'points'] as const).map((e) => observer.seen[e].get(x.orderId));
-        if (t !== undefined && es.every(Boolean)) xs.push(Math.max(...es.map((e) => (e as Seen)[clock])) - t);
-      }
-      return summarize(xs);
-    };
-    const rows: Record<string, string | number>[] = [];
-    for (const [name, effect] of [['order paid (order.status_changed)', 'paid'], ['stock committed (stock.changed)', 'committed'], ['points credited (loyalty.points_changed)', 'points']] as const) {
-      for (const [clockName, clock] of [['written', 'occurredAt'], ['on Kafka', 'kafkaTs']] as const) {
-        const r = lag(effect, clock);
-        rows.push({ effect: name, clock: clockName, n: r.n, p50: r.p50, p99: r.p99, max: r.max, missing: r.missing });
-      }
-    }
-    for (const [clockName, clock] of [['written', 'occurredAt'], ['on Kafka', 'kafkaTs']] as const) {
-      const r = last(clock);
-      rows.push({ effect: 'last of the three', clock: clockName, n: r.n, p50: r.p50, p99: r.p99, max: r.max, missing: measured.length - r.n });
-    }
+    reportLags(measured, twoxx, observer);
     const achieved = measured.length / SECONDS;
-    printTable(`(a) Lag from webhook 2xx (payment_intent.succeeded) to each effect, ms — ${measured.length} payments after warm-up`, rows);
     const co = summarize(measured.map((x) => x.checkoutMs));
     const cf = summarize(measured.map((x) => x.confirmMs));
     console.log(
@@ -250,6 +259,38 @@ async function steady(p: Platform, observer: EffectObserver): Promise<void> {
   }
 }
 
+/** (a) with Stripe's side prepared beforehand and only its webhooks timed (fanout-signed.ts says why). */
+async function steadySigned(p: Platform, observer: EffectObserver): Promise<void> {
+  const { stack } = p;
+  const total = RATE * (SECONDS + WARMUP);
+  await setStock(stack, SKU, Math.min(1_000_000, total + ORDERS + 10000));
+  console.log(`(a) steady, signed webhooks: preparing ${total} payments (orders API, payments API, confirmed on the emulator with delivery parked) …`);
+  const prepStarted = performance.now();
+  const orders = await placeOrders(stack, total, 'cust_fanout_');
+  const prepared = await preparePayments(stack, orders, (url, body) => http(url, 'POST', body));
+  const perPayment = summarize(prepared.map((x) => x.events.length));
+  console.log(`    prepared in ${((performance.now() - prepStarted) / 1000).toFixed(1)} s; ${perPayment.p50} Stripe events per payment (${[...new Set(prepared[0].events.map((e) => e.type))].join(', ')})`);
+  await settle(stack, p.db, 120000, { webhooks: false });
+  console.log(`    sending them at ${RATE} payments/s for ${WARMUP} s warm-up + ${SECONDS} s measured …`);
+  const cpuBefore = cpuSnapshot(stack);
+  const benchBefore = benchCpuSeconds();
+  const run = await sendSigned(stack, prepared, RATE);
+  const measured = prepared.slice(RATE * WARMUP);
+  const waitUntil = Date.now() + 60000;
+  const complete = () => measured.every((x) => run.twoxx.has(x.paymentIntentId) && observer.seen.paid.has(x.orderId) && observer.seen.committed.has(x.orderId) && observer.seen.points.has(x.orderId));
+  while (Date.now() < waitUntil && !complete()) await sleep(250);
+  const benchCpu = benchCpuSeconds() - benchBefore;
+  reportLags(measured, run.twoxx, observer);
+  const d = summarize(run.deliveryMs);
+  console.log(
+    `    target ${RATE}/s: ${run.sent} payments sent in ${run.loadSeconds.toFixed(1)} s (${(run.sent / run.loadSeconds).toFixed(1)}/s), ` +
+      `${run.deliveryMs.length} webhook deliveries, time to 2xx p50/p99 ${d.p50.toFixed(1)}/${d.p99.toFixed(1)} ms` +
+      (run.failures.size ? `; failures: ${[...run.failures].map(([k, n]) => `${k} × ${n}`).join(', ')}` : '; no failures'),
+  );
+  console.log(`    (issue target: 500 payments/s with p99 ≤ 150 ms; "written" = envelope occurredAt inside the consumer's transaction, "on Kafka" = message timestamp set by the outbox relay)`);
+  printTable(`(a) Resources during the steady run and its wait for effects (warm-up included; the bench process signs and sends)`, resourceRows(stack, cpuBefore, run.sent, 'payments', benchCpu));
+}
+
 // ------------------------------------------------------------------------------------------ (b) backlog
 interface PlacedOrder {
   id: string;
@@ -259,14 +300,14 @@ interface PlacedOrder {
   customerId: string;
 }
 
-async function placeOrders(stack: Stack, n: number): Promise<PlacedOrder[]> {
+async function placeOrders(stack: Stack, n: number, customerPrefix = 'cust_backlog_'): Promise<PlacedOrder[]> {
   const out: PlacedOrder[] = [];
   let next = 0;
   await Promise.all(
     Array.from({ length: 32 }, async () => {
       while (next < n) {
         const i = next++;
-        const customerId = `cust_backlog_${i % CUSTOMERS}`;
+        const customerId = `${customerPrefix}${i % CUSTOMERS}`;
         const res = await http(`${stack.urls.orders}/orders`, 'POST', { channel: 'web', customerId, fulfilment: 'ship', currency: 'usd', lines: [{ sku: SKU, quantity: 1 }] });
         if (res.status !== 201) throw new Error(`placing order ${i} failed: ${res.status} ${JSON.stringify(res.body)}`);
         out.push({ id: res.body.id as string, total: Number(res.body.total), currency: res.body.currency as string, storeId: res.body.storeId as string, customerId });
@@ -521,8 +562,13 @@ void withPlatform('fan-out bench', { env: { gateway: { RATE_LIMIT_PER_MINUTE: '1
   await observer.start();
   try {
     if (!flag('skip-steady')) {
-      await steady(p, observer);
-      await settle(p.stack, p.db);
+      if (flag('via-emulator')) {
+        await steady(p, observer);
+        await settle(p.stack, p.db);
+      } else {
+        await steadySigned(p, observer);
+        await settle(p.stack, p.db, 120000, { webhooks: false });
+      }
     }
     if (!flag('skip-backlog')) await backlog(p, kafka);
     const stock = await http(`${p.stack.urls.orders}/inventory/stock?sku=${SKU}&locationId=${ONLINE_FC}`, 'GET');

@@ -40,7 +40,10 @@ export class ServiceProcess {
   }
 
   async start(timeoutMs = 60000): Promise<this> {
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', path.join(ROOT, this.options.entry)], {
+    // SERVICE_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) profiles the services of a benchmark run;
+    // Node refuses --cpu-prof in NODE_OPTIONS.
+    const extra = (process.env.SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...extra, '-r', '@swc-node/register', path.join(ROOT, this.options.entry)], {
       cwd: ROOT,
       env: { ...process.env, ...this.options.env, PORT: String(this.options.port), LOG_LEVEL: this.options.env.LOG_LEVEL ?? 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -113,7 +113,9 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
         sessionTimeout: this.settings.sessionTimeoutMs,
         heartbeatInterval: Math.max(500, Math.floor(this.settings.sessionTimeoutMs / 10)),
         allowAutoTopicCreation: false,
-        maxWaitTimeInMs: 100,
+        // The broker answers a fetch as soon as data arrives, so a longer wait adds no latency; it only makes an
+        // idle group poll less often (at 100 ms the idle fetch loops cost each service 5–10 % of a core).
+        maxWaitTimeInMs: 500,
         retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10000 },
       });
       group.consumer = consumer;

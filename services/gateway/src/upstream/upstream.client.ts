@@ -2,6 +2,7 @@ import { BadGatewayException, GatewayTimeoutException, HttpException, Inject, In
 import { currentContext } from '@omnipay/observability';
 import { APP_CONFIG } from '@omnipay/platform';
 import type { GatewayConfig } from '../config';
+import { sendJson, UpstreamTimeout } from './http-json';
 
 export type Upstream = 'orders' | 'payments' | 'terminal';
 
@@ -33,29 +34,27 @@ export class UpstreamClient {
     headers: Record<string, string> = {},
   ): Promise<UpstreamResponse<T>> {
     const ctx = currentContext();
-    let res: Response;
+    let res: { status: number; text: string };
     try {
-      res = await fetch(`${this.base(service)}${path}`, {
+      res = await sendJson(`${this.base(service)}${path}`, {
         method,
         headers: {
-          'content-type': 'application/json',
           ...(ctx ? { 'x-correlation-id': ctx.correlationId, traceparent: ctx.traceparent } : {}),
           ...headers,
         },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.config.UPSTREAM_TIMEOUT_MS),
+        timeoutMs: this.config.UPSTREAM_TIMEOUT_MS,
       });
     } catch (error) {
-      if (error instanceof DOMException && error.name === 'TimeoutError') {
+      if (error instanceof UpstreamTimeout) {
         throw new GatewayTimeoutException(`${service} did not answer within ${this.config.UPSTREAM_TIMEOUT_MS} ms`);
       }
       throw new BadGatewayException(`${service} is unavailable`);
     }
-    const text = await res.text();
     let parsed: unknown = undefined;
-    if (text) {
+    if (res.text) {
       try {
-        parsed = JSON.parse(text);
+        parsed = JSON.parse(res.text);
       } catch {
         throw new BadGatewayException(`${service} answered with something that is not JSON`);
       }
