@@ -1,5 +1,7 @@
 // Small helpers shared by the benchmarks: percentiles, process CPU/RSS from /proc, table printing.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -38,4 +40,22 @@ export function printTable(title: string, rows: Record<string, string | number>[
 export function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+/**
+ * Benchmarks measure the services as deployed: compiled by tools/scripts/build.js and run with plain node
+ * (SERVICE_RUNTIME=dist for ServiceProcess), not compiled at load time with source-map support installed.
+ * `--ts` keeps the development runtime. Also drops source-map support in this process (the load generator and
+ * the in-process emulator), where it would turn every `new Error().stack` into a source-map lookup: the Stripe
+ * SDK takes one per request. Returns a line describing the runtime, for the output.
+ */
+export function useDeployedRuntime(services: string[]): string {
+  (Error as { prepareStackTrace?: unknown }).prepareStackTrace = undefined;
+  if (process.argv.includes('--ts')) return 'services run through @swc-node/register (--ts: development runtime)';
+  const started = Date.now();
+  for (const s of services) {
+    execFileSync(process.execPath, [join(__dirname, '..', 'tools/scripts/build.js'), `services/${s}`], { stdio: 'ignore' });
+  }
+  process.env.SERVICE_RUNTIME = 'dist';
+  return `services built with tools/scripts/build.js in ${((Date.now() - started) / 1000).toFixed(1)} s and run with plain node, as deployed (--ts for the development runtime)`;
 }

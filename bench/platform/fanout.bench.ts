@@ -62,10 +62,12 @@ interface Seen {
   kafkaTs: number;
 }
 type Effect = 'paid' | 'committed' | 'points';
+/** Intermediate hops, to show where the lag goes: payment_intent.succeeded on stripe.events.v1, payment.succeeded on payments.events.v1. */
+type Hop = 'stripe' | 'payment';
 
 /** Reads orders/inventory/loyalty events from the beginning and keeps, per order, when each effect happened. */
 class EffectObserver {
-  readonly seen: Record<Effect, Map<string, Seen>> = { paid: new Map(), committed: new Map(), points: new Map() };
+  readonly seen: Record<Effect | Hop, Map<string, Seen>> = { paid: new Map(), committed: new Map(), points: new Map(), stripe: new Map(), payment: new Map() };
   private consumer?: Consumer;
 
   constructor(
@@ -74,7 +76,7 @@ class EffectObserver {
   ) {}
 
   async start(): Promise<void> {
-    const topics = [Topics.ordersEvents, Topics.inventoryEvents, Topics.loyaltyEvents].map((t) => `${this.prefix}${t}`);
+    const topics = [Topics.stripeEvents, Topics.paymentsEvents, Topics.ordersEvents, Topics.inventoryEvents, Topics.loyaltyEvents].map((t) => `${this.prefix}${t}`);
     const admin = this.kafka.admin();
     await admin.connect();
     const existing = new Set(await admin.listTopics());
@@ -92,8 +94,16 @@ class EffectObserver {
         for (const m of batch.messages) {
           const env = JSON.parse(m.value?.toString() ?? '{}') as Json;
           const d = (env.data ?? {}) as Json;
-          const effect: Effect | undefined =
-            env.type === 'order.status_changed' && d.to === 'paid'
+          const stripeObject = (env.type === 'stripe.event_received' ? d.event?.data?.object : undefined) as Json | undefined;
+          if (stripeObject && d.event?.type === 'payment_intent.succeeded') {
+            const orderId = stripeObject.metadata?.orderId as string | undefined;
+            if (orderId && !this.seen.stripe.has(orderId)) this.seen.stripe.set(orderId, { occurredAt: Date.parse(env.occurredAt as string), kafkaTs: Number(m.timestamp) });
+            continue;
+          }
+          const effect: Effect | Hop | undefined =
+            env.type === 'payment.succeeded'
+              ? 'payment'
+              : env.type === 'order.status_changed' && d.to === 'paid'
               ? 'paid'
               : env.type === 'stock.changed' && d.change === 'committed'
                 ? 'committed'
@@ -128,7 +138,7 @@ function collectWebhook2xx(stack: Stack, into: Map<string, number>, done: Set<st
 
 /** Lag from each payment's webhook 2xx to each effect, on both clocks, as one table. */
 function reportLags(measured: { orderId: string; paymentIntentId: string }[], twoxx: Map<string, number>, observer: EffectObserver): void {
-  const lag = (effect: Effect, clock: keyof Seen) => {
+  const lag = (effect: Effect | Hop, clock: keyof Seen) => {
     const xs: number[] = [];
     let missing = 0;
     for (const x of measured) {
@@ -154,6 +164,10 @@ function reportLags(measured: { orderId: string; paymentIntentId: string }[], tw
       const r = lag(effect, clock);
       rows.push({ effect: name, clock: clockName, n: r.n, p50: r.p50, p99: r.p99, max: r.max, missing: r.missing });
     }
+  }
+  for (const [name, hop] of [['hop: payment_intent.succeeded on stripe.events.v1', 'stripe'], ['hop: payment.succeeded on payments.events.v1', 'payment']] as const) {
+    const r = lag(hop, 'kafkaTs');
+    rows.push({ effect: name, clock: 'on Kafka', n: r.n, p50: r.p50, p99: r.p99, max: r.max, missing: r.missing });
   }
   for (const [clockName, clock] of [['written', 'occurredAt'], ['on Kafka', 'kafkaTs']] as const) {
     const r = last(clock);

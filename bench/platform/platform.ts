@@ -2,7 +2,7 @@
 // success, failure or Ctrl-C, HTTP helpers, and per-service CPU / peak RSS from /proc.
 import { mintToken } from '@omnipay/auth';
 import { TestDatabase, startStack, testKafka, type ServiceName, type Stack, type StackOptions } from '@omnipay/testing';
-import { cpuSeconds, peakRssMb } from '../lib';
+import { cpuSeconds, peakRssMb, useDeployedRuntime } from '../lib';
 
 export const SERVICES: ServiceName[] = ['webhooks', 'payments', 'orders', 'terminal', 'gateway'];
 export const ONLINE_FC = 'online_fc';
@@ -67,6 +67,7 @@ export async function withPlatform(
   process.once('SIGTERM', interrupted);
   let failed = false;
   try {
+    console.log(`${name}: ${useDeployedRuntime(SERVICES)}`);
     console.log(`${name}: starting the platform (emulator + ${SERVICES.join(', ')}) …`);
     const started = Date.now();
     let stack: Stack;

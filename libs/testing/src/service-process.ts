@@ -18,6 +18,18 @@ export interface ServiceProcessOptions {
  * A service as a real child process (the same command as `nx serve`), so a test can SIGKILL it mid-work and
  * start it again. Logs are kept (JSON lines) for assertions such as "no secret ever reached a log line".
  */
+/**
+ * How to run an entry: by default through SWC at load time, as `nx serve` does; with SERVICE_RUNTIME=dist, the
+ * output of `tools/scripts/build.js` with plain node, as deployed (benchmarks measure that: the load-time
+ * compiler also installs source-map support, which makes every `new Error().stack` — the Stripe SDK takes one
+ * per request — several times dearer).
+ */
+function entryArgs(entry: string): string[] {
+  if (process.env.SERVICE_RUNTIME !== 'dist') return ['-r', '@swc-node/register', path.join(ROOT, entry)];
+  const project = entry.split('/').slice(0, 2).join('/');
+  return [path.join(ROOT, 'dist', project, entry.replace(/\.ts$/, '.js'))];
+}
+
 /** Every child started by this test process, so none outlives it (jest's forceExit runs 'exit' handlers). */
 const running = new Set<ChildProcess>();
 process.on('exit', () => {
@@ -43,7 +55,7 @@ export class ServiceProcess {
     // SERVICE_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) profiles the services of a benchmark run;
     // Node refuses --cpu-prof in NODE_OPTIONS.
     const extra = (process.env.SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const child = spawn(process.execPath, [...extra, '-r', '@swc-node/register', path.join(ROOT, this.options.entry)], {
+    const child = spawn(process.execPath, [...extra, ...entryArgs(this.options.entry)], {
       cwd: ROOT,
       env: { ...process.env, ...this.options.env, PORT: String(this.options.port), LOG_LEVEL: this.options.env.LOG_LEVEL ?? 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
