@@ -16,6 +16,16 @@ interface OutboxRow {
 
 const BATCH = 500;
 
+/** TypeORM's postgres driver answers UPDATE … RETURNING with `[rows, affected]`. */
+function isUpdateResult(r: [OutboxRow[], number] | OutboxRow[]): r is [OutboxRow[], number] {
+  return r.length === 2 && Array.isArray(r[0]) && typeof r[1] === 'number';
+}
+
+/** bigint sequence numbers arrive as decimal strings. */
+function compareSeq(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+}
+
 /**
  * Publishes committed outbox rows in order of commit, in batches, and marks them sent in the same transaction
  * that locked them. If Kafka is down the transaction rolls back and the rows wait; if the process dies after
@@ -96,18 +106,20 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     await qr.connect();
     try {
       await qr.startTransaction();
-      const rows = (await qr.query(
-        `SELECT seq, topic, key, payload, headers, created_at FROM outbox
-          WHERE published_at IS NULL ORDER BY seq LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,
-      )) as OutboxRow[];
+      // One statement claims and marks the batch; the mark only holds if the transaction commits after Kafka
+      // acknowledged (a failed send rolls it back). One round trip fewer per pass than SELECT, then UPDATE.
+      const claimed = (await qr.query(
+        `UPDATE outbox SET published_at = clock_timestamp()
+          WHERE seq IN (SELECT seq FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
+          RETURNING seq, topic, key, payload, headers, created_at`,
+      )) as [OutboxRow[], number] | OutboxRow[];
+      // RETURNING does not keep the subquery's order; commit order (seq) is what keys rely on.
+      const rows = (isUpdateResult(claimed) ? claimed[0] : claimed).sort((a, b) => compareSeq(a.seq, b.seq));
       if (rows.length === 0) {
         await qr.commitTransaction();
         return 0;
       }
       await this.publisher.send(rows.map((r) => ({ topic: r.topic, key: r.key, value: r.payload, headers: r.headers })));
-      await qr.query('UPDATE outbox SET published_at = clock_timestamp() WHERE seq = ANY($1::bigint[])', [
-        rows.map((r) => r.seq),
-      ]);
       await qr.commitTransaction();
       const now = Date.now();
       for (const r of rows) {
