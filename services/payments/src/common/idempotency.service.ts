@@ -53,11 +53,13 @@ export class IdempotencyService {
     const lockKey = `payments:idem:${scope}:${key}`;
     const token = randomUUID();
     const deadline = Date.now() + this.config.IDEMPOTENCY_LOCK_MS;
+    // Lock first, then look for a stored answer under the lock: a new key (the usual case) costs one lookup.
     for (;;) {
-      const stored = await this.find(scope, key);
-      if (stored) return this.replay(stored, fingerprint, exec, opts);
       const locked = await this.redis.set(lockKey, token, 'PX', this.config.IDEMPOTENCY_LOCK_MS, 'NX');
       if (locked === 'OK') break;
+      // Held: the first request is running, or has just finished and its answer is stored.
+      const stored = await this.find(scope, key);
+      if (stored) return this.replay(stored, fingerprint, exec, opts);
       if (Date.now() > deadline) {
         throw new ApiError(
           HttpStatus.CONFLICT,
@@ -68,9 +70,10 @@ export class IdempotencyService {
       await new Promise((r) => setTimeout(r, 25));
     }
     try {
-      // It may have finished between our check and our lock.
+      // A repeat of a request that has finished (or finished between someone's check and our lock).
       const stored = await this.find(scope, key);
-      if (stored) return this.replay(stored, fingerprint, exec, opts);
+      // Awaited here: a refusal must not be left pending while `finally` awaits the release (unhandled rejection).
+      if (stored) return await this.replay(stored, fingerprint, exec, opts);
       let result: HttpResult;
       try {
         result = await exec();

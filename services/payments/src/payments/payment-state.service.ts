@@ -18,6 +18,7 @@ import type { EntityManager } from 'typeorm';
 import { deterministicUuid } from '../common/ids';
 import { decide, refundStatusAdvances, statusOfIntent, type PaymentStatus } from './payment-state';
 import { paymentRef, type Payment } from './payment.model';
+import { SqlPaymentStore, type PaymentStore } from './payment-store';
 import { PaymentsRepository } from './payments.repository';
 
 /** Where an observation comes from: a Stripe event (its id and `created`), an API answer or the janitor. */
@@ -46,6 +47,9 @@ const observationsIgnored = new Counter({
 const idOf = (v: string | { id: string } | null | undefined): string | null =>
   v == null ? null : typeof v === 'string' ? v : v.id;
 
+/** A transaction (each read and write a statement) or a chunk's working copy (`BatchPaymentStore`). */
+export type StateTarget = EntityManager | PaymentStore;
+
 /**
  * Applies what Stripe says about our payments, whoever tells it (webhook event, API answer, janitor), always
  * inside the caller's transaction, and writes one normalised event per real transition to the outbox.
@@ -58,17 +62,22 @@ export class PaymentStateService {
     private readonly logger: JsonLogger,
   ) {}
 
+  private store(target: StateTarget): PaymentStore {
+    return 'recordTransition' in target ? target : new SqlPaymentStore(target, this.repo, this.outbox);
+  }
+
   /** The payment a PaymentIntent belongs to, or undefined when the platform did not create it. */
-  async findForIntent(m: EntityManager, pi: Stripe.PaymentIntent): Promise<Payment | undefined> {
+  async findForIntent(target: StateTarget, pi: Stripe.PaymentIntent): Promise<Payment | undefined> {
     if (pi.metadata?.platform !== PLATFORM || !pi.metadata.paymentId) return undefined;
-    return (await this.repo.byId(m, pi.metadata.paymentId, true)) ?? undefined;
+    return (await this.store(target).byId(pi.metadata.paymentId)) ?? undefined;
   }
 
   async applyPaymentIntent(
-    m: EntityManager,
+    target: StateTarget,
     pi: Stripe.PaymentIntent,
     source: ObservationSource,
   ): Promise<Payment | undefined> {
+    const m = this.store(target);
     let payment = await this.findForIntent(m, pi);
     if (!payment) {
       observationsIgnored.inc({ reason: 'not_ours' });
@@ -93,7 +102,7 @@ export class PaymentStateService {
     if (pi.status === 'requires_capture' && pi.amount_capturable !== payment.amountCapturable)
       facts.amount_capturable = pi.amount_capturable;
     if (pi.status === 'succeeded' && payment.amountCapturable !== 0) facts.amount_capturable = 0;
-    await this.repo.update(m, payment.id, facts);
+    await m.update(payment.id, facts);
     payment = {
       ...payment,
       amountReceived: Math.max(payment.amountReceived, pi.amount_received),
@@ -111,7 +120,7 @@ export class PaymentStateService {
       return payment;
     }
     if (
-      !(await this.repo.recordTransition(m, payment.id, d.transitionKey, d.to, `${source.kind}:${source.id}`))
+      !(await m.recordTransition(payment.id, d.transitionKey, d.to, `${source.kind}:${source.id}`))
     ) {
       observationsIgnored.inc({ reason: 'duplicate' });
       return payment;
@@ -126,12 +135,12 @@ export class PaymentStateService {
       update.decline_code = error?.decline_code ?? null;
       update.failure_message = error?.message ?? null;
     }
-    await this.repo.update(m, payment.id, update);
+    await m.update(payment.id, update);
     const next: Payment = { ...payment, status: d.to, cycle: d.cycle, statusObservedAt: source.created };
     await this.announce(m, next, d.to, d.transitionKey, pi);
     transitionsApplied.inc({ status: d.to, source: source.kind });
     if (d.to === 'succeeded' && next.chargeId)
-      await this.repo.enqueueReconciliation(m, next.chargeId, 'charge', next.id);
+      await m.enqueueReconciliation(next.chargeId, 'charge', next.id);
     this.logger.pino.info(
       {
         paymentId: next.id,
@@ -148,15 +157,15 @@ export class PaymentStateService {
 
   /** First time we learn the PaymentIntent id (API answer, or a webhook that beat it): announce the payment. */
   private async attachIntent(
-    m: EntityManager,
+    m: PaymentStore,
     payment: Payment,
     pi: Stripe.PaymentIntent,
     source: ObservationSource,
   ): Promise<Payment> {
     if (payment.paymentIntentId) return payment;
-    await this.repo.update(m, payment.id, { payment_intent_id: pi.id });
+    await m.update(payment.id, { payment_intent_id: pi.id });
     const p = { ...payment, paymentIntentId: pi.id };
-    if (await this.repo.recordTransition(m, p.id, 'created', null, `${source.kind}:${source.id}`)) {
+    if (await m.recordTransition(p.id, 'created', null, `${source.kind}:${source.id}`)) {
       await this.emit(m, PaymentCreated, p, 'created', {
         ...paymentRef(p),
         amount: p.amount,
@@ -168,7 +177,7 @@ export class PaymentStateService {
   }
 
   private async announce(
-    m: EntityManager,
+    m: PaymentStore,
     p: Payment,
     to: PaymentStatus,
     key: string,
@@ -212,11 +221,10 @@ export class PaymentStateService {
   }
 
   /** Charge snapshots: Stripe's absolute `amount_refunded`, the charge id, the charge's refunds and reconciliation. */
-  async applyCharge(m: EntityManager, charge: Stripe.Charge, source: ObservationSource): Promise<void> {
+  async applyCharge(target: StateTarget, charge: Stripe.Charge, source: ObservationSource): Promise<void> {
+    const m = this.store(target);
     const piId = idOf(charge.payment_intent);
-    const payment = piId
-      ? await this.repo.byIntent(m, piId, true)
-      : await this.repo.byCharge(m, charge.id, true);
+    const payment = piId ? await m.byIntent(piId) : await m.byCharge(charge.id);
     if (!payment) {
       observationsIgnored.inc({ reason: 'not_ours' });
       return;
@@ -227,27 +235,24 @@ export class PaymentStateService {
       source.created > payment.amountRefundedObservedAt ||
       (source.created === payment.amountRefundedObservedAt && charge.amount_refunded > payment.amountRefunded)
     ) {
-      await this.repo.update(m, payment.id, {
+      await m.update(payment.id, {
         amount_refunded: charge.amount_refunded,
         amount_refunded_observed_at: source.created,
       });
     }
     if (charge.status === 'succeeded' && charge.captured && charge.paid) {
-      if (!payment.chargeId) await this.repo.update(m, payment.id, { charge_id: charge.id });
-      await this.repo.enqueueReconciliation(m, charge.id, 'charge', payment.id);
+      if (!payment.chargeId) await m.update(payment.id, { charge_id: charge.id });
+      await m.enqueueReconciliation(charge.id, 'charge', payment.id);
     }
     for (const refund of charge.refunds?.data ?? []) await this.applyRefund(m, refund, source);
   }
 
   /** A refund observed (our API answer or an event): at most one PaymentRefunded per refund id. */
-  async applyRefund(m: EntityManager, refund: Stripe.Refund, source: ObservationSource): Promise<void> {
+  async applyRefund(target: StateTarget, refund: Stripe.Refund, source: ObservationSource): Promise<void> {
+    const m = this.store(target);
     const piId = idOf(refund.payment_intent);
     const chargeId = idOf(refund.charge);
-    const payment = piId
-      ? await this.repo.byIntent(m, piId, true)
-      : chargeId
-        ? await this.repo.byCharge(m, chargeId, true)
-        : undefined;
+    const payment = piId ? await m.byIntent(piId) : chargeId ? await m.byCharge(chargeId) : undefined;
     if (!payment) {
       observationsIgnored.inc({ reason: 'not_ours' });
       return;
@@ -255,66 +260,35 @@ export class PaymentStateService {
     const status = refund.status ?? 'pending';
     const requestId =
       refund.metadata?.platform === PLATFORM ? (refund.metadata.refundRequestId ?? null) : null;
-    const [existing] = await m.query<{ status: string }[]>(
-      'SELECT status FROM refunds WHERE refund_id = $1 FOR UPDATE',
-      [refund.id],
-    );
-    if (!existing) {
-      await m.query(
-        `INSERT INTO refunds (refund_id, payment_id, refund_request_id, amount, status) VALUES ($1,$2,$3,$4,$5)`,
-        [refund.id, payment.id, requestId, refund.amount, status],
-      );
-    } else if (refundStatusAdvances(existing.status, status)) {
-      await m.query('UPDATE refunds SET status = $2, updated_at = now() WHERE refund_id = $1', [
-        refund.id,
-        status,
-      ]);
+    const existing = await m.refundStatus(refund.id);
+    if (existing === undefined) {
+      await m.insertRefund({ refundId: refund.id, paymentId: payment.id, requestId, amount: refund.amount, status });
+    } else if (refundStatusAdvances(existing, status)) {
+      await m.setRefundStatus(refund.id, status);
     } else {
       return;
     }
     if (requestId) {
-      await m.query(
-        `UPDATE refund_requests SET refund_id = $2, status = $3, updated_at = now() WHERE id = $1 AND status <> 'failed'`,
-        [requestId, refund.id, status === 'succeeded' || status === 'pending' ? status : 'failed'],
+      await m.markRefundRequest(
+        requestId,
+        refund.id,
+        status === 'succeeded' || status === 'pending' ? status : 'failed',
       );
     }
-    if (status === 'failed' && existing?.status === 'succeeded')
-      await this.repo.enqueueReconciliation(m, refund.id, 'refund', payment.id, true);
+    if (status === 'failed' && existing === 'succeeded')
+      await m.enqueueReconciliation(refund.id, 'refund', payment.id, true);
     if (status !== 'succeeded') return;
-    await this.repo.enqueueReconciliation(m, refund.id, 'refund', payment.id);
-    if (
-      !(await this.repo.recordTransition(
-        m,
-        payment.id,
-        `refunded:${refund.id}`,
-        null,
-        `${source.kind}:${source.id}`,
-      ))
-    )
+    await m.enqueueReconciliation(refund.id, 'refund', payment.id);
+    if (!(await m.recordTransition(payment.id, `refunded:${refund.id}`, null, `${source.kind}:${source.id}`)))
       return;
 
     // Totals are absolute: Stripe's amount_refunded when we have seen it, at least the sum of refunds we know.
-    const [{ known }] = await m.query<{ known: string }[]>(
-      `SELECT COALESCE(SUM(amount),0)::int8 AS known FROM refunds WHERE payment_id = $1 AND status = 'succeeded'`,
-      [payment.id],
-    );
-    const [fresh] = await m.query<{ amount_refunded: string; amount_received: string }[]>(
-      'SELECT amount_refunded, amount_received FROM payments WHERE id = $1',
-      [payment.id],
-    );
-    const captured = Number(fresh.amount_received) || payment.amount;
-    const total = Math.min(captured, Math.max(Number(fresh.amount_refunded), Number(known)));
-    if (total > Number(fresh.amount_refunded))
-      await this.repo.update(m, payment.id, { amount_refunded: total });
-    const [request] = requestId
-      ? await m.query<
-          {
-            reason: string;
-            returned_items: { sku: string; quantity: number }[];
-            return_store_id: string | null;
-          }[]
-        >('SELECT reason, returned_items, return_store_id FROM refund_requests WHERE id = $1', [requestId])
-      : [];
+    const known = await m.succeededRefundTotal(payment.id);
+    const fresh = await m.amounts(payment.id);
+    const captured = fresh.amountReceived || payment.amount;
+    const total = Math.min(captured, Math.max(fresh.amountRefunded, known));
+    if (total > fresh.amountRefunded) await m.update(payment.id, { amount_refunded: total });
+    const request = requestId ? await m.refundRequest(requestId) : undefined;
     await this.emit(m, PaymentRefunded, payment, `refunded:${refund.id}`, {
       ...paymentRef(payment),
       refundId: refund.id,
@@ -329,30 +303,19 @@ export class PaymentStateService {
     });
   }
 
-  async applyDispute(m: EntityManager, dispute: Stripe.Dispute, source: ObservationSource): Promise<void> {
+  async applyDispute(target: StateTarget, dispute: Stripe.Dispute, source: ObservationSource): Promise<void> {
+    const m = this.store(target);
     const piId = idOf(dispute.payment_intent);
     const chargeId = idOf(dispute.charge);
-    const payment = piId
-      ? await this.repo.byIntent(m, piId, true)
-      : chargeId
-        ? await this.repo.byCharge(m, chargeId, true)
-        : undefined;
+    const payment = piId ? await m.byIntent(piId) : chargeId ? await m.byCharge(chargeId) : undefined;
     if (!payment) {
       observationsIgnored.inc({ reason: 'not_ours' });
       return;
     }
-    await this.repo.enqueueReconciliation(m, dispute.id, 'dispute', payment.id);
-    if (
-      !(await this.repo.recordTransition(
-        m,
-        payment.id,
-        `disputed:${dispute.id}`,
-        null,
-        `${source.kind}:${source.id}`,
-      ))
-    )
+    await m.enqueueReconciliation(dispute.id, 'dispute', payment.id);
+    if (!(await m.recordTransition(payment.id, `disputed:${dispute.id}`, null, `${source.kind}:${source.id}`)))
       return;
-    await this.repo.update(m, payment.id, { disputed: true });
+    await m.update(payment.id, { disputed: true });
     await this.emit(m, PaymentDisputed, payment, `disputed:${dispute.id}`, {
       ...paymentRef(payment),
       disputeId: dispute.id,
@@ -364,12 +327,12 @@ export class PaymentStateService {
 
   /** The outbox id is derived from (payment, transition): publishing the same fact twice dedups downstream. */
   private async emit(
-    m: EntityManager,
+    m: PaymentStore,
     def: MessageDefinition,
     p: Payment,
     key: string,
     data: Record<string, unknown>,
   ): Promise<void> {
-    await this.outbox.add(m, def, data as never, { id: deterministicUuid(`${p.id}:${key}`) });
+    await m.emit(def, data, { id: deterministicUuid(`${p.id}:${key}`) });
   }
 }

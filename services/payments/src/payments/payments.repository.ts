@@ -62,9 +62,9 @@ export class PaymentsRepository {
       | 'setupFutureUsage'
     >,
   ): Promise<Payment> {
-    await m.query(
+    const inserted = await m.query<Record<string, unknown>[]>(
       `INSERT INTO payments (id, order_id, attempt, channel, store_id, customer_id, amount, currency, capture_method, setup_future_usage, status)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,'creating') ON CONFLICT (order_id, attempt) DO NOTHING`,
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,'creating') ON CONFLICT (order_id, attempt) DO NOTHING RETURNING *`,
       [
         p.id,
         p.orderId,
@@ -78,6 +78,8 @@ export class PaymentsRepository {
         p.setupFutureUsage,
       ],
     );
+    if (inserted[0]) return toPayment(inserted[0]);
+    // A retry, or a concurrent first request that won: this statement sees its committed row.
     const rows = await m.query<Record<string, unknown>[]>(
       'SELECT * FROM payments WHERE order_id = $1 AND attempt = $2',
       [p.orderId, p.attempt],

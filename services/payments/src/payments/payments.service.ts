@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { UnitOfWork } from '@omnipay/messaging';
+import { OutboxService, UnitOfWork } from '@omnipay/messaging';
 import { JsonLogger } from '@omnipay/observability';
 import { STRIPE, stripeIdempotencyKey, isRetryableStripeError, redactSecrets } from '@omnipay/stripe';
 import type Stripe from 'stripe';
@@ -11,6 +11,7 @@ import { CustomersService } from '../customers/customers.service';
 import { checkCapture, checkRefund, refundable } from './amounts';
 import type { CreatePaymentBody, RefundBody } from './dto/payments.dto';
 import { isFinal } from './payment-state';
+import { BatchPaymentStore, emptyKeys } from './payment-store';
 import { PaymentStateService, PLATFORM } from './payment-state.service';
 import { paymentView, type Payment, type PaymentView } from './payment.model';
 import { PaymentsRepository } from './payments.repository';
@@ -25,6 +26,7 @@ export class PaymentsService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly uow: UnitOfWork,
+    private readonly outbox: OutboxService,
     private readonly repo: PaymentsRepository,
     private readonly state: PaymentStateService,
     private readonly customers: CustomersService,
@@ -39,7 +41,7 @@ export class PaymentsService {
    */
   async create(body: CreatePaymentBody): Promise<CreatedPayment> {
     const captureMethod = body.channel === 'pos' ? 'manual' : 'automatic';
-    let payment = await this.repo.insertAttempt(this.dataSource.manager, {
+    const payment = await this.repo.insertAttempt(this.dataSource.manager, {
       id: newPaymentId(),
       orderId: body.orderId,
       attempt: body.attempt,
@@ -87,12 +89,16 @@ export class PaymentsService {
       this.logStripeError(error, 'create PaymentIntent', payment);
       throw fromStripeError(error) ?? error;
     }
-    payment =
-      (await this.uow.run((m) =>
-        this.state.applyPaymentIntent(m, pi, { kind: 'api', id: pi.id, created: nowSeconds() }),
-      )) ?? payment;
+    // The row is loaded once, locked, and the answer is its end state: no second read after the commit.
+    const current = await this.uow.run(async (m) => {
+      const store = await BatchPaymentStore.load(m, this.outbox, { ...emptyKeys(), paymentIds: new Set([payment.id]) });
+      await this.state.applyPaymentIntent(store, pi, { kind: 'api', id: pi.id, created: nowSeconds() });
+      await store.flush();
+      return store.byId(payment.id);
+    });
     if (!pi.client_secret) throw new Error('Stripe returned a PaymentIntent without client secret');
-    return { ...paymentView(await this.mustGet(payment.id)), clientSecret: pi.client_secret };
+    if (!current) throw notFound(`payment ${payment.id}`);
+    return { ...paymentView(current), clientSecret: pi.client_secret };
   }
 
   private intentParams(

@@ -1,58 +1,136 @@
 import { Controller } from '@nestjs/common';
 import { StripeEventReceived, Topics } from '@omnipay/contracts';
-import { OnMessage, isMessage, type ConsumedMessage } from '@omnipay/messaging';
-import { JsonLogger } from '@omnipay/observability';
+import { OnMessages, OutboxService, isMessage, type ConsumedBatch, type ConsumedMessage } from '@omnipay/messaging';
+import { JsonLogger, newContext, runWithContext } from '@omnipay/observability';
 import type Stripe from 'stripe';
-import { PaymentStateService, type ObservationSource } from '../payments/payment-state.service';
+import { BatchPaymentStore, emptyKeys, type BatchKeys } from '../payments/payment-store';
+import { PLATFORM, PaymentStateService, type ObservationSource } from '../payments/payment-state.service';
 import { ReconciliationWorker } from '../reconciliation/reconciliation.worker';
 
+const PAYMENT_OBJECTS = new Set(['payment_intent', 'charge', 'refund', 'dispute']);
+
+const idOf = (v: string | { id: string } | null | undefined): string | undefined =>
+  v == null ? undefined : typeof v === 'string' ? v : v.id;
+
+interface Fresh {
+  message: ConsumedMessage;
+  event: Stripe.Event;
+}
+
 /**
- * Stripe's events, as the webhooks service verified and published them. The transport's inbox dedups by
- * envelope id; `applied_stripe_events` also dedups by Stripe event id (a replay or a second webhook endpoint
- * can wrap one Stripe event in two envelopes). Everything goes through the state machine, in the inbox's
- * transaction, so an event and its effects commit together.
+ * Stripe's events, as the webhooks service verified and published them, a partition chunk at a time. The
+ * transport's inbox dedups by envelope id; `applied_stripe_events` also dedups by Stripe event id (a replay or
+ * a second webhook endpoint can wrap one Stripe event in two envelopes). The chunk's payments are loaded and
+ * locked once, every event goes through the state machine in offset order against that working copy, and the
+ * end state is written back in a few set-based statements, in the inbox's transaction: an event and its effects
+ * commit together, and the result is the one applying the events one by one would give.
  */
 @Controller()
 export class StripeEventsConsumer {
   constructor(
     private readonly state: PaymentStateService,
+    private readonly outbox: OutboxService,
     private readonly reconciliation: ReconciliationWorker,
     private readonly logger: JsonLogger,
   ) {}
 
-  @OnMessage(Topics.stripeEvents, { group: 'payments' })
-  async handle(message: ConsumedMessage): Promise<void> {
-    if (!isMessage(message, StripeEventReceived)) return;
-    const event = message.envelope.data.event as unknown as Stripe.Event;
-    const m = message.manager;
-    const fresh = await m.query<unknown[]>(
-      `INSERT INTO applied_stripe_events (event_id, type) VALUES ($1,$2) ON CONFLICT DO NOTHING RETURNING event_id`,
-      [event.id, event.type],
+  @OnMessages(Topics.stripeEvents, { group: 'payments' })
+  async handle(batch: ConsumedBatch): Promise<void> {
+    const m = batch.manager;
+    const candidates: Fresh[] = [];
+    const ids = new Set<string>();
+    for (const message of batch.messages) {
+      if (!isMessage(message, StripeEventReceived)) continue;
+      const event = message.envelope.data.event as unknown as Stripe.Event;
+      // A second envelope of the same Stripe event in this chunk: the first one is applied, this one is not.
+      if (ids.has(event.id)) continue;
+      ids.add(event.id);
+      candidates.push({ message, event });
+    }
+    if (candidates.length === 0) return;
+    const inserted = await m.query<{ event_id: string }[]>(
+      `INSERT INTO applied_stripe_events (event_id, type)
+       SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING RETURNING event_id`,
+      [candidates.map((c) => c.event.id), candidates.map((c) => c.event.type)],
     );
-    if (fresh.length === 0) return;
+    const fresh = new Set(inserted.map((r) => r.event_id));
+    const events = candidates.filter((c) => fresh.has(c.event.id));
+    if (events.length === 0) return;
+
+    const store = await BatchPaymentStore.load(m, this.outbox, keysOf(events.map((e) => e.event)));
+    let aboutPayments = false;
+    for (const { message, event } of events) {
+      // Each event in its own context, as if consumed alone: its logs and messages carry its correlation id.
+      const ctx = newContext({ correlationId: message.envelope.correlationId, causationId: message.envelope.id });
+      aboutPayments = (await runWithContext(ctx, () => this.apply(store, event))) || aboutPayments;
+    }
+    await store.flush();
+    // The worker polls anyway; this only shortens the wait for a balance transaction after the commit.
+    if (aboutPayments) this.reconciliation.soon();
+  }
+
+  private async apply(store: BatchPaymentStore, event: Stripe.Event): Promise<boolean> {
     const source: ObservationSource = { kind: 'event', id: event.id, created: event.created };
     const object = event.data?.object as { object?: string } | undefined;
     switch (object?.object) {
       case 'payment_intent':
-        await this.state.applyPaymentIntent(m, object as Stripe.PaymentIntent, source);
-        break;
+        await this.state.applyPaymentIntent(store, object as Stripe.PaymentIntent, source);
+        return true;
       case 'charge':
-        await this.state.applyCharge(m, object as Stripe.Charge, source);
-        break;
+        await this.state.applyCharge(store, object as Stripe.Charge, source);
+        return true;
       case 'refund':
-        await this.state.applyRefund(m, object as Stripe.Refund, source);
-        break;
+        await this.state.applyRefund(store, object as Stripe.Refund, source);
+        return true;
       case 'dispute':
-        await this.state.applyDispute(m, object as Stripe.Dispute, source);
-        break;
+        await this.state.applyDispute(store, object as Stripe.Dispute, source);
+        return true;
       default:
-        this.logger.pino.debug(
-          { stripeEventId: event.id, type: event.type },
-          'Stripe event not about payments; skipped',
-        );
-        return;
+        this.logger.pino.debug({ stripeEventId: event.id, type: event.type }, 'Stripe event not about payments; skipped');
+        return false;
     }
-    // The worker polls anyway; this only shortens the wait for a balance transaction after the commit.
-    this.reconciliation.soon();
   }
+}
+
+/** Every key the state machine may look a payment, refund or refund request up by, for these events. */
+export function keysOf(events: Stripe.Event[]): BatchKeys {
+  const keys = emptyKeys();
+  const add = (set: Set<string>, v: string | { id: string } | null | undefined) => {
+    const id = idOf(v);
+    if (id) set.add(id);
+  };
+  const refund = (r: Stripe.Refund) => {
+    add(keys.refundIds, r.id);
+    add(keys.paymentIntentIds, r.payment_intent);
+    add(keys.chargeIds, r.charge);
+    if (r.metadata?.platform === PLATFORM) add(keys.refundRequestIds, r.metadata.refundRequestId);
+  };
+  for (const event of events) {
+    const object = event.data?.object as { object?: string } | undefined;
+    if (!object?.object || !PAYMENT_OBJECTS.has(object.object)) continue;
+    switch (object.object) {
+      case 'payment_intent': {
+        const pi = object as Stripe.PaymentIntent;
+        if (pi.metadata?.platform === PLATFORM) add(keys.paymentIds, pi.metadata.paymentId);
+        break;
+      }
+      case 'charge': {
+        const charge = object as Stripe.Charge;
+        add(keys.paymentIntentIds, charge.payment_intent);
+        add(keys.chargeIds, charge.id);
+        for (const r of charge.refunds?.data ?? []) refund(r);
+        break;
+      }
+      case 'refund':
+        refund(object as Stripe.Refund);
+        break;
+      case 'dispute': {
+        const dispute = object as Stripe.Dispute;
+        add(keys.paymentIntentIds, dispute.payment_intent);
+        add(keys.chargeIds, dispute.charge);
+        break;
+      }
+    }
+  }
+  return keys;
 }

@@ -1,0 +1,399 @@
+import type { MessageDefinition } from '@omnipay/contracts';
+import { currentContext } from '@omnipay/observability';
+import type { EnvelopeOptions, OutboxService } from '@omnipay/messaging';
+import type { EntityManager } from 'typeorm';
+import { toPayment, type Payment } from './payment.model';
+import type { PaymentsRepository } from './payments.repository';
+
+type Row = Record<string, unknown>;
+export type ReconciliationKind = 'charge' | 'refund' | 'dispute';
+
+export interface RefundRequestDetails {
+  reason: string;
+  returned_items: { sku: string; quantity: number }[];
+  return_store_id: string | null;
+}
+
+/**
+ * Everything the payment state machine reads and writes, inside one transaction. `SqlPaymentStore` runs each
+ * call as a statement (API answers, janitor: one observation per transaction); `BatchPaymentStore` loads what a
+ * chunk of Stripe events touches once, locked, applies the calls to that copy and writes the end state back in
+ * a few set-based statements. The state machine code is the same for both, so a chunk ends exactly where
+ * applying its events one by one would.
+ */
+export interface PaymentStore {
+  /** Each lookup locks the payment row for the rest of the transaction. */
+  byId(id: string): Promise<Payment | undefined>;
+  byIntent(paymentIntentId: string): Promise<Payment | undefined>;
+  byCharge(chargeId: string): Promise<Payment | undefined>;
+  update(id: string, fields: Record<string, unknown>): Promise<void>;
+  /** false when the key was recorded before (the transition was already applied and announced). */
+  recordTransition(paymentId: string, key: string, toStatus: string | null, source: string): Promise<boolean>;
+  enqueueReconciliation(sourceId: string, kind: ReconciliationKind, paymentId: string, reopen?: boolean): Promise<void>;
+  /** Status of a refund we know (row locked), or undefined. */
+  refundStatus(refundId: string): Promise<string | undefined>;
+  insertRefund(r: { refundId: string; paymentId: string; requestId: string | null; amount: number; status: string }): Promise<void>;
+  setRefundStatus(refundId: string, status: string): Promise<void>;
+  /** Links our refund request to Stripe's refund, unless the request already failed. */
+  markRefundRequest(requestId: string, refundId: string, status: string): Promise<void>;
+  succeededRefundTotal(paymentId: string): Promise<number>;
+  amounts(paymentId: string): Promise<{ amountRefunded: number; amountReceived: number }>;
+  refundRequest(requestId: string): Promise<RefundRequestDetails | undefined>;
+  emit(definition: MessageDefinition, data: Record<string, unknown>, opts: EnvelopeOptions): Promise<void>;
+}
+
+/** A statement per call, in the caller's transaction. */
+export class SqlPaymentStore implements PaymentStore {
+  constructor(
+    private readonly m: EntityManager,
+    private readonly repo: PaymentsRepository,
+    private readonly outbox: OutboxService,
+  ) {}
+
+  byId(id: string) {
+    return this.repo.byId(this.m, id, true);
+  }
+  byIntent(paymentIntentId: string) {
+    return this.repo.byIntent(this.m, paymentIntentId, true);
+  }
+  byCharge(chargeId: string) {
+    return this.repo.byCharge(this.m, chargeId, true);
+  }
+  update(id: string, fields: Record<string, unknown>) {
+    return this.repo.update(this.m, id, fields);
+  }
+  recordTransition(paymentId: string, key: string, toStatus: string | null, source: string) {
+    return this.repo.recordTransition(this.m, paymentId, key, toStatus, source);
+  }
+  enqueueReconciliation(sourceId: string, kind: ReconciliationKind, paymentId: string, reopen = kind === 'dispute') {
+    return this.repo.enqueueReconciliation(this.m, sourceId, kind, paymentId, reopen);
+  }
+  async refundStatus(refundId: string) {
+    const [row] = await this.m.query<{ status: string }[]>('SELECT status FROM refunds WHERE refund_id = $1 FOR UPDATE', [
+      refundId,
+    ]);
+    return row?.status;
+  }
+  async insertRefund(r: { refundId: string; paymentId: string; requestId: string | null; amount: number; status: string }) {
+    await this.m.query(
+      `INSERT INTO refunds (refund_id, payment_id, refund_request_id, amount, status) VALUES ($1,$2,$3,$4,$5)`,
+      [r.refundId, r.paymentId, r.requestId, r.amount, r.status],
+    );
+  }
+  async setRefundStatus(refundId: string, status: string) {
+    await this.m.query('UPDATE refunds SET status = $2, updated_at = now() WHERE refund_id = $1', [refundId, status]);
+  }
+  async markRefundRequest(requestId: string, refundId: string, status: string) {
+    await this.m.query(
+      `UPDATE refund_requests SET refund_id = $2, status = $3, updated_at = now() WHERE id = $1 AND status <> 'failed'`,
+      [requestId, refundId, status],
+    );
+  }
+  async succeededRefundTotal(paymentId: string) {
+    const [{ known }] = await this.m.query<{ known: string }[]>(
+      `SELECT COALESCE(SUM(amount),0)::int8 AS known FROM refunds WHERE payment_id = $1 AND status = 'succeeded'`,
+      [paymentId],
+    );
+    return Number(known);
+  }
+  async amounts(paymentId: string) {
+    const [row] = await this.m.query<{ amount_refunded: string; amount_received: string }[]>(
+      'SELECT amount_refunded, amount_received FROM payments WHERE id = $1',
+      [paymentId],
+    );
+    return { amountRefunded: Number(row.amount_refunded), amountReceived: Number(row.amount_received) };
+  }
+  async refundRequest(requestId: string) {
+    const [row] = await this.m.query<RefundRequestDetails[]>(
+      'SELECT reason, returned_items, return_store_id FROM refund_requests WHERE id = $1',
+      [requestId],
+    );
+    return row;
+  }
+  async emit(definition: MessageDefinition, data: Record<string, unknown>, opts: EnvelopeOptions) {
+    await this.outbox.add(this.m, definition, data as never, opts);
+  }
+}
+
+/** What a chunk of Stripe events may touch: the keys the state machine will look payments and refunds up by. */
+export interface BatchKeys {
+  paymentIds: Set<string>;
+  paymentIntentIds: Set<string>;
+  chargeIds: Set<string>;
+  refundIds: Set<string>;
+  refundRequestIds: Set<string>;
+}
+
+export const emptyKeys = (): BatchKeys => ({
+  paymentIds: new Set(),
+  paymentIntentIds: new Set(),
+  chargeIds: new Set(),
+  refundIds: new Set(),
+  refundRequestIds: new Set(),
+});
+
+interface RefundRow {
+  paymentId: string;
+  requestId: string | null;
+  amount: number;
+  status: string;
+}
+interface RefundRequestRow extends RefundRequestDetails {
+  status: string;
+  refund_id: string | null;
+}
+
+type Written = { id: string; updated_at: unknown };
+
+/** Payment columns the state machine writes; the bulk write-back sets them all from the working copy. */
+const WRITABLE = [
+  ['payment_intent_id', 'text'],
+  ['status', 'text'],
+  ['cycle', 'int'],
+  ['status_observed_at', 'bigint'],
+  ['amount_capturable', 'bigint'],
+  ['amount_received', 'bigint'],
+  ['amount_refunded', 'bigint'],
+  ['amount_refunded_observed_at', 'bigint'],
+  ['charge_id', 'text'],
+  ['failure_code', 'text'],
+  ['decline_code', 'text'],
+  ['failure_message', 'text'],
+  ['disputed', 'boolean'],
+] as const;
+const WRITABLE_NAMES = new Set<string>(WRITABLE.map(([c]) => c));
+
+/**
+ * A working copy of the rows a chunk touches, loaded with one locking SELECT per table (payments in id order,
+ * so two chunks lock in the same order), changed in memory in event order, written back by `flush`. Only rows
+ * loaded here can be found: `load` must be given every key the events will look up.
+ */
+export class BatchPaymentStore implements PaymentStore {
+  private readonly payments = new Map<string, Row>();
+  private readonly dirty = new Set<string>();
+  private readonly transitions = new Set<string>();
+  private readonly newTransitions: { paymentId: string; key: string; toStatus: string | null; source: string }[] = [];
+  private refunds?: Map<string, RefundRow>;
+  private readonly newRefunds = new Set<string>();
+  private readonly changedRefunds = new Set<string>();
+  private requests?: Map<string, RefundRequestRow>;
+  private readonly changedRequests = new Set<string>();
+  /** source id → (kind and payment of the first enqueue, reopen if any enqueue asked for it) */
+  private readonly reconciliation = new Map<string, { kind: ReconciliationKind; paymentId: string; reopen: boolean }>();
+  private readonly messages: { definition: MessageDefinition; data: unknown; opts: EnvelopeOptions }[] = [];
+
+  private constructor(
+    private readonly m: EntityManager,
+    private readonly outbox: OutboxService,
+  ) {}
+
+  static async load(m: EntityManager, outbox: OutboxService, keys: BatchKeys): Promise<BatchPaymentStore> {
+    const store = new BatchPaymentStore(m, outbox);
+    if (keys.paymentIds.size + keys.paymentIntentIds.size + keys.chargeIds.size > 0) {
+      const rows = await m.query<Row[]>(
+        `SELECT * FROM payments WHERE id = ANY($1::text[]) OR payment_intent_id = ANY($2::text[]) OR charge_id = ANY($3::text[])
+          ORDER BY id FOR UPDATE`,
+        [[...keys.paymentIds], [...keys.paymentIntentIds], [...keys.chargeIds]],
+      );
+      for (const r of rows) store.payments.set(String(r.id), r);
+    }
+    const ids = [...store.payments.keys()];
+    if (ids.length > 0) {
+      const known = await m.query<{ payment_id: string; transition_key: string }[]>(
+        'SELECT payment_id, transition_key FROM payment_transitions WHERE payment_id = ANY($1::text[])',
+        [ids],
+      );
+      for (const t of known) store.transitions.add(`${t.payment_id}\n${t.transition_key}`);
+    }
+    if (keys.refundIds.size > 0 && ids.length > 0) {
+      // Every refund of the payments involved: totals are summed over them.
+      const rows = await m.query<{ refund_id: string; payment_id: string; refund_request_id: string | null; amount: string; status: string }[]>(
+        `SELECT refund_id, payment_id, refund_request_id, amount, status FROM refunds
+          WHERE payment_id = ANY($1::text[]) OR refund_id = ANY($2::text[]) ORDER BY refund_id FOR UPDATE`,
+        [ids, [...keys.refundIds]],
+      );
+      store.refunds = new Map(
+        rows.map((r) => [
+          r.refund_id,
+          { paymentId: r.payment_id, requestId: r.refund_request_id, amount: Number(r.amount), status: r.status },
+        ]),
+      );
+    }
+    if (keys.refundRequestIds.size > 0 && ids.length > 0) {
+      const rows = await m.query<(RefundRequestRow & { id: string })[]>(
+        `SELECT id, status, refund_id, reason, returned_items, return_store_id FROM refund_requests
+          WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
+        [[...keys.refundRequestIds]],
+      );
+      store.requests = new Map(rows.map(({ id, ...r }) => [id, r]));
+    }
+    return store;
+  }
+
+  private find(match: (r: Row) => boolean): Payment | undefined {
+    for (const r of this.payments.values()) if (match(r)) return toPayment(r);
+    return undefined;
+  }
+
+  async byId(id: string) {
+    const r = this.payments.get(id);
+    return r ? toPayment(r) : undefined;
+  }
+  async byIntent(paymentIntentId: string) {
+    return this.find((r) => r.payment_intent_id === paymentIntentId);
+  }
+  async byCharge(chargeId: string) {
+    return this.find((r) => r.charge_id === chargeId);
+  }
+
+  async update(id: string, fields: Record<string, unknown>) {
+    const cols = Object.keys(fields);
+    if (cols.length === 0) return;
+    const row = this.loaded(id);
+    for (const c of cols) {
+      if (!WRITABLE_NAMES.has(c)) throw new Error(`BatchPaymentStore cannot write payments.${c}`);
+      row[c] = fields[c];
+    }
+    this.dirty.add(id);
+  }
+
+  async recordTransition(paymentId: string, key: string, toStatus: string | null, source: string) {
+    this.loaded(paymentId);
+    const k = `${paymentId}\n${key}`;
+    if (this.transitions.has(k)) return false;
+    this.transitions.add(k);
+    this.newTransitions.push({ paymentId, key, toStatus, source });
+    return true;
+  }
+
+  async enqueueReconciliation(sourceId: string, kind: ReconciliationKind, paymentId: string, reopen = kind === 'dispute') {
+    const queued = this.reconciliation.get(sourceId);
+    if (queued) queued.reopen ||= reopen;
+    else this.reconciliation.set(sourceId, { kind, paymentId, reopen });
+  }
+
+  async refundStatus(refundId: string) {
+    return this.refundRows().get(refundId)?.status;
+  }
+  async insertRefund(r: { refundId: string; paymentId: string; requestId: string | null; amount: number; status: string }) {
+    const rows = this.refundRows();
+    if (rows.has(r.refundId)) throw new Error(`refund ${r.refundId} already exists`); // as the primary key would
+    rows.set(r.refundId, { paymentId: r.paymentId, requestId: r.requestId, amount: r.amount, status: r.status });
+    this.newRefunds.add(r.refundId);
+  }
+  async setRefundStatus(refundId: string, status: string) {
+    const row = this.refundRows().get(refundId);
+    if (!row) return;
+    row.status = status;
+    this.changedRefunds.add(refundId);
+  }
+  async markRefundRequest(requestId: string, refundId: string, status: string) {
+    const row = this.requestRows().get(requestId);
+    if (!row || row.status === 'failed') return;
+    row.refund_id = refundId;
+    row.status = status;
+    this.changedRequests.add(requestId);
+  }
+  async succeededRefundTotal(paymentId: string) {
+    let total = 0;
+    for (const r of this.refundRows().values()) if (r.paymentId === paymentId && r.status === 'succeeded') total += r.amount;
+    return total;
+  }
+  async amounts(paymentId: string) {
+    const row = this.loaded(paymentId);
+    return { amountRefunded: Number(row.amount_refunded ?? 0), amountReceived: Number(row.amount_received ?? 0) };
+  }
+  async refundRequest(requestId: string) {
+    const row = this.requestRows().get(requestId);
+    return row ? { reason: row.reason, returned_items: row.returned_items, return_store_id: row.return_store_id } : undefined;
+  }
+
+  /** Correlation and causation are taken now, from the event being applied, not when the chunk is flushed. */
+  async emit(definition: MessageDefinition, data: Record<string, unknown>, opts: EnvelopeOptions) {
+    const ctx = currentContext();
+    this.messages.push({
+      definition,
+      data,
+      opts: ctx ? { correlationId: ctx.correlationId, causationId: ctx.causationId ?? null, ...opts } : opts,
+    });
+  }
+
+  /** Writes the end state of the chunk: a statement per table that changed. */
+  async flush(): Promise<void> {
+    const m = this.m;
+    if (this.dirty.size > 0) {
+      const rows = [...this.dirty].sort().map((id) => this.payments.get(id) as Row);
+      const params = [rows.map((r) => r.id), ...WRITABLE.map(([c]) => rows.map((r) => r[c] ?? null))];
+      const result = await m.query<[Written[], number] | Written[]>(
+        `UPDATE payments p SET ${WRITABLE.map(([c]) => `${c} = v.${c}`).join(', ')}, updated_at = now()
+           FROM unnest($1::text[], ${WRITABLE.map(([, t], i) => `$${i + 2}::${t}[]`).join(', ')})
+             AS v(id, ${WRITABLE.map(([c]) => c).join(', ')})
+          WHERE p.id = v.id RETURNING p.id, p.updated_at`,
+        params,
+      );
+      // TypeORM answers an UPDATE … RETURNING with [rows, count]. The working copy stays the end state, so a
+      // caller can answer from it without reading the row again.
+      const written = (Array.isArray(result[0]) ? result[0] : result) as Written[];
+      for (const w of written) (this.payments.get(w.id) as Row).updated_at = w.updated_at;
+    }
+    if (this.newTransitions.length > 0) {
+      const t = this.newTransitions;
+      await m.query(
+        `INSERT INTO payment_transitions (payment_id, transition_key, to_status, source)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING`,
+        [t.map((x) => x.paymentId), t.map((x) => x.key), t.map((x) => x.toStatus), t.map((x) => x.source)],
+      );
+    }
+    if (this.newRefunds.size > 0) {
+      const ids = [...this.newRefunds];
+      const rows = ids.map((id) => this.refundRows().get(id) as RefundRow);
+      await m.query(
+        `INSERT INTO refunds (refund_id, payment_id, refund_request_id, amount, status)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[])`,
+        [ids, rows.map((r) => r.paymentId), rows.map((r) => r.requestId), rows.map((r) => r.amount), rows.map((r) => r.status)],
+      );
+    }
+    const changed = [...this.changedRefunds].filter((id) => !this.newRefunds.has(id));
+    if (changed.length > 0) {
+      await m.query(
+        `UPDATE refunds r SET status = v.status, updated_at = now()
+           FROM unnest($1::text[], $2::text[]) AS v(refund_id, status) WHERE r.refund_id = v.refund_id`,
+        [changed, changed.map((id) => this.refundRows().get(id)?.status)],
+      );
+    }
+    if (this.changedRequests.size > 0) {
+      const ids = [...this.changedRequests];
+      const rows = ids.map((id) => this.requestRows().get(id) as RefundRequestRow);
+      await m.query(
+        `UPDATE refund_requests r SET refund_id = v.refund_id, status = v.status, updated_at = now()
+           FROM unnest($1::text[], $2::text[], $3::text[]) AS v(id, refund_id, status) WHERE r.id = v.id`,
+        [ids, rows.map((r) => r.refund_id), rows.map((r) => r.status)],
+      );
+    }
+    for (const reopen of [false, true]) {
+      const sources = [...this.reconciliation].filter(([, s]) => s.reopen === reopen);
+      if (sources.length === 0) continue;
+      await m.query(
+        `INSERT INTO reconciliation_sources (source_id, kind, payment_id)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+         ON CONFLICT (source_id) DO ${reopen ? 'UPDATE SET done_at = NULL, next_attempt_at = now(), attempts = 0' : 'NOTHING'}`,
+        [sources.map(([id]) => id), sources.map(([, s]) => s.kind), sources.map(([, s]) => s.paymentId)],
+      );
+    }
+    await this.outbox.addMany(m, this.messages);
+  }
+
+  private loaded(id: string): Row {
+    const row = this.payments.get(id);
+    if (!row) throw new Error(`payment ${id} was not loaded for this batch`);
+    return row;
+  }
+  private refundRows(): Map<string, RefundRow> {
+    if (!this.refunds) throw new Error('refunds were not loaded for this batch');
+    return this.refunds;
+  }
+  private requestRows(): Map<string, RefundRequestRow> {
+    if (!this.requests) throw new Error('refund requests were not loaded for this batch');
+    return this.requests;
+  }
+}

@@ -1,0 +1,341 @@
+/**
+ * The Stripe events consumer applies a partition chunk against a locked working copy and writes it back in bulk.
+ * This suite checks, on the real PostgreSQL, that a chunk ends exactly where applying the same events one by one
+ * (a statement per read and write, as the API paths still do) ends: same payments, transitions, refunds, refund
+ * requests, reconciliation queue, dedup records and outbox messages, with duplicates, late and shuffled events,
+ * refunds, a dispute, a decline and retry, objects the platform did not create and events not about payments.
+ */
+import { randomUUID } from 'node:crypto';
+import { StripeEventReceived, Topics, type Envelope } from '@omnipay/contracts';
+import { OutboxService, type ConsumedMessage, type MessagingSettings } from '@omnipay/messaging';
+import { JsonLogger, createLogger } from '@omnipay/observability';
+import { MessagingTables1700000000000, dataSourceOptions, ensureSchema, runMigrations } from '@omnipay/persistence';
+import { TestDatabase, engines, uniqueName } from '@omnipay/testing';
+import type Stripe from 'stripe';
+import { DataSource, type EntityManager } from 'typeorm';
+import { Payments1720000000000 } from '../src/migrations/1720000000000-payments';
+import { PaymentStateService, type ObservationSource } from '../src/payments/payment-state.service';
+import { PaymentsRepository } from '../src/payments/payments.repository';
+import type { ReconciliationWorker } from '../src/reconciliation/reconciliation.worker';
+import { StripeEventsConsumer } from '../src/stripe-events/stripe-events.consumer';
+
+const T = 1_800_000_000;
+const meta = (paymentId: string) => ({ platform: 'omnipay', paymentId, orderId: `ord_${paymentId}`, channel: 'web', attempt: '1' });
+
+function intent(id: string, paymentId: string | null, status: string, extra: Record<string, unknown> = {}) {
+  return {
+    id,
+    object: 'payment_intent',
+    amount: 2000,
+    amount_capturable: 0,
+    amount_received: status === 'succeeded' ? 2000 : 0,
+    currency: 'usd',
+    status,
+    latest_charge: null,
+    last_payment_error: null,
+    next_action: null,
+    cancellation_reason: null,
+    metadata: paymentId ? meta(paymentId) : {},
+    ...extra,
+  };
+}
+function charge(id: string, pi: string, amountRefunded: number, refunds: unknown[] = []) {
+  return {
+    id,
+    object: 'charge',
+    amount: 2000,
+    amount_refunded: amountRefunded,
+    captured: true,
+    paid: true,
+    status: 'succeeded',
+    currency: 'usd',
+    payment_intent: pi,
+    refunds: { object: 'list', data: refunds },
+  };
+}
+function refund(id: string, pi: string, amount: number, status: string, requestId?: string) {
+  return {
+    id,
+    object: 'refund',
+    amount,
+    currency: 'usd',
+    status,
+    payment_intent: pi,
+    charge: null,
+    reason: null,
+    metadata: requestId ? { platform: 'omnipay', refundRequestId: requestId } : {},
+  };
+}
+function event(id: string, type: string, created: number, object: Record<string, unknown>) {
+  return { id, object: 'event', type, created, livemode: false, api_version: '2026-10-28.endive', data: { object } };
+}
+
+/** The events of four platform payments and some strangers, in delivery order (late and repeated ones included). */
+function deliveries() {
+  const e = [
+    // pay_1: processing, succeeded, a late processing, charge, refunds (one ours, one from the dashboard), a refund
+    // that fails after succeeding, a dispute
+    event('evt_1', 'payment_intent.processing', T + 1, intent('pi_1', 'pay_1', 'processing')),
+    event('evt_2', 'payment_intent.succeeded', T + 2, intent('pi_1', 'pay_1', 'succeeded', { latest_charge: 'ch_1' })),
+    event('evt_3', 'payment_intent.processing', T + 1, intent('pi_1', 'pay_1', 'processing')),
+    event('evt_4', 'charge.succeeded', T + 2, charge('ch_1', 'pi_1', 0)),
+    event('evt_5', 'charge.refunded', T + 10, charge('ch_1', 'pi_1', 500, [refund('re_1', 'pi_1', 500, 'succeeded', 'rr_1')])),
+    event('evt_6', 'refund.updated', T + 10, refund('re_1', 'pi_1', 500, 'succeeded', 'rr_1')),
+    event('evt_7', 'refund.created', T + 11, refund('re_2', 'pi_1', 300, 'pending')),
+    event('evt_8', 'refund.updated', T + 12, refund('re_2', 'pi_1', 300, 'succeeded')),
+    event('evt_9', 'charge.refunded', T + 12, charge('ch_1', 'pi_1', 800)),
+    event('evt_10', 'refund.failed', T + 20, refund('re_2', 'pi_1', 300, 'failed')),
+    event('evt_11', 'charge.dispute.created', T + 21, {
+      id: 'dp_1',
+      object: 'dispute',
+      amount: 2000,
+      currency: 'usd',
+      reason: 'fraudulent',
+      charge: 'ch_1',
+      payment_intent: 'pi_1',
+    }),
+    // pay_2: the webhook beats the API answer, and its `created` event comes last
+    event('evt_12', 'payment_intent.succeeded', T + 5, intent('pi_2', 'pay_2', 'succeeded', { latest_charge: 'ch_2' })),
+    event('evt_13', 'payment_intent.created', T, intent('pi_2', 'pay_2', 'requires_payment_method')),
+    // pay_3: declined, a stale processing, then paid with another card
+    event(
+      'evt_14',
+      'payment_intent.payment_failed',
+      T + 1,
+      intent('pi_3', 'pay_3', 'requires_payment_method', {
+        last_payment_error: { code: 'card_declined', decline_code: 'insufficient_funds', message: 'declined', charge: 'ch_3a' },
+      }),
+    ),
+    event('evt_15', 'payment_intent.processing', T + 1, intent('pi_3', 'pay_3', 'processing')),
+    event('evt_16', 'payment_intent.succeeded', T + 3, intent('pi_3', 'pay_3', 'succeeded', { latest_charge: 'ch_3b' })),
+    // pay_4: authorised on a reader, then captured
+    event(
+      'evt_17',
+      'payment_intent.amount_capturable_updated',
+      T + 1,
+      intent('pi_4', 'pay_4', 'requires_capture', { amount_capturable: 2000, latest_charge: 'ch_4' }),
+    ),
+    event('evt_18', 'payment_intent.succeeded', T + 4, intent('pi_4', 'pay_4', 'succeeded', { latest_charge: 'ch_4' })),
+    // pay_5: a decline the API answer already recorded comes again as an event (no second payment.failed)
+    event(
+      'evt_22',
+      'payment_intent.payment_failed',
+      T + 1,
+      intent('pi_5', 'pay_5', 'requires_payment_method', {
+        last_payment_error: { code: 'card_declined', decline_code: 'generic_decline', message: 'declined', charge: 'ch_5a' },
+      }),
+    ),
+    // a refund for a request that already failed on our side: the request stays failed
+    event('evt_23', 'refund.created', T + 30, refund('re_3', 'pi_4', 100, 'succeeded', 'rr_2')),
+    // not created by the platform, and not about payments
+    event('evt_19', 'payment_intent.succeeded', T + 1, intent('pi_x', null, 'succeeded', { latest_charge: 'ch_x' })),
+    event('evt_20', 'charge.succeeded', T + 1, charge('ch_x', 'pi_x', 0)),
+    event('evt_21', 'customer.created', T + 1, { id: 'cus_1', object: 'customer' }),
+  ];
+  // The same Stripe event in a second envelope: once within the first chunk, once in the second.
+  return [...e.slice(0, 12), e[1], ...e.slice(12), e[4], e[11]];
+}
+
+function envelope(ev: ReturnType<typeof event>): Envelope {
+  const obj = ev.data.object as { id: string; object: string; payment_intent?: string };
+  return {
+    id: randomUUID(),
+    type: StripeEventReceived.type,
+    version: StripeEventReceived.version,
+    occurredAt: new Date().toISOString(),
+    source: 'test',
+    correlationId: `corr-${ev.id}-${randomUUID().slice(0, 8)}`,
+    causationId: null,
+    data: {
+      stripeEventId: ev.id,
+      stripeType: ev.type,
+      objectId: obj.id,
+      paymentIntentId: obj.object === 'payment_intent' ? obj.id : (obj.payment_intent ?? null),
+      apiVersion: ev.api_version,
+      livemode: false,
+      created: ev.created,
+      receivedAt: new Date().toISOString(),
+      event: ev,
+    },
+  };
+}
+
+interface Fixture {
+  ds: DataSource;
+  schema: string;
+}
+
+const settings = { service: 'payments' } as MessagingSettings;
+const logger = new JsonLogger(createLogger('payments', 'silent'));
+const outbox = new OutboxService(settings);
+const state = new PaymentStateService(new PaymentsRepository(), outbox, logger);
+const reconciliation = { soon: jest.fn() } as unknown as ReconciliationWorker;
+const consumer = new StripeEventsConsumer(state, outbox, reconciliation, logger);
+
+async function fixture(name: string): Promise<Fixture> {
+  const schema = uniqueName(name);
+  const url = engines().databaseUrl;
+  await ensureSchema(url, schema);
+  const ds = new DataSource(
+    dataSourceOptions({ url, schema, poolSize: 2, entities: [], migrations: [MessagingTables1700000000000, Payments1720000000000] }),
+  );
+  await ds.initialize();
+  await runMigrations(ds, schema);
+  await ds.query(
+    `INSERT INTO payments (id, order_id, attempt, channel, store_id, amount, currency, capture_method, payment_intent_id, status, status_observed_at)
+     VALUES ('pay_1','ord_pay_1',1,'web',NULL,2000,'usd','automatic','pi_1','requires_payment_method',${T}),
+            ('pay_2','ord_pay_2',1,'web',NULL,2000,'usd','automatic',NULL,'creating',0),
+            ('pay_3','ord_pay_3',1,'web',NULL,2000,'usd','automatic','pi_3','requires_payment_method',${T}),
+            ('pay_4','ord_pay_4',1,'pos','store_1',2000,'usd','manual','pi_4','requires_payment_method',${T})`,
+  );
+  await ds.query(
+    `INSERT INTO payments (id, order_id, attempt, channel, amount, currency, capture_method, payment_intent_id, status, cycle, status_observed_at, decline_code)
+     VALUES ('pay_5','ord_pay_5',1,'web',2000,'usd','automatic','pi_5','failed',1,${T + 1},'generic_decline')`,
+  );
+  await ds.query(
+    `INSERT INTO payment_transitions (payment_id, transition_key, to_status, source)
+     VALUES ('pay_1','created',NULL,'api:pi_1'), ('pay_3','created',NULL,'api:pi_3'), ('pay_4','created',NULL,'api:pi_4'),
+            ('pay_5','created',NULL,'api:pi_5'), ('pay_5','failed:ch_5a','failed','api:pi_5')`,
+  );
+  await ds.query(
+    `INSERT INTO refund_requests (id, payment_id, amount, reason, returned_items, return_store_id, fingerprint, status)
+     VALUES ('rr_1','pay_1',500,'requested_by_customer','[{"sku":"MUG","quantity":1}]','store_9','fp','pending'),
+            ('rr_2','pay_4',100,'requested_by_customer','[]',NULL,'fp','failed')`,
+  );
+  // re_2 was reconciled before it failed: its failure must reopen it.
+  await ds.query(
+    `INSERT INTO reconciliation_sources (source_id, kind, payment_id, attempts, done_at)
+     VALUES ('re_2','refund','pay_1',1,'2030-01-01T00:00:00Z')`,
+  );
+  return { ds, schema };
+}
+
+function consumed(env: Envelope, manager: EntityManager, offset: number): ConsumedMessage {
+  return { envelope: env, definition: StripeEventReceived, topic: Topics.stripeEvents, partition: 0, offset: String(offset), attempt: 1, manager };
+}
+
+/** The reference: what the consumer did before chunks, one transaction and a statement per read/write per event. */
+async function applyOneByOne(f: Fixture, envelopes: Envelope[]): Promise<void> {
+  for (const env of envelopes) {
+    await f.ds.transaction(async (m) => {
+      const ev = (env.data as { event: Stripe.Event }).event;
+      const fresh = await m.query<unknown[]>(
+        `INSERT INTO applied_stripe_events (event_id, type) VALUES ($1,$2) ON CONFLICT DO NOTHING RETURNING event_id`,
+        [ev.id, ev.type],
+      );
+      if (fresh.length === 0) return;
+      const source: ObservationSource = { kind: 'event', id: ev.id, created: ev.created };
+      const object = ev.data.object as { object: string };
+      if (object.object === 'payment_intent') await state.applyPaymentIntent(m, object as Stripe.PaymentIntent, source);
+      if (object.object === 'charge') await state.applyCharge(m, object as Stripe.Charge, source);
+      if (object.object === 'refund') await state.applyRefund(m, object as Stripe.Refund, source);
+      if (object.object === 'dispute') await state.applyDispute(m, object as Stripe.Dispute, source);
+    });
+  }
+}
+
+async function applyInChunks(f: Fixture, envelopes: Envelope[], sizes: number[]): Promise<void> {
+  let at = 0;
+  for (const size of sizes) {
+    const chunk = envelopes.slice(at, at + size);
+    await f.ds.transaction((m) => consumer.handle({ messages: chunk.map((e, i) => consumed(e, m, at + i)), manager: m }));
+    at += size;
+  }
+}
+
+async function endState(db: TestDatabase, schema: string) {
+  const q = (sql: string) => db.query(sql.replaceAll('§', `"${schema}"`));
+  return {
+    payments: await q(
+      `SELECT id, payment_intent_id, status, cycle, status_observed_at, amount_capturable, amount_received, amount_refunded,
+              amount_refunded_observed_at, charge_id, failure_code, decline_code, failure_message, disputed FROM §.payments ORDER BY id`,
+    ),
+    transitions: await q(`SELECT payment_id, transition_key, to_status, source FROM §.payment_transitions ORDER BY 1, 2`),
+    refunds: await q(`SELECT refund_id, payment_id, refund_request_id, amount, status FROM §.refunds ORDER BY 1`),
+    refundRequests: await q(`SELECT id, status, refund_id FROM §.refund_requests ORDER BY 1`),
+    reconciliation: await q(`SELECT source_id, kind, payment_id, attempts, done_at FROM §.reconciliation_sources ORDER BY 1`),
+    applied: await q(`SELECT event_id, type FROM §.applied_stripe_events ORDER BY 1`),
+    outbox: await q(`SELECT id, topic, key, payload::jsonb->'type' AS type, payload::jsonb->'data' AS data FROM §.outbox ORDER BY seq`),
+  };
+}
+
+describe('Stripe events consumer, a chunk at a time', () => {
+  const db = new TestDatabase(engines().databaseUrl);
+  const fixtures: Fixture[] = [];
+  afterAll(async () => {
+    for (const f of fixtures) {
+      await f.ds.destroy();
+      await db.dropSchema(f.schema);
+    }
+    await db.close();
+  });
+
+  it('ends exactly where applying the events one by one ends, with one normalised event per transition', async () => {
+    const [oneByOne, chunked] = [await fixture('pay_seq'), await fixture('pay_chunk')];
+    fixtures.push(oneByOne, chunked);
+    const envs = deliveries().map(envelope);
+    await applyOneByOne(oneByOne, envs);
+    await applyInChunks(chunked, envs, [14, envs.length - 14]);
+
+    const expected = await endState(db, oneByOne.schema);
+    const actual = await endState(db, chunked.schema);
+    expect(actual).toEqual(expected);
+
+    // And that end state is the right one (so the comparison is not between two equally wrong results).
+    const byId = Object.fromEntries(actual.payments.map((p) => [p.id, p]));
+    expect(byId.pay_1).toMatchObject({ status: 'succeeded', charge_id: 'ch_1', amount_refunded: '800', disputed: true });
+    expect(byId.pay_2).toMatchObject({ status: 'succeeded', payment_intent_id: 'pi_2' });
+    expect(byId.pay_3).toMatchObject({ status: 'succeeded', cycle: 1, decline_code: 'insufficient_funds' });
+    expect(byId.pay_4).toMatchObject({ status: 'succeeded', amount_capturable: '0' });
+    expect(actual.outbox.map((o) => `${String(o.key)}:${String(o.type)}`)).toEqual([
+      'pay_1:payment.succeeded',
+      'pay_1:payment.refunded',
+      'pay_1:payment.refunded',
+      'pay_1:payment.disputed',
+      'pay_2:payment.created',
+      'pay_2:payment.succeeded',
+      'pay_3:payment.failed',
+      'pay_3:payment.succeeded',
+      'pay_4:payment.authorized',
+      'pay_4:payment.succeeded',
+      'pay_4:payment.refunded',
+    ].map((k) => k.replace(/^(pay_\d)/, (id) => `ord_${id}`)));
+    expect(byId.pay_5).toMatchObject({ status: 'failed', cycle: 1 });
+    expect(actual.refundRequests).toEqual([
+      { id: 'rr_1', status: 'succeeded', refund_id: 're_1' },
+      { id: 'rr_2', status: 'failed', refund_id: null },
+    ]);
+    expect(actual.refunds.map((r) => `${String(r.refund_id)}:${String(r.status)}`)).toEqual([
+      're_1:succeeded',
+      're_2:failed',
+      're_3:succeeded',
+    ]);
+    expect(actual.reconciliation.map((r) => `${String(r.source_id)}:${r.done_at === null ? 'open' : 'done'}`)).toEqual([
+      'ch_1:open',
+      'ch_2:open',
+      'ch_3b:open',
+      'ch_4:open',
+      'dp_1:open',
+      're_1:open',
+      're_2:open',
+      're_3:open',
+    ]);
+    expect(actual.applied).toHaveLength(23);
+  });
+
+  it('gives each normalised event the correlation id and causation of the Stripe event that caused it', async () => {
+    const f = await fixture('pay_corr');
+    fixtures.push(f);
+    const envs = deliveries().map(envelope);
+    await applyInChunks(f, envs, [envs.length]);
+    const rows = await db.query<{ payload: string }>(`SELECT payload FROM "${f.schema}".outbox ORDER BY seq`);
+    const byEnvelope = new Map(envs.map((e) => [e.id, e]));
+    expect(rows.length).toBeGreaterThan(5);
+    for (const { payload } of rows) {
+      const msg = JSON.parse(payload) as Envelope;
+      const cause = byEnvelope.get(msg.causationId as string);
+      expect(cause).toBeDefined();
+      expect(msg.correlationId).toBe(cause?.correlationId);
+    }
+  });
+});
