@@ -7,7 +7,10 @@ import { CatalogService } from './catalog/catalog.service';
 import type { OrdersConfig } from './config';
 import { InventoryConsumer } from './inventory/inventory.consumer';
 import { InventoryController } from './inventory/inventory.controller';
-import { Inventory1710000000300 } from './inventory/inventory.migration';
+import {
+  Inventory1710000000300,
+  InventoryPendingReturns1710000000500,
+} from './inventory/inventory.migration';
 import { InventoryService } from './inventory/inventory.service';
 import { LoyaltyConsumer } from './loyalty/loyalty.consumer';
 import { LoyaltyController } from './loyalty/loyalty.controller';
@@ -41,6 +44,7 @@ export class AppModule {
             Orders1710000000200,
             Inventory1710000000300,
             Loyalty1710000000400,
+            InventoryPendingReturns1710000000500,
           ],
         }),
       ],
@@ -53,13 +57,7 @@ export class AppModule {
         InventoryConsumer,
         LoyaltyConsumer,
       ],
-      providers: [
-        CatalogService,
-        OrdersService,
-        InventoryService,
-        LoyaltyService,
-        OrderExpirySweeper,
-      ],
+      providers: [CatalogService, OrdersService, InventoryService, LoyaltyService, OrderExpirySweeper],
     };
   }
 }

@@ -16,6 +16,8 @@ export const ordersConfigSchema = baseConfigSchema.extend({
   ORDER_EXPIRY_SWEEP_MS: z.coerce.number().int().min(50).max(600000).default(5000),
   /** Loyalty points per whole currency unit paid (floored). 0 turns accrual off. */
   LOYALTY_POINTS_PER_UNIT: z.coerce.number().int().min(0).max(1000).default(1),
+  /** How long checkouts may use catalog reads (prices, stores, currencies) before reading them again. 0: always read. */
+  CATALOG_CACHE_MS: z.coerce.number().int().min(0).max(600000).default(5000),
   /** Where online `ship` orders reserve their stock. */
   ONLINE_FULFILMENT_LOCATION: z
     .string()

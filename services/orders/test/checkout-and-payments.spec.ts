@@ -1,10 +1,18 @@
-import { TestDatabase, engines, eventually, type ServiceProcess } from '@omnipay/testing';
+import {
+  TestDatabase,
+  TopicRecorder,
+  engines,
+  eventually,
+  testKafka,
+  type ServiceProcess,
+} from '@omnipay/testing';
 import {
   OrdersDb,
   PaymentsProducer,
   events,
   isolatedWorld,
   newPi,
+  republished,
   shuffle,
   startOrders,
   type PlacedOrder,
@@ -19,14 +27,20 @@ describe('orders, inventory and loyalty driven by payment events', () => {
   const db = new TestDatabase(engines().databaseUrl);
   const q = new OrdersDb(db, world.schema);
   const payments = new PaymentsProducer(world);
+  const recorder = new TopicRecorder(
+    testKafka(engines().kafkaBrokers),
+    ['orders', 'inventory', 'loyalty'].map((t) => `${world.topicPrefix}${t}.events.v1`),
+  );
   let svc: ServiceProcess;
 
   beforeAll(async () => {
     svc = await startOrders(world);
     await payments.connect();
+    await recorder.start();
   });
 
   afterAll(async () => {
+    await recorder.stop();
     await payments.disconnect();
     await svc?.stop();
     await db.dropSchema(world.schema);
@@ -177,6 +191,145 @@ describe('orders, inventory and loyalty driven by payment events', () => {
       expect(ledger.filter((e) => e.order_id === o.id).reduce((s, e) => s + e.points, 0)).toBe(0);
     }
     expect(await q.balances(customer)).toEqual({ sum: 3 * 46, account: 3 * 46 });
+  });
+
+  it('applies a burst with several events per order (one chunk or many) as one event at a time, and emits each effect caused by its own payment event', async () => {
+    await setStock('store_berlin', 'STICKER-PACK', 30);
+    await setStock('store_paris', 'STICKER-PACK', 0);
+    const customer = 'cus_burst';
+    const placeOne = (quantity: number) =>
+      place({
+        channel: 'app',
+        customerId: customer,
+        storeId: 'store_berlin',
+        fulfilment: 'pickup',
+        currency: 'eur',
+        lines: [{ sku: 'STICKER-PACK', quantity }],
+      });
+    const [created, refunded, mismatched, failedThenPaid] = [
+      await placeOne(2),
+      await placeOne(4),
+      await placeOne(1),
+      await placeOne(3),
+    ];
+    const [pa, pb, pc, pd] = [newPi(), newPi(), newPi(), newPi()];
+    const paidA = events.succeeded(created, pa);
+    const paidB = events.succeeded(refunded, pb);
+    const refundB = events.refunded(refunded, pb, {
+      refundId: `re_burst_${pb}`,
+      amount: refunded.total,
+      totalRefunded: refunded.total,
+      returnedItems: [{ sku: 'STICKER-PACK', quantity: 1 }],
+      returnStoreId: 'store_paris',
+    });
+    const unknown = events.succeeded({ ...created, id: 'ord_not_ours' }, newPi());
+    // Sent together, partition by partition in this order (all keyed by order id).
+    await payments.send([
+      events.created(created, pa),
+      paidA,
+      republished(paidA),
+      paidB,
+      refundB,
+      republished(refundB),
+      unknown,
+      events.succeeded(mismatched, pc, { amount: mismatched.total + 1 }),
+      events.failed(failedThenPaid, newPi()),
+      events.created(failedThenPaid, pd),
+      events.succeeded(failedThenPaid, pd),
+    ]);
+
+    const order = [created.id, refunded.id, mismatched.id, failedThenPaid.id];
+    const want = {
+      [created.id]: 'paid',
+      [refunded.id]: 'refunded',
+      [mismatched.id]: 'payment_mismatch',
+      [failedThenPaid.id]: 'paid',
+    };
+    for (const [id, status] of Object.entries(want)) await statusOf(id, status);
+    // 2 + 4 + 3 sold from Berlin, 1 still held for the flagged order; one returned sticker in Paris.
+    await eventually(
+      () => Promise.all([q.stock('STICKER-PACK', 'store_berlin'), q.stock('STICKER-PACK', 'store_paris')]),
+      ([berlin, paris]) => berlin.on_hand === 21 && paris?.on_hand === 1,
+      { what: 'stock committed and the return restocked' },
+    );
+    // 450 × 2 → 9 points, 450 × 4 → 18 points (fully reversed), 450 × 3 → 13 points.
+    await eventually(
+      () => q.balances(customer),
+      (b) => b.sum === 22 && b.account === 22,
+      { what: 'ledger' },
+    );
+    await new Promise((r) => setTimeout(r, 1500)); // let any duplicate that would (wrongly) apply do so
+    expect(await q.stock('STICKER-PACK', 'store_berlin')).toEqual({ on_hand: 21, reserved: 1 });
+    expect(await q.stock('STICKER-PACK', 'store_paris')).toEqual({ on_hand: 1, reserved: 0 });
+    // Orders live on different partitions: no order between them, only within one (a stable sort keeps it).
+    const ledger = (await q.ledger(customer)).sort(
+      (a, b) => order.indexOf(a.order_id) - order.indexOf(b.order_id),
+    );
+    expect(ledger.map((e) => [e.order_id, e.reason, e.points])).toEqual([
+      [created.id, 'accrual', 9],
+      [refunded.id, 'accrual', 18],
+      [refunded.id, 'refund_reversal', -18],
+      [failedThenPaid.id, 'accrual', 13],
+    ]);
+    const history = async (id: string) =>
+      (await svc.get<{ history: { to: string }[] }>(`/orders/${id}`)).body.history.map((h) => h.to);
+    expect(await history(refunded.id)).toEqual(['pending_payment', 'paid', 'refunded']);
+    expect(await history(failedThenPaid.id)).toEqual([
+      'pending_payment',
+      'payment_failed',
+      'pending_payment',
+      'paid',
+    ]);
+    expect(
+      await db.scalar(
+        `SELECT count(*) FROM ${world.schema}.inbox WHERE outcome <> 'applied' AND message_type LIKE 'payment.%'`,
+      ),
+    ).toBe(0);
+
+    // Each emitted event names the payment event that caused it and carries its correlation id.
+    const emitted = await eventually(
+      () =>
+        Promise.resolve(
+          recorder.messages
+            .map(
+              (m) =>
+                m.json as {
+                  type: string;
+                  causationId: string;
+                  correlationId: string;
+                  data: Record<string, unknown>;
+                },
+            )
+            .filter(
+              // Effects of payment events (placement's own events have no cause).
+              (e) => e?.causationId && (e.data.orderId === created.id || e.data.orderId === refunded.id),
+            ),
+        ),
+      (es) => es.length === 9,
+      { what: 'emitted events' },
+    );
+    const causes = (type: string, orderId: string) =>
+      emitted
+        .filter((e) => e.type === type && e.data.orderId === orderId)
+        .map((e) => [e.causationId, e.correlationId]);
+    const by = (e: { id: string; correlationId: string }) => [e.id, e.correlationId];
+    expect(causes('order.status_changed', created.id)).toEqual([by(paidA)]);
+    expect(causes('stock.changed', created.id)).toEqual([by(paidA)]);
+    expect(causes('loyalty.points_changed', created.id)).toEqual([by(paidA)]);
+    expect(causes('order.status_changed', refunded.id)).toEqual([by(paidB), by(refundB)]);
+    expect(
+      emitted
+        .filter((e) => e.type === 'stock.changed' && e.data.orderId === refunded.id)
+        .map((e) => `${String(e.data.change)}@${String(e.data.locationId)} by ${e.causationId}`)
+        .sort(), // different SKU@location keys: no order between them on the wire
+    ).toEqual([`committed@store_berlin by ${paidB.id}`, `restocked@store_paris by ${refundB.id}`].sort());
+    const points = emitted.filter(
+      (e) => e.type === 'loyalty.points_changed' && e.data.orderId === refunded.id,
+    );
+    expect(points.map((e) => [e.data.reason, e.data.points, e.causationId])).toEqual([
+      ['accrual', 18, paidB.id],
+      ['refund_reversal', -18, refundB.id],
+    ]);
   });
 
   it('flags a payment whose amount differs from the order: not paid, no points, stock still held', async () => {

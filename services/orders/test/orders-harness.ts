@@ -1,5 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import {
+  PaymentCreated,
   PaymentDisputed,
   PaymentFailed,
   PaymentRefunded,
@@ -31,10 +32,11 @@ export async function startOrders(
   world: World,
   env: Record<string, string> = {},
   port?: number,
+  entry = ORDERS_ENTRY,
 ): Promise<ServiceProcess> {
   const e = engines();
   return new ServiceProcess({
-    entry: ORDERS_ENTRY,
+    entry,
     name: `orders(${world.run})`,
     port: port ?? (await freePort()),
     env: {
@@ -111,6 +113,8 @@ function env<D extends MessageDefinition>(def: D, data: unknown): Envelope {
 }
 
 export const events = {
+  created: (o: PlacedOrder, pi: string) =>
+    env(PaymentCreated, { ...ref(o, pi), amount: o.total, currency: o.currency, captureMethod: 'automatic' }),
   succeeded: (o: PlacedOrder, pi: string, over: { amount?: number; currency?: string } = {}) =>
     env(PaymentSucceeded, {
       ...ref(o, pi),
@@ -167,6 +171,9 @@ export function shuffle<T>(items: T[]): T[] {
   }
   return a;
 }
+
+/** The same fact published again under a fresh message id (a retried producer, a replayed Stripe event). */
+export const republished = (e: Envelope): Envelope => ({ ...e, id: randomUUID() });
 
 /** Reads of the service's own tables for assertions on final state. */
 export class OrdersDb {

@@ -1,34 +1,29 @@
 import { Controller } from '@nestjs/common';
-import { PaymentRefunded, PaymentSucceeded, Topics } from '@omnipay/contracts';
-import { OnMessage, isMessage, type ConsumedMessage } from '@omnipay/messaging';
-import { serialiseConsumer } from '../shared/sql';
+import { Topics } from '@omnipay/contracts';
+import { OnMessages, type ConsumedBatch } from '@omnipay/messaging';
+import { JsonLogger } from '@omnipay/observability';
+import { planLog } from '../shared/plan-log';
 import { InventoryService } from './inventory.service';
+import { planInventoryPayments } from './payment-batch';
 
 /**
- * Stock effects of payments (consumer group `inventory`): commit on success, restock returns on refunds.
- * Failures and cancels of a payment attempt change nothing: the reservation holds until the order is paid,
- * cancelled or expires (the order stays payable).
+ * Stock effects of payments (consumer group `inventory`), a partition chunk at a time: lock the holds, lines,
+ * returns and stock rows the chunk may touch, decide in memory (`planInventoryPayments`, same result and same
+ * `StockChanged` as one event at a time), write back set-based. Failures and cancels of a payment attempt change
+ * nothing: the reservation holds until the order is paid, cancelled or expires (the order stays payable).
  */
 @Controller()
 export class InventoryConsumer {
-  constructor(private readonly inventory: InventoryService) {}
+  constructor(
+    private readonly inventory: InventoryService,
+    private readonly logger: JsonLogger,
+  ) {}
 
-  @OnMessage(Topics.paymentsEvents, { group: 'inventory' })
-  async onPaymentEvent(message: ConsumedMessage): Promise<void> {
-    if (isMessage(message, PaymentSucceeded)) {
-      await serialiseConsumer(message.manager, 'inventory');
-      const d = message.envelope.data;
-      await this.inventory.paymentSucceeded(message.manager, d.orderId, d);
-    } else if (isMessage(message, PaymentRefunded)) {
-      await serialiseConsumer(message.manager, 'inventory');
-      const d = message.envelope.data;
-      await this.inventory.refunded(message.manager, {
-        orderId: d.orderId,
-        refundId: d.refundId,
-        fullyRefunded: d.fullyRefunded,
-        returnedItems: d.returnedItems,
-        returnStoreId: d.returnStoreId,
-      });
-    }
+  @OnMessages(Topics.paymentsEvents, { group: 'inventory' })
+  async onPaymentEvents(batch: ConsumedBatch): Promise<void> {
+    const events = batch.messages.map((m) => m.envelope);
+    const snapshot = await this.inventory.lockForPayments(batch.manager, events);
+    const plan = planInventoryPayments(snapshot, events, planLog(this.logger));
+    await this.inventory.applyPaymentPlan(batch.manager, plan);
   }
 }

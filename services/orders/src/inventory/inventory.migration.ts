@@ -65,3 +65,18 @@ export class Inventory1710000000300 implements MigrationInterface {
     );
   }
 }
+
+/** The inventory consumer looks up an order's pending returns on every committed sale: index them. */
+export class InventoryPendingReturns1710000000500 implements MigrationInterface {
+  name = 'InventoryPendingReturns1710000000500';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(
+      `CREATE INDEX inventory_returns_pending_by_order ON inventory_returns (order_id) WHERE status = 'pending'`,
+    );
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('DROP INDEX inventory_returns_pending_by_order');
+  }
+}

@@ -1,11 +1,30 @@
 import { Injectable } from '@nestjs/common';
-import { StockChanged, type DataOf, type OrderId, type Sku, type StoreId } from '@omnipay/contracts';
+import {
+  PaymentRefunded,
+  PaymentSucceeded,
+  StockChanged,
+  type DataOf,
+  type Envelope,
+  type OrderId,
+  type Sku,
+  type StoreId,
+} from '@omnipay/contracts';
 import { OutboxService, UnitOfWork } from '@omnipay/messaging';
 import { JsonLogger, metricsRegistry } from '@omnipay/observability';
 import { Counter } from 'prom-client';
 import { DataSource, type EntityManager } from 'typeorm';
-import { returning, serialiseConsumer } from '../shared/sql';
-import { paymentMatches, type ReceivedPayment } from '../shared/payment-check';
+import { causedBy, isEvent } from '../shared/payment-events';
+import { returning } from '../shared/sql';
+import {
+  stockKey,
+  stockKeysFor,
+  type HoldLineState,
+  type HoldState,
+  type InventoryPlan,
+  type InventorySnapshot,
+  type ReturnState,
+  type StockState,
+} from './payment-batch';
 
 type Change = DataOf<typeof StockChanged>['change'];
 
@@ -56,8 +75,10 @@ export class InventoryService {
   ) {}
 
   /**
-   * Reserves every line at `locationId` inside the caller's transaction (the order insert). Lines must be sorted by
-   * SKU so concurrent checkouts lock rows in one order. Throws OutOfStockError: the caller's transaction rolls back.
+   * Reserves every line at `locationId` inside the caller's transaction (the order insert) and returns the
+   * `StockChanged` the caller must add to the outbox. Lines must be sorted by SKU so concurrent checkouts lock rows
+   * in one order; the stock rows are updated last, so the hot rows stay locked only until the commit that follows.
+   * Throws OutOfStockError: the caller's transaction rolls back.
    */
   async reserve(
     manager: EntityManager,
@@ -68,9 +89,25 @@ export class InventoryService {
       total: number;
       lines: { sku: string; quantity: number }[];
     },
-  ): Promise<void> {
+  ): Promise<DataOf<typeof StockChanged>[]> {
+    await manager.query(
+      `WITH h AS (
+         INSERT INTO inventory_holds (order_id, location_id, currency, total, status) VALUES ($1, $2, $3, $4, 'open')
+       )
+       INSERT INTO inventory_hold_lines (order_id, sku, quantity)
+       SELECT $1, l.sku, l.quantity FROM unnest($5::text[], $6::int[]) AS l(sku, quantity)`,
+      [
+        hold.orderId,
+        hold.locationId,
+        hold.currency,
+        hold.total,
+        hold.lines.map((l) => l.sku),
+        hold.lines.map((l) => l.quantity),
+      ],
+    );
     const events: DataOf<typeof StockChanged>[] = [];
     for (const line of hold.lines) {
+      // The WHERE re-checks availability under the row lock: concurrent checkouts can never oversell.
       const [row] = await returning<StockRow>(
         manager,
         `UPDATE stock SET reserved = reserved + $3, updated_at = now()
@@ -81,22 +118,11 @@ export class InventoryService {
       if (!row) throw new OutOfStockError([line.sku], hold.locationId);
       events.push(this.event(line.sku, hold.locationId, 'reserved', line.quantity, row, hold.orderId));
     }
-    await manager.query(
-      `INSERT INTO inventory_holds (order_id, location_id, currency, total, status) VALUES ($1, $2, $3, $4, 'open')`,
-      [hold.orderId, hold.locationId, hold.currency, hold.total],
-    );
-    await manager.query(
-      `INSERT INTO inventory_hold_lines (order_id, sku, quantity)
-       SELECT $1, l.sku, l.quantity FROM unnest($2::text[], $3::int[]) AS l(sku, quantity)`,
-      [hold.orderId, hold.lines.map((l) => l.sku), hold.lines.map((l) => l.quantity)],
-    );
-    await this.emit(manager, events);
+    return events;
   }
 
   /** Gives back an unpaid order's reservation (cancel, expiry). No-op unless the hold is still reserved. */
   async release(manager: EntityManager, orderId: string, why: string): Promise<boolean> {
-    // Cancel and expiry queue behind the inventory consumer rather than deadlock with it (see serialiseConsumer).
-    await serialiseConsumer(manager, 'inventory');
     const hold = await this.lockHold(manager, orderId);
     if (!hold || (hold.status !== 'open' && hold.status !== 'flagged')) return false;
     const events: DataOf<typeof StockChanged>[] = [];
@@ -114,71 +140,6 @@ export class InventoryService {
     await this.emit(manager, events);
     this.logger.pino.info({ orderId, why, locationId: hold.location_id }, 'reservation released');
     return true;
-  }
-
-  /** Payment succeeded: commit the reservation (or flag it when the payment does not match the order). */
-  async paymentSucceeded(manager: EntityManager, orderId: string, payment: ReceivedPayment): Promise<void> {
-    const hold = await this.lockHold(manager, orderId);
-    if (!hold) {
-      this.logger.pino.warn({ orderId }, 'payment succeeded for an order without a stock hold; ignored');
-      return;
-    }
-    if (!paymentMatches({ total: Number(hold.total), currency: hold.currency }, payment)) {
-      // Neither commit nor release: the stock stays held for the flagged order until finance refunds it.
-      if (hold.status === 'open') await this.setStatus(manager, orderId, 'flagged');
-      return;
-    }
-    const lines = await this.lines(manager, orderId);
-    if (hold.status === 'open') {
-      const events = [];
-      for (const line of lines) {
-        const row = await this.updateStock(
-          manager,
-          'on_hand = on_hand - $3, reserved = reserved - $3',
-          line.sku,
-          hold.location_id,
-          line.quantity,
-        );
-        events.push(this.event(line.sku, hold.location_id, 'committed', line.quantity, row, orderId));
-      }
-      await this.setStatus(manager, orderId, 'committed');
-      await this.emit(manager, events);
-    } else if (hold.status === 'released') {
-      await this.retake(manager, hold, lines);
-    } else {
-      return; // committed, flagged or shortfall already: a second success changes nothing
-    }
-    await this.applyPendingReturns(manager, orderId);
-  }
-
-  /** A refund: restock returned items at the return store; release a flagged hold once fully refunded. */
-  async refunded(
-    manager: EntityManager,
-    r: {
-      orderId: string;
-      refundId: string;
-      fullyRefunded: boolean;
-      returnedItems: { sku: string; quantity: number }[];
-      returnStoreId: string | null;
-    },
-  ): Promise<void> {
-    const hold = await this.lockHold(manager, r.orderId);
-    if (!hold) {
-      this.logger.pino.warn({ orderId: r.orderId }, 'refund for an order without a stock hold; ignored');
-      return;
-    }
-    if (hold.status === 'flagged' && r.fullyRefunded)
-      await this.release(manager, r.orderId, 'mismatched payment refunded');
-    if (r.returnedItems.length === 0) return;
-    const location = r.returnStoreId ?? hold.location_id;
-    const inserted = await manager.query<unknown[]>(
-      `INSERT INTO inventory_returns (refund_id, order_id, location_id, items, status) VALUES ($1, $2, $3, $4, 'pending')
-       ON CONFLICT (refund_id) DO NOTHING RETURNING refund_id`,
-      [r.refundId, r.orderId, location, JSON.stringify(r.returnedItems)],
-    );
-    if (inserted.length === 0) return; // this refund's items were already taken back
-    // A refund can overtake its payment's success event; its items are restocked once the sale is committed.
-    if (hold.status === 'committed') await this.applyPendingReturns(manager, r.orderId);
   }
 
   /** Sets the physical count of a SKU at a location (stock take, tests). Refused below what is reserved. */
@@ -222,80 +183,133 @@ export class InventoryService {
   }
 
   /**
-   * The payment succeeded after the reservation was released (expiry raced the customer): take the stock again if
-   * it is still there, all lines or none; otherwise record a shortfall for staff. Never below zero.
+   * Locks what a chunk of payment events may touch, in the order every writer locks it (holds by order id, then
+   * stock rows by SKU and location; checkouts and releases take stock rows in SKU order too).
    */
-  private async retake(manager: EntityManager, hold: Hold, lines: HoldLine[]): Promise<void> {
-    const rows = await manager.query<(StockRow & { sku: string })[]>(
-      `SELECT sku, on_hand, reserved FROM stock WHERE location_id = $1 AND sku = ANY($2::text[]) ORDER BY sku FOR UPDATE`,
-      [hold.location_id, lines.map((l) => l.sku)],
+  async lockForPayments(manager: EntityManager, events: Envelope[]): Promise<InventorySnapshot> {
+    const relevant = events.filter((e) => isEvent(e, PaymentSucceeded) || isEvent(e, PaymentRefunded));
+    const empty: InventorySnapshot = { holds: new Map(), lines: new Map(), stock: new Map(), returns: [] };
+    if (relevant.length === 0) return empty;
+    const orderIds = [...new Set(relevant.map((e) => (e.data as { orderId: string }).orderId))];
+    const holdRows = await manager.query<(Omit<HoldState, 'total'> & { total: string })[]>(
+      `SELECT order_id, location_id, currency, total, status FROM inventory_holds
+        WHERE order_id = ANY($1::text[]) ORDER BY order_id FOR UPDATE`,
+      [orderIds],
     );
-    const available = new Map(rows.map((r) => [r.sku, r.on_hand - r.reserved]));
-    const short = lines.filter((l) => (available.get(l.sku) ?? 0) < l.quantity).map((l) => l.sku);
-    if (short.length > 0) {
-      await this.setStatus(manager, hold.order_id, 'shortfall');
-      inventoryShortfalls.inc();
-      this.logger.pino.error(
-        { orderId: hold.order_id, skus: short, locationId: hold.location_id },
-        'paid order cannot be served: stock gone after its reservation expired',
-      );
-      return;
-    }
-    const events = [];
-    for (const line of lines) {
-      const row = await this.updateStock(
-        manager,
-        'on_hand = on_hand - $3',
-        line.sku,
-        hold.location_id,
-        line.quantity,
-      );
-      events.push(this.event(line.sku, hold.location_id, 'committed', line.quantity, row, hold.order_id));
-    }
-    await this.setStatus(manager, hold.order_id, 'committed');
-    await this.emit(manager, events);
+    if (holdRows.length === 0) return empty;
+    const holds = new Map(holdRows.map((h) => [h.order_id, { ...h, total: Number(h.total) }]));
+    const lineRows = await manager.query<(HoldLineState & { order_id: string })[]>(
+      `SELECT order_id, sku, quantity, returned FROM inventory_hold_lines
+        WHERE order_id = ANY($1::text[]) ORDER BY order_id, sku`,
+      [[...holds.keys()]],
+    );
+    const lines = new Map<string, HoldLineState[]>();
+    for (const { order_id, ...l } of lineRows) lines.set(order_id, [...(lines.get(order_id) ?? []), l]);
+    const refundIds = relevant
+      .filter((e) => isEvent(e, PaymentRefunded))
+      .map((e) => (e.data as { refundId: string }).refundId);
+    const returnRows = await manager.query<Omit<ReturnState, 'isNew'>[]>(
+      `SELECT refund_id, order_id, location_id, items, status FROM inventory_returns
+        WHERE (order_id = ANY($1::text[]) AND status = 'pending') OR refund_id = ANY($2::text[])
+        ORDER BY created_at, refund_id FOR UPDATE`,
+      [[...holds.keys()], refundIds],
+    );
+    const returns = returnRows.map((r) => ({ ...r, isNew: false }));
+    const keys = stockKeysFor(relevant, holds, lines, returns);
+    const stockRows = await manager.query<Omit<StockState, 'exists'>[]>(
+      `SELECT s.sku, s.location_id, s.on_hand, s.reserved
+         FROM stock s JOIN unnest($1::text[], $2::text[]) AS k(sku, location_id)
+              ON s.sku = k.sku AND s.location_id = k.location_id
+        ORDER BY s.sku, s.location_id FOR UPDATE OF s`,
+      [keys.map((k) => k.sku), keys.map((k) => k.locationId)],
+    );
+    const stock = new Map<string, StockState>();
+    for (const k of keys)
+      stock.set(stockKey(k.sku, k.locationId), {
+        sku: k.sku,
+        location_id: k.locationId,
+        on_hand: 0,
+        reserved: 0,
+        exists: false,
+      });
+    for (const r of stockRows) stock.set(stockKey(r.sku, r.location_id), { ...r, exists: true });
+    return { holds, lines, stock, returns };
   }
 
-  private async applyPendingReturns(manager: EntityManager, orderId: string): Promise<void> {
-    const pending = await manager.query<
-      { refund_id: string; location_id: string; items: { sku: string; quantity: number }[] }[]
-    >(
-      `SELECT refund_id, location_id, items FROM inventory_returns WHERE order_id = $1 AND status = 'pending' ORDER BY created_at FOR UPDATE`,
-      [orderId],
-    );
-    if (pending.length === 0) return;
-    const lines = new Map((await this.lines(manager, orderId)).map((l) => [l.sku, l]));
-    const events = [];
-    for (const ret of pending) {
-      for (const item of [...ret.items].sort((a, b) => (a.sku < b.sku ? -1 : 1))) {
-        const line = lines.get(item.sku);
-        // Only what was sold on this order can come back, and not more than was sold.
-        const quantity = line ? Math.min(item.quantity, line.quantity - line.returned) : 0;
-        if (quantity <= 0) {
-          this.logger.pino.warn(
-            { orderId, refundId: ret.refund_id, sku: item.sku },
-            'returned item not on the order (or already returned); not restocked',
-          );
-          continue;
-        }
-        line!.returned += quantity;
-        await manager.query(
-          'UPDATE inventory_hold_lines SET returned = returned + $3 WHERE order_id = $1 AND sku = $2',
-          [orderId, item.sku, quantity],
-        );
-        const [row] = await manager.query<StockRow[]>(
-          `INSERT INTO stock (sku, location_id, on_hand) VALUES ($1, $2, $3)
-           ON CONFLICT (sku, location_id) DO UPDATE SET on_hand = stock.on_hand + EXCLUDED.on_hand, updated_at = now()
-           RETURNING on_hand, reserved`,
-          [item.sku, ret.location_id, quantity],
-        );
-        events.push(this.event(item.sku, ret.location_id, 'restocked', quantity, row, orderId));
-      }
-      await manager.query(`UPDATE inventory_returns SET status = 'restocked' WHERE refund_id = $1`, [
-        ret.refund_id,
-      ]);
+  /** Writes a chunk's decisions: a statement per table touched, whatever the chunk's size. */
+  async applyPaymentPlan(manager: EntityManager, plan: InventoryPlan): Promise<void> {
+    const existing = plan.stock.filter((r) => !r.created);
+    if (existing.length > 0) {
+      await manager.query(
+        `UPDATE stock s SET on_hand = v.on_hand, reserved = v.reserved, updated_at = now()
+           FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]) AS v(sku, location_id, on_hand, reserved)
+          WHERE s.sku = v.sku AND s.location_id = v.location_id`,
+        [
+          existing.map((r) => r.sku),
+          existing.map((r) => r.location_id),
+          existing.map((r) => r.on_hand),
+          existing.map((r) => r.reserved),
+        ],
+      );
     }
-    await this.emit(manager, events);
+    const created = plan.stock.filter((r) => r.created);
+    if (created.length > 0) {
+      // Not locked beforehand (there was no row): add to whatever a concurrent writer may have created meanwhile.
+      await manager.query(
+        `INSERT INTO stock (sku, location_id, on_hand, reserved)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]) ORDER BY 1, 2
+         ON CONFLICT (sku, location_id) DO UPDATE SET on_hand = stock.on_hand + EXCLUDED.on_hand,
+            reserved = stock.reserved + EXCLUDED.reserved, updated_at = now()`,
+        [
+          created.map((r) => r.sku),
+          created.map((r) => r.location_id),
+          created.map((r) => r.on_hand),
+          created.map((r) => r.reserved),
+        ],
+      );
+    }
+    if (plan.holds.length > 0) {
+      await manager.query(
+        `UPDATE inventory_holds h SET status = v.status, updated_at = now()
+           FROM unnest($1::text[], $2::text[]) AS v(order_id, status) WHERE h.order_id = v.order_id`,
+        [plan.holds.map((h) => h.order_id), plan.holds.map((h) => h.status)],
+      );
+    }
+    if (plan.lines.length > 0) {
+      await manager.query(
+        `UPDATE inventory_hold_lines l SET returned = v.returned
+           FROM unnest($1::text[], $2::text[], $3::int[]) AS v(order_id, sku, returned)
+          WHERE l.order_id = v.order_id AND l.sku = v.sku`,
+        [plan.lines.map((l) => l.order_id), plan.lines.map((l) => l.sku), plan.lines.map((l) => l.returned)],
+      );
+    }
+    const newReturns = plan.returns.filter((r) => r.isNew);
+    if (newReturns.length > 0) {
+      await manager.query(
+        `INSERT INTO inventory_returns (refund_id, order_id, location_id, items, status)
+         SELECT r.refund_id, r.order_id, r.location_id, r.items::jsonb, r.status
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS r(refund_id, order_id, location_id, items, status)`,
+        [
+          newReturns.map((r) => r.refund_id),
+          newReturns.map((r) => r.order_id),
+          newReturns.map((r) => r.location_id),
+          newReturns.map((r) => JSON.stringify(r.items)),
+          newReturns.map((r) => r.status),
+        ],
+      );
+    }
+    const restocked = plan.returns.filter((r) => !r.isNew && r.status === 'restocked');
+    if (restocked.length > 0) {
+      await manager.query(
+        `UPDATE inventory_returns SET status = 'restocked' WHERE refund_id = ANY($1::text[])`,
+        [restocked.map((r) => r.refund_id)],
+      );
+    }
+    for (let i = 0; i < plan.shortfalls; i++) inventoryShortfalls.inc();
+    await this.outbox.addMany(
+      manager,
+      plan.events.map((e) => ({ definition: StockChanged, data: e.data, opts: causedBy(e.cause) })),
+    );
   }
 
   private async updateStock(

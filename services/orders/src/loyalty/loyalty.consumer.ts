@@ -1,30 +1,21 @@
 import { Controller } from '@nestjs/common';
-import { PaymentDisputed, PaymentRefunded, PaymentSucceeded, Topics } from '@omnipay/contracts';
-import { OnMessage, isMessage, type ConsumedMessage } from '@omnipay/messaging';
-import { serialiseConsumer } from '../shared/sql';
+import { Topics } from '@omnipay/contracts';
+import { OnMessages, type ConsumedBatch } from '@omnipay/messaging';
 import { LoyaltyService } from './loyalty.service';
 
-/** Points from payments (consumer group `loyalty`), for every channel alike. */
+/**
+ * Points from payments (consumer group `loyalty`), for every channel alike, a partition chunk at a time with
+ * set-based SQL (`LoyaltyService.applyPaymentEvents`; same ledger and `PointsChanged` as one event at a time).
+ */
 @Controller()
 export class LoyaltyConsumer {
   constructor(private readonly loyalty: LoyaltyService) {}
 
-  @OnMessage(Topics.paymentsEvents, { group: 'loyalty' })
-  async onPaymentEvent(message: ConsumedMessage): Promise<void> {
-    const { manager, envelope } = message;
-    if (
-      !isMessage(message, PaymentSucceeded) &&
-      !isMessage(message, PaymentRefunded) &&
-      !isMessage(message, PaymentDisputed)
-    )
-      return;
-    await serialiseConsumer(manager, 'loyalty');
-    if (isMessage(message, PaymentSucceeded)) {
-      await this.loyalty.paymentSucceeded(manager, envelope.id, message.envelope.data);
-    } else if (isMessage(message, PaymentRefunded)) {
-      await this.loyalty.refunded(manager, envelope.id, message.envelope.data);
-    } else if (isMessage(message, PaymentDisputed)) {
-      await this.loyalty.disputed(manager, envelope.id, message.envelope.data);
-    }
+  @OnMessages(Topics.paymentsEvents, { group: 'loyalty' })
+  async onPaymentEvents(batch: ConsumedBatch): Promise<void> {
+    await this.loyalty.applyPaymentEvents(
+      batch.manager,
+      batch.messages.map((m) => m.envelope),
+    );
   }
 }

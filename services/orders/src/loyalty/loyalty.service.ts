@@ -1,21 +1,27 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { PointsChanged, type CustomerId, type OrderId } from '@omnipay/contracts';
+import { PointsChanged, type CustomerId, type Envelope, type OrderId } from '@omnipay/contracts';
 import { OutboxService } from '@omnipay/messaging';
 import { JsonLogger } from '@omnipay/observability';
 import { APP_CONFIG } from '@omnipay/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { OrdersConfig } from '../config';
-import { paymentMatches, type ReceivedPayment } from '../shared/payment-check';
-import { returning } from '../shared/sql';
-import { accrualPoints, reversalTarget } from './points';
-
-type Reason = 'accrual' | 'refund_reversal' | 'dispute_reversal';
+import { causedBy } from '../shared/payment-events';
+import { planLog } from '../shared/plan-log';
+import {
+  ordersNeedingReversals,
+  planLoyaltyPayments,
+  pointsEvents,
+  type EntryReason as Reason,
+  type LoyaltyOrderState,
+  type LoyaltyPlan,
+} from './payment-batch';
 
 interface LoyaltyOrder {
   order_id: string;
   customer_id: string;
   currency: string;
   expected_total: string;
+  payment_id: string | null;
   paid_amount: string | null;
   mismatch: boolean;
   accrued_points: number | null;
@@ -49,69 +55,154 @@ export class LoyaltyService {
     );
   }
 
-  async paymentSucceeded(
+  /** Points effects of a chunk of payment events (offset order), in its transaction: lock, decide in memory, write. */
+  async applyPaymentEvents(manager: EntityManager, events: Envelope[]): Promise<void> {
+    const { orders, reversed } = await this.lockForPayments(manager, events);
+    if (orders.size === 0) return;
+    const plan = planLoyaltyPayments(
+      orders,
+      reversed,
+      events,
+      this.config.LOYALTY_POINTS_PER_UNIT,
+      planLog(this.logger),
+    );
+    await this.applyPaymentPlan(manager, plan, events.length);
+  }
+
+  /** Locks the loyalty orders a chunk names (order id order) and reads what was already reversed where needed. */
+  async lockForPayments(
     manager: EntityManager,
-    messageId: string,
-    p: { orderId: string; paymentId: string } & ReceivedPayment,
-  ): Promise<void> {
-    const order = await this.lock(manager, p.orderId);
-    if (!order) return; // walk-in sale or not our order: no points
-    if (order.accrued_points !== null || order.mismatch) return; // one accrual per order
-    if (!paymentMatches({ total: Number(order.expected_total), currency: order.currency }, p)) {
-      await manager.query(
-        `UPDATE loyalty_orders SET mismatch = true, updated_at = now() WHERE order_id = $1`,
-        [p.orderId],
+    events: Envelope[],
+  ): Promise<{ orders: Map<string, LoyaltyOrderState>; reversed: Map<string, number> }> {
+    const relevant = pointsEvents(events);
+    const ids = [...new Set(relevant.map((e) => (e.data as { orderId: string }).orderId))];
+    const rows = ids.length
+      ? await manager.query<LoyaltyOrder[]>(
+          'SELECT * FROM loyalty_orders WHERE order_id = ANY($1::text[]) ORDER BY order_id FOR UPDATE',
+          [ids],
+        )
+      : [];
+    const n = (v: string | number | null) => (v === null ? null : Number(v));
+    const orders = new Map<string, LoyaltyOrderState>(
+      rows.map((r) => [
+        r.order_id,
+        {
+          order_id: r.order_id,
+          customer_id: r.customer_id,
+          currency: r.currency,
+          expected_total: Number(r.expected_total),
+          payment_id: r.payment_id,
+          paid_amount: n(r.paid_amount),
+          mismatch: r.mismatch,
+          accrued_points: r.accrued_points,
+          total_refunded: Number(r.total_refunded),
+          disputed_amount: Number(r.disputed_amount),
+        },
+      ]),
+    );
+    const reversed = new Map<string, number>();
+    const needing = ordersNeedingReversals(orders, relevant);
+    if (needing.length > 0) {
+      for (const id of needing) reversed.set(id, 0);
+      const sums = await manager.query<{ order_id: string; reversed: number }[]>(
+        `SELECT order_id, COALESCE(-SUM(points), 0)::int AS reversed FROM loyalty_entries
+          WHERE order_id = ANY($1::text[]) AND reason <> 'accrual' GROUP BY order_id`,
+        [needing],
       );
-      this.logger.pino.warn(
-        { orderId: p.orderId, paymentId: p.paymentId },
-        'payment does not match the order: no points',
-      );
-      return;
+      for (const r of sums) reversed.set(r.order_id, r.reversed);
     }
-    const points = accrualPoints(p.amountReceived, p.currency, this.config.LOYALTY_POINTS_PER_UNIT);
-    await manager.query(
-      `UPDATE loyalty_orders SET accrued_points = $2, paid_amount = $3, payment_id = $4, updated_at = now() WHERE order_id = $1`,
-      [p.orderId, points, p.amountReceived, p.paymentId],
-    );
-    if (points > 0) await this.append(manager, order.customer_id, p.orderId, 'accrual', p.paymentId, points);
-    // Refunds or disputes that overtook this success are reversed now.
-    const reason = Number(order.total_refunded) > 0 ? 'refund_reversal' : 'dispute_reversal';
-    await this.reconcileReversal(
-      manager,
-      { ...order, accrued_points: points, paid_amount: String(p.amountReceived) },
-      reason,
-      messageId,
-    );
+    return { orders, reversed };
   }
 
-  async refunded(
-    manager: EntityManager,
-    messageId: string,
-    r: { orderId: string; totalRefunded: number; amountCaptured: number },
-  ): Promise<void> {
-    const order = await this.lock(manager, r.orderId);
-    if (!order) return;
-    const [updated] = await returning<LoyaltyOrder>(
-      manager,
-      `UPDATE loyalty_orders SET total_refunded = GREATEST(total_refunded, $2), updated_at = now() WHERE order_id = $1 RETURNING *`,
-      [r.orderId, r.totalRefunded],
+  /**
+   * Writes a chunk's decisions: the loyalty orders, the ledger entries (in decision order), each customer's balance
+   * in one upsert (customer id order, so concurrent chunks queue rather than deadlock), and a `PointsChanged` per
+   * entry with the balance right after it.
+   */
+  async applyPaymentPlan(manager: EntityManager, plan: LoyaltyPlan, chunkSize: number): Promise<void> {
+    const o = plan.orders;
+    if (o.length > 0) {
+      await manager.query(
+        `UPDATE loyalty_orders l SET payment_id = v.payment_id, paid_amount = v.paid_amount, mismatch = v.mismatch,
+                accrued_points = v.accrued_points, total_refunded = v.total_refunded,
+                disputed_amount = v.disputed_amount, updated_at = now()
+           FROM unnest($1::text[], $2::text[], $3::bigint[], $4::boolean[], $5::int[], $6::bigint[], $7::bigint[])
+                AS v(order_id, payment_id, paid_amount, mismatch, accrued_points, total_refunded, disputed_amount)
+          WHERE l.order_id = v.order_id`,
+        [
+          o.map((x) => x.order_id),
+          o.map((x) => x.payment_id),
+          o.map((x) => x.paid_amount),
+          o.map((x) => x.mismatch),
+          o.map((x) => x.accrued_points),
+          o.map((x) => x.total_refunded),
+          o.map((x) => x.disputed_amount),
+        ],
+      );
+    }
+    if (plan.entries.length === 0) return;
+    const e = plan.entries;
+    const inserted = await manager.query<{ id: string; n: string }[]>(
+      `INSERT INTO loyalty_entries (customer_id, order_id, reason, source_ref, points)
+       SELECT e.customer_id, e.order_id, e.reason, e.source_ref, e.points
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[])
+              WITH ORDINALITY AS e(customer_id, order_id, reason, source_ref, points, n)
+        ORDER BY e.n
+       ON CONFLICT DO NOTHING RETURNING id, order_id, reason, source_ref`,
+      [
+        e.map((x) => x.customerId),
+        e.map((x) => x.orderId),
+        e.map((x) => x.reason),
+        e.map((x) => x.sourceRef),
+        e.map((x) => x.points),
+      ],
     );
-    await this.reconcileReversal(manager, updated, 'refund_reversal', messageId);
-  }
-
-  async disputed(
-    manager: EntityManager,
-    messageId: string,
-    d: { orderId: string; amount: number },
-  ): Promise<void> {
-    const order = await this.lock(manager, d.orderId);
-    if (!order) return;
-    const [updated] = await returning<LoyaltyOrder>(
-      manager,
-      `UPDATE loyalty_orders SET disputed_amount = GREATEST(disputed_amount, $2), updated_at = now() WHERE order_id = $1 RETURNING *`,
-      [d.orderId, d.amount],
+    const idOf = new Map(
+      (inserted as unknown as { id: string; order_id: string; reason: string; source_ref: string }[]).map(
+        (r) => [`${r.order_id}\u0000${r.reason}\u0000${r.source_ref}`, String(r.id)],
+      ),
     );
-    await this.reconcileReversal(manager, updated, 'dispute_reversal', messageId);
+    const written = e.flatMap((x) => {
+      const id = idOf.get(`${x.orderId}\u0000${x.reason}\u0000${x.sourceRef}`);
+      return id === undefined ? [] : [{ ...x, id }];
+    });
+    // An entry that already existed (a fact seen before under another message) was not written; later decisions of a
+    // longer chunk may have counted on it, so the chunk is redone one message at a time, where none depends on it.
+    if (written.length < e.length && chunkSize > 1) throw new LedgerEntryExists();
+    if (written.length === 0) return;
+    const delta = new Map<string, number>();
+    for (const x of written) delta.set(x.customerId, (delta.get(x.customerId) ?? 0) + x.points);
+    const customers = [...delta.keys()].sort();
+    const accounts = await manager.query<{ customer_id: string; balance: number }[]>(
+      `INSERT INTO loyalty_accounts (customer_id, balance)
+       SELECT * FROM unnest($1::text[], $2::int[]) ORDER BY 1
+       ON CONFLICT (customer_id) DO UPDATE SET balance = loyalty_accounts.balance + EXCLUDED.balance, updated_at = now()
+       RETURNING customer_id, balance`,
+      [customers, customers.map((c) => delta.get(c))],
+    );
+    // Each event carries the balance right after its entry: start from the balance before this chunk's entries.
+    const running = new Map(
+      accounts.map((a) => [a.customer_id, a.balance - (delta.get(a.customer_id) ?? 0)]),
+    );
+    await this.outbox.addMany(
+      manager,
+      written.map((x) => {
+        const balance = (running.get(x.customerId) ?? 0) + x.points;
+        running.set(x.customerId, balance);
+        return {
+          definition: PointsChanged,
+          data: {
+            customerId: x.customerId as CustomerId,
+            orderId: x.orderId as OrderId,
+            entryId: x.id,
+            reason: x.reason,
+            points: x.points,
+            balance,
+          },
+          opts: causedBy(x.cause),
+        };
+      }),
+    );
   }
 
   async account(customerId: string) {
@@ -134,64 +225,11 @@ export class LoyaltyService {
       })),
     };
   }
+}
 
-  private async reconcileReversal(
-    manager: EntityManager,
-    order: LoyaltyOrder,
-    reason: Reason,
-    messageId: string,
-  ): Promise<void> {
-    if (order.accrued_points === null || order.paid_amount === null) return; // nothing accrued yet (or never will)
-    const target = reversalTarget(
-      order.accrued_points,
-      Number(order.paid_amount),
-      Number(order.total_refunded),
-      Number(order.disputed_amount),
-    );
-    const [{ reversed }] = await manager.query<{ reversed: number }[]>(
-      `SELECT COALESCE(-SUM(points), 0)::int AS reversed FROM loyalty_entries WHERE order_id = $1 AND reason <> 'accrual'`,
-      [order.order_id],
-    );
-    const owed = target - reversed;
-    if (owed <= 0) return;
-    await this.append(manager, order.customer_id, order.order_id, reason, messageId, -owed);
-  }
-
-  private async append(
-    manager: EntityManager,
-    customerId: string,
-    orderId: string,
-    reason: Reason,
-    sourceRef: string,
-    points: number,
-  ): Promise<void> {
-    const [entry] = await manager.query<{ id: string }[]>(
-      `INSERT INTO loyalty_entries (customer_id, order_id, reason, source_ref, points) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT DO NOTHING RETURNING id`,
-      [customerId, orderId, reason, sourceRef, points],
-    );
-    if (!entry) return;
-    const [account] = await manager.query<{ balance: number }[]>(
-      `INSERT INTO loyalty_accounts (customer_id, balance) VALUES ($1, $2)
-       ON CONFLICT (customer_id) DO UPDATE SET balance = loyalty_accounts.balance + EXCLUDED.balance, updated_at = now()
-       RETURNING balance`,
-      [customerId, points],
-    );
-    await this.outbox.add(manager, PointsChanged, {
-      customerId: customerId as CustomerId,
-      orderId: orderId as OrderId,
-      entryId: String(entry.id),
-      reason,
-      points,
-      balance: account.balance,
-    });
-  }
-
-  private async lock(manager: EntityManager, orderId: string): Promise<LoyaltyOrder | undefined> {
-    const [row] = await manager.query<LoyaltyOrder[]>(
-      'SELECT * FROM loyalty_orders WHERE order_id = $1 FOR UPDATE',
-      [orderId],
-    );
-    return row;
+/** Thrown to have the transport redo a chunk message by message (see applyPaymentPlan). */
+export class LedgerEntryExists extends Error {
+  constructor() {
+    super('a ledger entry of this chunk already existed; redone one message at a time');
   }
 }

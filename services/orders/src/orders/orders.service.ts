@@ -3,6 +3,7 @@ import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import {
   OrderPlaced,
   OrderStatusChanged,
+  StockChanged,
   type CustomerId,
   type OrderId,
   type Sku,
@@ -20,9 +21,11 @@ import { InventoryService, OutOfStockError } from '../inventory/inventory.servic
 import { LoyaltyService } from '../loyalty/loyalty.service';
 import { ApiError, badRequest, conflict, notFound } from '../shared/http-errors';
 import { newOrderId } from '../shared/ids';
+import { causedBy } from '../shared/payment-events';
 import { isRetryableConflict } from '../shared/sql';
 import type { PlaceOrderRequest } from './dto/place-order.dto';
 import { UNPAID, canTransition, type Fulfilment, type OrderStatus } from './order-status';
+import { toPaymentState, type OrderPaymentState, type OrdersPaymentPlan } from './payment-batch';
 import { toOrderView, type HistoryRow, type LineRow, type OrderRow, type OrderView } from './order.view';
 
 const ordersPlaced = new Counter({
@@ -43,21 +46,6 @@ export interface Transition {
   actor: string;
   messageId?: string;
 }
-
-/** Columns of `orders` a payment event may set alongside (or without) a transition. */
-export type PaymentFacts = Partial<
-  Pick<
-    OrderRow,
-    | 'payment_id'
-    | 'payment_intent_id'
-    | 'payment_status'
-    | 'amount_paid'
-    | 'paid_currency'
-    | 'amount_captured'
-    | 'last_payment_error'
-    | 'dispute_id'
-  >
-> & { amount_refunded?: number };
 
 @Injectable()
 export class OrdersService {
@@ -82,12 +70,10 @@ export class OrdersService {
     idempotencyKey?: string,
   ): Promise<{ order: OrderView; created: boolean }> {
     const requestHash = createHash('sha256').update(JSON.stringify(req)).digest('hex');
-    if (idempotencyKey) {
-      const existing = await this.byIdempotencyKey(idempotencyKey, requestHash);
-      if (existing) return { order: existing, created: false };
-    }
+    // No read of the idempotency key first: the order's INSERT is the transaction's first statement, so a retry
+    // meets the unique key before reserving anything and is answered from the existing order (catch below).
     const storeId = req.storeId ?? this.config.ONLINE_FULFILMENT_LOCATION;
-    const store = await this.catalog.location(storeId);
+    const store = await this.catalog.checkoutLocation(storeId);
     if (!store) throw badRequest('unknown_store', `store ${storeId} does not exist`);
     if (req.fulfilment !== 'ship' && store.kind !== 'store') {
       throw badRequest(
@@ -97,11 +83,10 @@ export class OrdersService {
     }
     // Online orders ship from the fulfilment centre; pickup and in-store orders take the store's own stock.
     const stockLocation = req.fulfilment === 'ship' ? this.config.ONLINE_FULFILMENT_LOCATION : storeId;
-    if (!(await this.catalog.currencies()).has(req.currency)) {
+    if (!(await this.catalog.checkoutCurrencies()).has(req.currency)) {
       throw badRequest('unsupported_currency', `currency ${req.currency} is not sold`);
     }
-    const prices = await this.catalog.prices(
-      this.dataSource.manager,
+    const prices = await this.catalog.checkoutPrices(
       req.lines.map((l) => l.sku),
       req.currency,
     );
@@ -114,12 +99,37 @@ export class OrdersService {
       );
     }
     const orderId = newOrderId();
+    const lineRows: LineRow[] = priced.lines.map((l, i) => ({
+      order_id: orderId,
+      line_no: i + 1,
+      sku: l.sku,
+      name: l.name,
+      quantity: l.quantity,
+      unit_amount: String(l.unitAmount),
+      line_total: String(l.lineTotal),
+    }));
+    const actor = `channel:${req.channel}`;
+    let placed: { order: OrderRow; history: HistoryRow } | undefined;
     try {
       await this.withConflictRetry(() =>
         this.uow.run(async (manager) => {
-          await manager.query(
-            `INSERT INTO orders (id, channel, store_id, customer_id, fulfilment, stock_location_id, currency, total, status, expires_at, idempotency_key, request_hash)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending_payment', now() + make_interval(secs => $9), $10, $11)`,
+          // The order, its lines and its first history row in one statement; what it returns is the response.
+          const [row] = await manager.query<(OrderRow & { h_at: Date })[]>(
+            `WITH o AS (
+               INSERT INTO orders (id, channel, store_id, customer_id, fulfilment, stock_location_id, currency, total, status, expires_at, idempotency_key, request_hash)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending_payment', now() + make_interval(secs => $9), $10, $11)
+               RETURNING *
+             ), l AS (
+               INSERT INTO order_lines (order_id, line_no, sku, name, quantity, unit_amount, line_total)
+               SELECT $1, l.n, l.sku, l.name, l.quantity, l.unit_amount, l.line_total
+                 FROM unnest($12::int[], $13::text[], $14::text[], $15::int[], $16::bigint[], $17::bigint[])
+                      AS l(n, sku, name, quantity, unit_amount, line_total)
+             ), h AS (
+               INSERT INTO order_status_history (order_id, from_status, to_status, reason, actor, message_id)
+               VALUES ($1, NULL, 'pending_payment', 'placed', $18, NULL)
+               RETURNING at
+             )
+             SELECT o.*, h.at AS h_at FROM o, h`,
             [
               orderId,
               req.channel,
@@ -132,34 +142,15 @@ export class OrdersService {
               this.config.ORDER_PAYMENT_TTL_S,
               idempotencyKey ?? null,
               requestHash,
+              lineRows.map((l) => l.line_no),
+              lineRows.map((l) => l.sku),
+              lineRows.map((l) => l.name),
+              lineRows.map((l) => l.quantity),
+              lineRows.map((l) => l.unit_amount),
+              lineRows.map((l) => l.line_total),
+              actor,
             ],
           );
-          await manager.query(
-            `INSERT INTO order_lines (order_id, line_no, sku, name, quantity, unit_amount, line_total)
-           SELECT $1, l.n, l.sku, l.name, l.quantity, l.unit_amount, l.line_total
-             FROM unnest($2::int[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[]) AS l(n, sku, name, quantity, unit_amount, line_total)`,
-            [
-              orderId,
-              priced.lines.map((_, i) => i + 1),
-              priced.lines.map((l) => l.sku),
-              priced.lines.map((l) => l.name),
-              priced.lines.map((l) => l.quantity),
-              priced.lines.map((l) => l.unitAmount),
-              priced.lines.map((l) => l.lineTotal),
-            ],
-          );
-          await this.history(manager, orderId, null, {
-            to: 'pending_payment',
-            reason: 'placed',
-            actor: `channel:${req.channel}`,
-          });
-          await this.inventory.reserve(manager, {
-            orderId,
-            locationId: stockLocation,
-            currency: req.currency,
-            total: priced.total,
-            lines: priced.lines,
-          });
           if (req.customerId)
             await this.loyalty.registerOrder(manager, {
               orderId,
@@ -167,20 +158,38 @@ export class OrdersService {
               currency: req.currency,
               total: priced.total,
             });
-          await this.outbox.add(manager, OrderPlaced, {
+          const reserved = await this.inventory.reserve(manager, {
             orderId,
-            channel: req.channel,
-            storeId: storeId as StoreId,
-            customerId: req.customerId as CustomerId | null,
-            fulfilment: req.fulfilment,
-            lines: priced.lines.map((l) => ({
-              sku: l.sku as Sku,
-              quantity: l.quantity,
-              unitAmount: l.unitAmount,
-            })),
-            total: priced.total,
+            locationId: stockLocation,
             currency: req.currency,
+            total: priced.total,
+            lines: priced.lines,
           });
+          await this.outbox.addMany(manager, [
+            ...reserved.map((data) => ({ definition: StockChanged, data })),
+            {
+              definition: OrderPlaced,
+              data: {
+                orderId,
+                channel: req.channel,
+                storeId: storeId as StoreId,
+                customerId: req.customerId as CustomerId | null,
+                fulfilment: req.fulfilment,
+                lines: priced.lines.map((l) => ({
+                  sku: l.sku as Sku,
+                  quantity: l.quantity,
+                  unitAmount: l.unitAmount,
+                })),
+                total: priced.total,
+                currency: req.currency,
+              },
+            },
+          ]);
+          const { h_at, ...order } = row;
+          placed = {
+            order: order as OrderRow,
+            history: { from_status: null, to_status: 'pending_payment', reason: 'placed', actor, at: h_at },
+          };
         }),
       );
     } catch (error) {
@@ -188,7 +197,7 @@ export class OrdersService {
         checkoutsOutOfStock.inc();
         throw conflict('out_of_stock', error.message, { skus: error.skus, locationId: error.locationId });
       }
-      // Two concurrent retries with one idempotency key: the loser answers with the winner's order.
+      // A retry (or two concurrent ones) with one idempotency key: answered with the order the first one created.
       if (
         idempotencyKey &&
         (error as { code?: string; driverError?: { code?: string } }).driverError?.code === '23505'
@@ -199,11 +208,13 @@ export class OrdersService {
       throw error;
     }
     ordersPlaced.inc({ channel: req.channel });
-    this.logger.pino.info(
+    // Debug only: OrderPlaced is the record of every placement, and the access log has the request.
+    this.logger.pino.debug(
       { orderId, channel: req.channel, storeId, total: priced.total, currency: req.currency },
       'order placed',
     );
-    return { order: (await this.get(orderId)) as OrderView, created: true };
+    const { order, history } = placed as NonNullable<typeof placed>;
+    return { order: toOrderView(order, lineRows, [history]), created: true };
   }
 
   /**
@@ -342,17 +353,72 @@ export class OrdersService {
     return order;
   }
 
-  /** Writes payment facts (no transition). */
-  async recordPayment(manager: EntityManager, id: string, facts: PaymentFacts): Promise<void> {
-    const entries = Object.entries(facts).filter(([, v]) => v !== undefined);
-    if (entries.length === 0) return;
-    const sets = entries.map(([k], i) =>
-      k === 'amount_refunded' ? `${k} = GREATEST(${k}, $${i + 2})` : `${k} = $${i + 2}`,
+  /** Locks the orders a chunk of payment events names, in id order (the order every consumer chunk locks in). */
+  async lockPaymentStates(manager: EntityManager, ids: string[]): Promise<Map<string, OrderPaymentState>> {
+    const rows = await manager.query<OrderRow[]>(
+      'SELECT * FROM orders WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE',
+      [ids],
     );
-    await manager.query(`UPDATE orders SET ${sets.join(', ')}, updated_at = now() WHERE id = $1`, [
-      id,
-      ...entries.map(([k, v]) => (k === 'last_payment_error' ? JSON.stringify(v) : v)),
-    ]);
+    return new Map(rows.map((r) => [r.id, toPaymentState(r)]));
+  }
+
+  /**
+   * Writes what a chunk of payment events decided, in three statements whatever its size: the orders' final
+   * payment facts and status, their history rows (in the order the transitions happened) and `OrderStatusChanged`
+   * for each transition, caused by its own payment event.
+   */
+  async applyPaymentPlan(manager: EntityManager, plan: OrdersPaymentPlan): Promise<void> {
+    const c = plan.changed;
+    if (c.length > 0) {
+      await manager.query(
+        `UPDATE orders o SET status = v.status, payment_id = v.payment_id, payment_intent_id = v.payment_intent_id,
+                payment_status = v.payment_status, amount_paid = v.amount_paid, paid_currency = v.paid_currency,
+                amount_captured = v.amount_captured, amount_refunded = v.amount_refunded,
+                last_payment_error = v.last_payment_error::jsonb, dispute_id = v.dispute_id, updated_at = now()
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
+                       $8::bigint[], $9::bigint[], $10::text[], $11::text[])
+                AS v(id, status, payment_id, payment_intent_id, payment_status, amount_paid, paid_currency,
+                     amount_captured, amount_refunded, last_payment_error, dispute_id)
+          WHERE o.id = v.id`,
+        [
+          c.map((o) => o.id),
+          c.map((o) => o.status),
+          c.map((o) => o.payment_id),
+          c.map((o) => o.payment_intent_id),
+          c.map((o) => o.payment_status),
+          c.map((o) => o.amount_paid),
+          c.map((o) => o.paid_currency),
+          c.map((o) => o.amount_captured),
+          c.map((o) => o.amount_refunded),
+          c.map((o) => (o.last_payment_error === null ? null : JSON.stringify(o.last_payment_error))),
+          c.map((o) => o.dispute_id),
+        ],
+      );
+    }
+    const t = plan.transitions;
+    if (t.length === 0) return;
+    await manager.query(
+      `INSERT INTO order_status_history (order_id, from_status, to_status, reason, actor, message_id)
+       SELECT h.order_id, h.from_status, h.to_status, h.reason, 'payments', h.message_id
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::uuid[])
+              WITH ORDINALITY AS h(order_id, from_status, to_status, reason, message_id, n)
+        ORDER BY h.n`,
+      [
+        t.map((x) => x.orderId),
+        t.map((x) => x.from),
+        t.map((x) => x.to),
+        t.map((x) => x.reason),
+        t.map((x) => x.cause.id),
+      ],
+    );
+    await this.outbox.addMany(
+      manager,
+      t.map((x) => ({
+        definition: OrderStatusChanged,
+        data: { orderId: x.orderId as OrderId, from: x.from, to: x.to, reason: x.reason },
+        opts: causedBy(x.cause),
+      })),
+    );
   }
 
   /** The only place a status changes: table check, update, history row and `OrderStatusChanged`, in the caller's transaction. */

@@ -11,17 +11,6 @@ export async function returning<T>(manager: EntityManager, sql: string, params: 
   return raw as T[];
 }
 
-/**
- * Serialises one module's consumer transactions. The transport applies each partition's chunk (up to 200
- * messages) in one transaction and runs partitions concurrently; two chunks that touch the same rows (a
- * customer's account, a popular SKU) in different orders would deadlock, and the transport retries a deadlocked
- * message inside its still-locked chunk and then dead-letters it. Taking one transaction-scoped advisory lock
- * first makes those chunks queue instead. (Asked of the lead: retry a chunk on 40P01/40001 like an outage.)
- */
-export async function serialiseConsumer(manager: EntityManager, module: string): Promise<void> {
-  await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`consumer:${module}`]);
-}
-
 /** Deadlock or serialisation failure: the transaction was rolled back and can simply be run again. */
 export function isRetryableConflict(error: unknown): boolean {
   const e = error as { code?: string; driverError?: { code?: string } } | null;

@@ -1,0 +1,75 @@
+import { pay, recordingLog, republished } from '../shared/payment-events.fixtures';
+import { ordersNeedingReversals, planLoyaltyPayments, type LoyaltyOrderState } from './payment-batch';
+
+const O = { id: 'o1', total: 1250, currency: 'usd' };
+
+const order = (over: Partial<LoyaltyOrderState> = {}): LoyaltyOrderState => ({
+  order_id: 'o1',
+  customer_id: 'cus_1',
+  currency: 'usd',
+  expected_total: 1250,
+  payment_id: null,
+  paid_amount: null,
+  mismatch: false,
+  accrued_points: null,
+  total_refunded: 0,
+  disputed_amount: 0,
+  ...over,
+});
+
+function plan(events: ReturnType<typeof pay.succeeded>[], o = order(), reversedSoFar?: number) {
+  const orders = new Map([[o.order_id, o]]);
+  const reversed = new Map<string, number>();
+  for (const id of ordersNeedingReversals(orders, events)) reversed.set(id, reversedSoFar ?? 0);
+  return planLoyaltyPayments(orders, reversed, events, 1, recordingLog());
+}
+
+describe('loyalty: a chunk of payment events', () => {
+  it('accrues once for one success delivered under several message ids', () => {
+    const ok = pay.succeeded(O, 'pi_a');
+    const p = plan([ok, republished(ok), pay.succeeded(O, 'pi_b')]);
+    expect(p.entries.map((e) => [e.reason, e.sourceRef, e.points])).toEqual([['accrual', 'pay_a', 12]]);
+    expect(p.orders).toEqual([
+      expect.objectContaining({ accrued_points: 12, paid_amount: 1250, payment_id: 'pay_a' }),
+    ]);
+  });
+
+  it('reverses pro rata in the same chunk as the accrual, never more than accrued', () => {
+    const refund = pay.refunded(O, 'pi_a', { refundId: 're_1', totalRefunded: 625 });
+    const dispute = pay.disputed(O, 'pi_a', 1250);
+    const p = plan([pay.succeeded(O, 'pi_a'), refund, dispute]);
+    expect(p.entries.map((e) => [e.reason, e.points, e.sourceRef])).toEqual([
+      ['accrual', 12, 'pay_a'],
+      ['refund_reversal', -6, refund.id],
+      ['dispute_reversal', -6, dispute.id],
+    ]);
+  });
+
+  it('reverses a refund that overtook its success when the success comes, counting what was reversed before', () => {
+    const refund = pay.refunded(O, 'pi_a', { refundId: 're_1', totalRefunded: 1250 });
+    const ok = pay.succeeded(O, 'pi_a');
+    const p = plan([refund, ok]);
+    expect(p.entries.map((e) => [e.reason, e.points, e.sourceRef])).toEqual([
+      ['accrual', 12, 'pay_a'],
+      ['refund_reversal', -12, ok.id],
+    ]);
+    // Already accrued and partly reversed before this chunk: only the difference to the target is written.
+    const later = plan(
+      [pay.refunded(O, 'pi_a', { refundId: 're_2', totalRefunded: 1250 })],
+      order({ accrued_points: 12, paid_amount: 1250, total_refunded: 625 }),
+      6,
+    );
+    expect(later.entries.map((e) => e.points)).toEqual([-6]);
+  });
+
+  it('gives no points for a mismatched payment, nor for a later matching one', () => {
+    const p = plan([pay.succeeded(O, 'pi_a', { amount: 1249 }), pay.succeeded(O, 'pi_b')]);
+    expect(p.entries).toEqual([]);
+    expect(p.orders).toEqual([expect.objectContaining({ mismatch: true, accrued_points: null })]);
+  });
+
+  it('ignores events of orders it does not know (walk-in sales)', () => {
+    const p = plan([pay.succeeded({ id: 'o_walkin', total: 100, currency: 'usd' }, 'pi_w')]);
+    expect(p).toEqual({ orders: [], entries: [] });
+  });
+});

@@ -1,0 +1,109 @@
+// Payment event envelopes for the batch planners' unit tests.
+import { randomUUID } from 'node:crypto';
+import {
+  PaymentCreated,
+  PaymentDisputed,
+  PaymentFailed,
+  PaymentRefunded,
+  PaymentSucceeded,
+  type DataOf,
+  type Envelope,
+  type MessageDefinition,
+} from '@omnipay/contracts';
+import type { PlanLog } from './payment-events';
+
+export interface TestOrder {
+  id: string;
+  total: number;
+  currency: string;
+}
+
+function envelope<D extends MessageDefinition>(def: D, data: DataOf<D>): Envelope {
+  return {
+    id: randomUUID(),
+    type: def.type,
+    version: def.version,
+    occurredAt: new Date().toISOString(),
+    source: 'payments',
+    correlationId: `corr-${randomUUID()}`,
+    causationId: null,
+    data: def.schema.parse(data),
+  };
+}
+
+const ref = (o: TestOrder, pi: string) => ({
+  paymentId: `pay_${pi.slice(3)}`,
+  orderId: o.id,
+  paymentIntentId: pi,
+  channel: 'web' as const,
+  storeId: null,
+  customerId: null,
+});
+
+export const pay = {
+  created: (o: TestOrder, pi: string) =>
+    envelope(PaymentCreated, {
+      ...ref(o, pi),
+      amount: o.total,
+      currency: o.currency,
+      captureMethod: 'automatic',
+    } as DataOf<typeof PaymentCreated>),
+  succeeded: (o: TestOrder, pi: string, over: { amount?: number; currency?: string } = {}) =>
+    envelope(PaymentSucceeded, {
+      ...ref(o, pi),
+      amount: over.amount ?? o.total,
+      amountReceived: over.amount ?? o.total,
+      currency: over.currency ?? o.currency,
+      chargeId: `ch_${pi.slice(3)}`,
+    } as DataOf<typeof PaymentSucceeded>),
+  failed: (o: TestOrder, pi: string) =>
+    envelope(PaymentFailed, {
+      ...ref(o, pi),
+      code: 'card_declined',
+      declineCode: 'insufficient_funds',
+      message: 'Your card has insufficient funds.',
+    } as DataOf<typeof PaymentFailed>),
+  refunded: (
+    o: TestOrder,
+    pi: string,
+    r: {
+      refundId: string;
+      totalRefunded: number;
+      returnedItems?: { sku: string; quantity: number }[];
+      returnStoreId?: string;
+    },
+  ) =>
+    envelope(PaymentRefunded, {
+      ...ref(o, pi),
+      refundId: r.refundId,
+      amount: r.totalRefunded,
+      totalRefunded: r.totalRefunded,
+      amountCaptured: o.total,
+      currency: o.currency,
+      fullyRefunded: r.totalRefunded >= o.total,
+      reason: null,
+      returnedItems: r.returnedItems ?? [],
+      returnStoreId: r.returnStoreId ?? null,
+    } as DataOf<typeof PaymentRefunded>),
+  disputed: (o: TestOrder, pi: string, amount: number) =>
+    envelope(PaymentDisputed, {
+      ...ref(o, pi),
+      disputeId: `dp_${pi.slice(3)}`,
+      amount,
+      currency: o.currency,
+      reason: 'fraudulent',
+    } as DataOf<typeof PaymentDisputed>),
+};
+
+/** The same Stripe fact re-published under a new message id (a retried producer). */
+export const republished = (e: Envelope): Envelope => ({ ...e, id: randomUUID() });
+
+export function recordingLog(): PlanLog & {
+  lines: { level: string; msg: string; fields: Record<string, unknown> }[];
+} {
+  const lines: { level: string; msg: string; fields: Record<string, unknown> }[] = [];
+  const at = (level: string) => (fields: Record<string, unknown>, msg: string) => {
+    lines.push({ level, msg, fields });
+  };
+  return { lines, warn: at('warn'), error: at('error'), info: at('info') };
+}
