@@ -652,5 +652,17 @@ describe('orders, inventory and loyalty driven by payment events', () => {
     expect(
       (await svc.post('/orders', { ...base, lines: [{ sku: 'MUG-WHT', quantity: 2 }] }, key)).status,
     ).toBe(422);
+
+    // The product loses its price after the keyed order was placed: a retry still gets that order, while a new
+    // request is refused (once the catalog cache has expired).
+    await db.query(`DELETE FROM ${world.schema}.product_prices WHERE sku = 'MUG-WHT' AND currency = 'usd'`);
+    await eventually(
+      async () => (await svc.post<{ error: string }>('/orders', base)).body.error,
+      (error) => error === 'unknown_sku',
+      { timeoutMs: 15000, intervalMs: 500, what: 'the catalog cache to see the retired price' },
+    );
+    const retried = await svc.post<{ id: string }>('/orders', base, key);
+    expect(retried.status).toBe(200);
+    expect(retried.body.id).toBe(a.body.id);
   });
 });

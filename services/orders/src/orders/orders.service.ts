@@ -72,32 +72,17 @@ export class OrdersService {
     const requestHash = createHash('sha256').update(JSON.stringify(req)).digest('hex');
     // No read of the idempotency key first: the order's INSERT is the transaction's first statement, so a retry
     // meets the unique key before reserving anything and is answered from the existing order (catch below).
-    const storeId = req.storeId ?? this.config.ONLINE_FULFILMENT_LOCATION;
-    const store = await this.catalog.checkoutLocation(storeId);
-    if (!store) throw badRequest('unknown_store', `store ${storeId} does not exist`);
-    if (req.fulfilment !== 'ship' && store.kind !== 'store') {
-      throw badRequest(
-        'invalid_store',
-        `${req.fulfilment} orders need a physical store; ${storeId} is a ${store.kind} location`,
-      );
+    let checked: Awaited<ReturnType<OrdersService['checkRequest']>>;
+    try {
+      checked = await this.checkRequest(req);
+    } catch (error) {
+      // The catalog may have changed since the request that used this key placed its order (a product retired,
+      // a currency dropped): the retry still gets that order, not the error a new request would get.
+      const existing = idempotencyKey ? await this.byIdempotencyKey(idempotencyKey, requestHash) : undefined;
+      if (existing) return { order: existing, created: false };
+      throw error;
     }
-    // Online orders ship from the fulfilment centre; pickup and in-store orders take the store's own stock.
-    const stockLocation = req.fulfilment === 'ship' ? this.config.ONLINE_FULFILMENT_LOCATION : storeId;
-    if (!(await this.catalog.checkoutCurrencies()).has(req.currency)) {
-      throw badRequest('unsupported_currency', `currency ${req.currency} is not sold`);
-    }
-    const prices = await this.catalog.checkoutPrices(
-      req.lines.map((l) => l.sku),
-      req.currency,
-    );
-    const priced = priceLines(req.lines, prices);
-    if (!priced.ok) {
-      throw badRequest(
-        'unknown_sku',
-        `unknown SKU(s) or no ${req.currency} price: ${priced.unknownSkus.join(', ')}`,
-        { skus: priced.unknownSkus },
-      );
-    }
+    const { storeId, stockLocation, priced } = checked;
     const orderId = newOrderId();
     const lineRows: LineRow[] = priced.lines.map((l, i) => ({
       order_id: orderId,
@@ -447,6 +432,37 @@ export class OrdersService {
       `INSERT INTO order_status_history (order_id, from_status, to_status, reason, actor, message_id) VALUES ($1, $2, $3, $4, $5, $6)`,
       [orderId, from, t.to, t.reason, t.actor, t.messageId ?? null],
     );
+  }
+
+  /** Store, fulfilment, currency and prices of a request, from the catalog; a 400 for what cannot be sold. */
+  private async checkRequest(req: PlaceOrderRequest) {
+    const storeId = req.storeId ?? this.config.ONLINE_FULFILMENT_LOCATION;
+    const store = await this.catalog.checkoutLocation(storeId);
+    if (!store) throw badRequest('unknown_store', `store ${storeId} does not exist`);
+    if (req.fulfilment !== 'ship' && store.kind !== 'store') {
+      throw badRequest(
+        'invalid_store',
+        `${req.fulfilment} orders need a physical store; ${storeId} is a ${store.kind} location`,
+      );
+    }
+    // Online orders ship from the fulfilment centre; pickup and in-store orders take the store's own stock.
+    const stockLocation = req.fulfilment === 'ship' ? this.config.ONLINE_FULFILMENT_LOCATION : storeId;
+    if (!(await this.catalog.checkoutCurrencies()).has(req.currency)) {
+      throw badRequest('unsupported_currency', `currency ${req.currency} is not sold`);
+    }
+    const prices = await this.catalog.checkoutPrices(
+      req.lines.map((l) => l.sku),
+      req.currency,
+    );
+    const priced = priceLines(req.lines, prices);
+    if (!priced.ok) {
+      throw badRequest(
+        'unknown_sku',
+        `unknown SKU(s) or no ${req.currency} price: ${priced.unknownSkus.join(', ')}`,
+        { skus: priced.unknownSkus },
+      );
+    }
+    return { storeId, stockLocation, priced };
   }
 
   private async byIdempotencyKey(key: string, requestHash: string): Promise<OrderView | undefined> {
