@@ -15,6 +15,7 @@ import {
   republished,
   shuffle,
   startOrders,
+  traceparentFor,
   type PlacedOrder,
 } from './orders-harness';
 
@@ -286,20 +287,20 @@ describe('orders, inventory and loyalty driven by payment events', () => {
       ),
     ).toBe(0);
 
-    // Each emitted event names the payment event that caused it and carries its correlation id.
+    // Each emitted event names the payment event that caused it and carries its correlation id and trace.
     const emitted = await eventually(
       () =>
         Promise.resolve(
           recorder.messages
-            .map(
-              (m) =>
-                m.json as {
-                  type: string;
-                  causationId: string;
-                  correlationId: string;
-                  data: Record<string, unknown>;
-                },
-            )
+            .map((m) => ({
+              ...(m.json as {
+                type: string;
+                causationId: string;
+                correlationId: string;
+                data: Record<string, unknown>;
+              }),
+              traceId: String(m.headers.traceparent).split('-')[1],
+            }))
             .filter(
               // Effects of payment events (placement's own events have no cause).
               (e) => e?.causationId && (e.data.orderId === created.id || e.data.orderId === refunded.id),
@@ -330,6 +331,8 @@ describe('orders, inventory and loyalty driven by payment events', () => {
       ['accrual', 18, paidB.id],
       ['refund_reversal', -18, refundB.id],
     ]);
+    const causesById = new Map([paidA, paidB, refundB].map((e) => [e.id, traceparentFor(e).split('-')[1]]));
+    expect(emitted.map((e) => e.traceId)).toEqual(emitted.map((e) => causesById.get(e.causationId)));
   });
 
   it('flags a payment whose amount differs from the order: not paid, no points, stock still held', async () => {

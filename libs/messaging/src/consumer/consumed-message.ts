@@ -11,6 +11,23 @@ export interface ConsumedMessage<T = unknown> {
   attempt: number;
   /** The transaction shared with the inbox record. */
   manager: EntityManager;
+  /** The W3C trace context the message arrived with; a batch handler passes it on per emitted message. */
+  traceparent?: string;
+}
+
+const arrivedWith = new WeakMap<Envelope, string>();
+
+/** Remembers the trace context a consumed envelope arrived with (the transport calls this). */
+export function rememberTraceparent(envelope: Envelope, traceparent: string | undefined): void {
+  if (traceparent) arrivedWith.set(envelope, traceparent);
+}
+
+/**
+ * The trace context a consumed envelope arrived with, for code that works on envelopes rather than messages
+ * (batch planners): `outbox.addMany(m, [{ …, opts: { traceparent: traceparentOf(cause) } }])`.
+ */
+export function traceparentOf(envelope: Envelope): string | undefined {
+  return arrivedWith.get(envelope);
 }
 
 export interface ConsumedBatch {

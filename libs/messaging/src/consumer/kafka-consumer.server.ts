@@ -9,7 +9,7 @@ import { ensureTopics } from '../kafka/topic-admin';
 import { KafkaPublisher } from '../kafka/publisher';
 import type { MessagingSettings } from '../messaging.settings';
 import { OutboxService } from '../outbox/outbox.service';
-import type { ConsumedBatch, ConsumedMessage } from './consumed-message';
+import { rememberTraceparent, type ConsumedBatch, type ConsumedMessage } from './consumed-message';
 import type { HandlerExtras } from './on-message.decorator';
 
 /** Messages applied in one transaction. Small enough that a rollback redoes little work. */
@@ -333,6 +333,8 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
   }
 
   private toConsumed(p: Parsed, topic: string, partition: number, attempt: number, manager: EntityManager): ConsumedMessage {
+    const traceparent = p.raw.headers?.[Headers.traceparent]?.toString();
+    rememberTraceparent(p.envelope as Envelope, traceparent);
     return {
       envelope: p.envelope as Envelope,
       definition: p.definition as MessageDefinition,
@@ -341,6 +343,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
       offset: p.raw.offset,
       attempt,
       manager,
+      traceparent,
     };
   }
 

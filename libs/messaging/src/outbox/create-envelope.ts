@@ -8,6 +8,11 @@ export interface EnvelopeOptions {
   occurredAt?: Date;
   correlationId?: string;
   causationId?: string | null;
+  /**
+   * The trace context the message continues (its header gets a child span of it). Default: the current
+   * context's. A batch handler passes each consumed message's (`ConsumedMessage.traceparent`, `traceparentOf`).
+   */
+  traceparent?: string;
 }
 
 /** Builds a validated envelope; correlation and causation come from the current unit of work unless given. */

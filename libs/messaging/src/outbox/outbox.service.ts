@@ -34,7 +34,7 @@ export class OutboxService {
     items: { definition: MessageDefinition; data: unknown; opts?: EnvelopeOptions }[],
   ): Promise<Envelope[]> {
     if (items.length === 0) return [];
-    const traceparent = childTraceparent(currentContext()?.traceparent);
+    let current: string | undefined;
     const envelopes: Envelope[] = [];
     const values: unknown[] = [];
     const rows: string[] = [];
@@ -43,7 +43,9 @@ export class OutboxService {
       envelopes.push(env);
       const headers = {
         [Headers.correlationId]: env.correlationId,
-        [Headers.traceparent]: traceparent,
+        [Headers.traceparent]: opts?.traceparent
+          ? childTraceparent(opts.traceparent)
+          : (current ??= childTraceparent(currentContext()?.traceparent)),
         [Headers.messageType]: env.type,
         [Headers.messageVersion]: String(env.version),
       };

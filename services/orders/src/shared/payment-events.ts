@@ -1,5 +1,5 @@
 import type { DataOf, Envelope, MessageDefinition } from '@omnipay/contracts';
-import type { EnvelopeOptions } from '@omnipay/messaging';
+import { traceparentOf, type EnvelopeOptions } from '@omnipay/messaging';
 
 /** Narrows a payments.events.v1 envelope to one definition (the batch planners work on envelopes, not messages). */
 export function isEvent<D extends MessageDefinition>(
@@ -11,11 +11,15 @@ export function isEvent<D extends MessageDefinition>(
 
 /**
  * A chunk runs in the context of its first message, so every message emitted for a payment event names that
- * event as its cause and carries its correlation id explicitly: the envelopes are those a handler called with
+ * event as its cause and carries its correlation id and trace context explicitly: the envelopes are those a handler called with
  * the one message would have written.
  */
 export function causedBy(envelope: Envelope): EnvelopeOptions {
-  return { correlationId: envelope.correlationId, causationId: envelope.id };
+  return {
+    correlationId: envelope.correlationId,
+    causationId: envelope.id,
+    traceparent: traceparentOf(envelope),
+  };
 }
 
 /** Log lines a planner wants written; it stays free of I/O so it can be tested on plain data. */

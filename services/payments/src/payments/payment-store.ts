@@ -314,7 +314,9 @@ export class BatchPaymentStore implements PaymentStore {
     this.messages.push({
       definition,
       data,
-      opts: ctx ? { correlationId: ctx.correlationId, causationId: ctx.causationId ?? null, ...opts } : opts,
+      opts: ctx
+        ? { correlationId: ctx.correlationId, causationId: ctx.causationId ?? null, traceparent: ctx.traceparent, ...opts }
+        : opts,
     });
   }
 

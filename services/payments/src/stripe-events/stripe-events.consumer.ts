@@ -61,7 +61,11 @@ export class StripeEventsConsumer {
     let aboutPayments = false;
     for (const { message, event } of events) {
       // Each event in its own context, as if consumed alone: its logs and messages carry its correlation id.
-      const ctx = newContext({ correlationId: message.envelope.correlationId, causationId: message.envelope.id });
+      const ctx = newContext({
+        correlationId: message.envelope.correlationId,
+        causationId: message.envelope.id,
+        traceparent: message.traceparent,
+      });
       aboutPayments = (await runWithContext(ctx, () => this.apply(store, event))) || aboutPayments;
     }
     await store.flush();
