@@ -1,18 +1,33 @@
 import { Controller } from '@nestjs/common';
 import { StripeEventReceived, Topics } from '@omnipay/contracts';
-import { OnMessage, isMessage, type ConsumedMessage } from '@omnipay/messaging';
+import { OnMessages, isMessage, type ConsumedBatch } from '@omnipay/messaging';
+import { newContext, runWithContext } from '@omnipay/observability';
 import type Stripe from 'stripe';
 import { READER_EVENT_TYPES, ReaderEventsService } from './reader-events.service';
 
-/** Stripe's reader events from `stripe.events.v1` (everything else on the topic is payments' business). */
+const READER_EVENTS = new Set<string>(READER_EVENT_TYPES);
+
+/**
+ * Stripe's reader events from `stripe.events.v1`. Everything else on the topic is payments' business, and it is
+ * most of the topic: taking it a chunk at a time makes skipping it nearly free. Reader events are rare and are
+ * applied one at a time, each in its own context so its logs and messages carry its correlation id.
+ */
 @Controller()
 export class ReaderEventsConsumer {
   constructor(private readonly events: ReaderEventsService) {}
 
-  @OnMessage(Topics.stripeEvents, { group: 'terminal' })
-  async handle(message: ConsumedMessage): Promise<void> {
-    if (!isMessage(message, StripeEventReceived)) return;
-    if (!(READER_EVENT_TYPES as readonly string[]).includes(message.envelope.data.stripeType)) return;
-    await this.events.apply(message.manager, message.envelope.data.event as unknown as Stripe.Event);
+  @OnMessages(Topics.stripeEvents, { group: 'terminal' })
+  async handle(batch: ConsumedBatch): Promise<void> {
+    for (const message of batch.messages) {
+      if (!isMessage(message, StripeEventReceived) || !READER_EVENTS.has(message.envelope.data.stripeType)) continue;
+      const ctx = newContext({
+        correlationId: message.envelope.correlationId,
+        causationId: message.envelope.id,
+        traceparent: message.traceparent,
+      });
+      await runWithContext(ctx, () =>
+        this.events.apply(batch.manager, message.envelope.data.event as unknown as Stripe.Event),
+      );
+    }
   }
 }
