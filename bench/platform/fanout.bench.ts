@@ -37,6 +37,7 @@ import {
   http,
   resourceRows,
   setStock,
+  stockOf,
   settle,
   sleep,
   withPlatform,
@@ -510,6 +511,8 @@ async function baselineDrain(kafka: Kafka, pool: Pool, schema: string, topic: st
 async function backlog(p: Platform, kafka: Kafka): Promise<void> {
   const { stack, db } = p;
   const schema = stack.schema('orders');
+  const { onHand, reserved } = await stockOf(stack, SKU);
+  if (onHand - reserved < ORDERS) await setStock(stack, SKU, reserved + ORDERS + 1000);
   console.log(`(b) backlog: placing ${ORDERS} orders through the orders API …`);
   const placeStarted = performance.now();
   const orders = await placeOrders(stack, ORDERS);
