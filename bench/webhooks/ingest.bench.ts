@@ -13,8 +13,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
-import http from 'node:http';
-import { createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { Pool } from 'pg';
@@ -112,9 +111,14 @@ async function stopProcess(p: Proc): Promise<void> {
 
 /** utime + stime of a process, in seconds, from /proc/<pid>/stat. */
 function cpuSeconds(pid: number): number {
+  const { user, system } = cpuSplit(pid);
+  return user + system;
+}
+/** utime and stime (kernel: syscalls, loopback TCP) of a process, in seconds. */
+function cpuSplit(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  return { user: Number(fields[11]) / CLK_TCK, system: Number(fields[12]) / CLK_TCK };
 }
 
 function peakRssMb(pid: number): number {
@@ -257,45 +261,154 @@ function signature(body: Buffer): string {
 }
 
 // ---------------------------------------------------------------- HTTP load
-const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
-
 interface Sample {
   status: number;
   ms: number;
   duplicate: boolean;
   at: number;
+  /** Open loop: how late after its scheduled time the request left the generator (a stall of the generator itself). */
+  late?: number;
 }
 
-function post(port: number, pathName: string, e: Outgoing): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    const req = http.request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: pathName,
-        method: 'POST',
-        agent,
-        headers: {
-          'content-type': 'application/json; charset=utf-8',
-          'content-length': e.body.length,
-          'stripe-signature': signature(e.body),
-        },
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on('error', () => resolve({ status: 0, body: '' }));
-    req.end(e.body);
-  });
+interface Answer {
+  status: number;
+  body: string;
+}
+
+/**
+ * A minimal HTTP/1.1 keep-alive client: one request at a time per connection, connections reused from a free
+ * list, answers with a Content-Length only (both handlers send one). The load generator shares the two cores with
+ * what it measures, so it must cost as little as possible per request: `http.request` + `http.Agent` cost about
+ * twice as much CPU per request as this (socket bookkeeping, ClientRequest/IncomingMessage objects).
+ * Both handlers get the same client, so the comparison stays fair.
+ */
+class Connection {
+  private readonly socket: Socket;
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private waiting?: (a: Answer) => void;
+  closed = false;
+  /** When the last answer arrived: a connection idle for long may be being closed by the server right now. */
+  idleSince = Date.now();
+
+  constructor(port: number) {
+    this.socket = connect({ host: '127.0.0.1', port, noDelay: true });
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    const fail = () => {
+      this.closed = true;
+      const w = this.waiting;
+      this.waiting = undefined;
+      w?.({ status: 0, body: '' });
+    };
+    this.socket.on('error', fail);
+    this.socket.on('close', fail);
+  }
+
+  request(head: string, body: Buffer): Promise<Answer> {
+    return new Promise((resolve) => {
+      if (this.closed) return resolve({ status: 0, body: '' });
+      this.waiting = resolve;
+      this.chunks = [];
+      this.size = 0;
+      this.socket.cork();
+      this.socket.write(head, 'latin1');
+      this.socket.write(body);
+      this.socket.uncork();
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    const all = this.chunks.length === 1 ? chunk : Buffer.concat(this.chunks, this.size);
+    const headEnd = all.indexOf('\r\n\r\n');
+    if (headEnd < 0) return;
+    const head = all.toString('latin1', 0, headEnd);
+    const m = /\r\ncontent-length: *(\d+)/i.exec(head);
+    const length = m ? Number(m[1]) : 0;
+    if (all.length < headEnd + 4 + length) return;
+    if (/\r\nconnection: *close/i.test(head)) {
+      this.closed = true;
+      this.socket.destroy();
+    }
+    const w = this.waiting;
+    this.waiting = undefined;
+    this.chunks = [];
+    this.size = 0;
+    this.idleSince = Date.now();
+    w?.({ status: Number(head.slice(9, 12)), body: all.toString('utf8', headEnd + 4, headEnd + 4 + length) });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.socket.destroy();
+  }
+}
+
+/** Like `http.Agent({ keepAlive: true, maxSockets })`: reuse idle connections, open more up to a bound, then queue. */
+class HttpLoad {
+  private static readonly MAX_CONNECTIONS = 512;
+  /** Node's server closes keep-alive connections idle for 5 s; never race it for one idle that long. */
+  private static readonly MAX_IDLE_MS = 2000;
+  private readonly free: Connection[] = [];
+  private readonly all = new Set<Connection>();
+  private readonly queue: (() => void)[] = [];
+
+  constructor(private readonly target: Target) {}
+
+  async post(e: Outgoing): Promise<Answer> {
+    const conn = await this.acquire();
+    const head =
+      `POST ${this.target.path} HTTP/1.1\r\nHost: 127.0.0.1:${this.target.port}\r\n` +
+      `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${e.body.length}\r\n` +
+      `Stripe-Signature: ${signature(e.body)}\r\n\r\n`;
+    const answer = await conn.request(head, e.body);
+    this.release(conn);
+    return answer;
+  }
+
+  private async acquire(): Promise<Connection> {
+    for (;;) {
+      const now = Date.now();
+      let conn = this.free.pop();
+      while (conn && (conn.closed || now - conn.idleSince > HttpLoad.MAX_IDLE_MS)) {
+        conn.close();
+        this.all.delete(conn);
+        conn = this.free.pop();
+      }
+      if (conn) return conn;
+      if (this.all.size < HttpLoad.MAX_CONNECTIONS) {
+        const c = new Connection(this.target.port);
+        this.all.add(c);
+        return c;
+      }
+      await new Promise<void>((resolve) => this.queue.push(resolve));
+    }
+  }
+
+  private release(conn: Connection): void {
+    if (conn.closed) this.all.delete(conn);
+    else this.free.push(conn);
+    this.queue.shift()?.();
+  }
+
+  close(): void {
+    for (const c of this.all) c.close();
+    this.all.clear();
+    this.free.length = 0;
+  }
 }
 
 interface Target {
   port: number;
   path: string;
+}
+
+const loads = new Map<Target, HttpLoad>();
+function loadOf(target: Target): HttpLoad {
+  let l = loads.get(target);
+  if (!l) loads.set(target, (l = new HttpLoad(target)));
+  return l;
 }
 
 async function closedLoop(
@@ -311,7 +424,7 @@ async function closedLoop(
     while (Date.now() < end) {
       const e = source.next();
       const t0 = performance.now();
-      const res = await post(target.port, target.path, e);
+      const res = await loadOf(target).post(e);
       const s = {
         status: res.status,
         ms: performance.now() - t0,
@@ -346,17 +459,21 @@ async function openLoop(
     for (; sent < due; sent++) {
       const scheduled = start + (sent / rate) * 1000;
       const e = source.next();
+      const late = performance.now() - scheduled;
       inFlight.push(
-        post(target.port, target.path, e).then((res) => {
-          const s = {
-            status: res.status,
-            ms: performance.now() - scheduled,
-            duplicate: res.body.includes('"duplicate":true'),
-            at: Date.now(),
-          };
-          samples.push(s);
-          if (res.status >= 200 && res.status < 300) onOk?.(e, s);
-        }),
+        loadOf(target)
+          .post(e)
+          .then((res) => {
+            const s = {
+              status: res.status,
+              ms: performance.now() - scheduled,
+              duplicate: res.body.includes('"duplicate":true'),
+              at: Date.now(),
+              late,
+            };
+            samples.push(s);
+            if (res.status >= 200 && res.status < 300) onOk?.(e, s);
+          }),
       );
     }
     await sleep(1);
@@ -384,6 +501,12 @@ interface Row {
   p99: string;
   non2xx: string;
   cpuPer1k: string;
+}
+
+/** How late the generator itself sent an open-loop phase's requests: large values mean the load, not the handler, stalled. */
+function lateness(name: string, samples: Sample[]): string {
+  const late = samples.map((x) => x.late ?? 0);
+  return `${name}: requests left the generator late by p50 ${f1(pct(late, 50))} ms, p99 ${f1(pct(late, 99))} ms, max ${f1(pct(late, 100))} ms`;
 }
 
 function table(rows: Row[]): string {
@@ -439,19 +562,29 @@ async function main(): Promise<void> {
   const topicAdmin = kafka.admin();
   await topicAdmin.connect();
   if (!(await topicAdmin.listTopics()).includes(TOPIC)) {
-    await topicAdmin.createTopics({ waitForLeaders: true, topics: [{ topic: TOPIC, numPartitions: 6 }] }).catch(() => undefined);
+    await topicAdmin
+      .createTopics({ waitForLeaders: true, topics: [{ topic: TOPIC, numPartitions: 6 }] })
+      .catch(() => undefined);
   }
   await topicAdmin.disconnect();
   const consumer = kafka.consumer({ groupId: `${run}.bench-lag`, maxWaitTimeInMs: 20 });
   await consumer.connect();
   await consumer.subscribe({ topics: [TOPIC], fromBeginning: true });
+  // Batches and a byte search for the id: this observer runs in the load generator's process, on the same cores.
+  const ID_FIELD = Buffer.from('"stripeEventId":"');
   await consumer.run({
     partitionsConsumedConcurrently: 6,
-    eachMessage: async ({ message }) => {
+    eachBatch: async ({ batch }) => {
       const at = Date.now();
-      kafkaMessages++;
-      const id = /"stripeEventId":"(evt_[^"]+)"/.exec(message.value?.toString() ?? '')?.[1];
-      if (id && !arrivals.has(id)) arrivals.set(id, at);
+      for (const message of batch.messages) {
+        kafkaMessages++;
+        const v = message.value;
+        const from = v ? v.indexOf(ID_FIELD) : -1;
+        if (!v || from < 0) continue;
+        const start = from + ID_FIELD.length;
+        const id = v.toString('latin1', start, v.indexOf(34, start));
+        if (!arrivals.has(id)) arrivals.set(id, at);
+      }
     },
   });
   await sleep(3000);
@@ -468,12 +601,14 @@ async function main(): Promise<void> {
   // 1. sustained closed-loop throughput
   process.stdout.write(`sustained ${SECONDS}s …\n`);
   let cpu0 = cpuSeconds(svcPid);
+  const split0 = cpuSplit(svcPid);
   const pg0 = postgresCpu();
   const kf0 = kafkaCpu();
   const gen0 = process.cpuUsage();
   const sustained = await closedLoop(target, source, SECONDS, CONCURRENCY, record);
   let handled = sustained.samples.length;
   const svcCpuSustained = cpuSeconds(svcPid) - cpu0;
+  const split1 = cpuSplit(svcPid);
   const pgCpu = cpuDelta(pg0, postgresCpu());
   const kfCpu = cpuDelta(kf0, kafkaCpu());
   const g = process.cpuUsage(gen0);
@@ -500,13 +635,15 @@ async function main(): Promise<void> {
   });
   extra.push(
     `sustained phase CPU s per 1,000 events: webhooks ${f2((svcCpuSustained / handled) * 1000)}, PostgreSQL (all backends on the box) ${f2((pgCpu / handled) * 1000)}, ` +
-      `Kafka broker ${f2((kfCpu / handled) * 1000)}, load generator ${f2((genCpu / handled) * 1000)}`,
+      `Kafka broker ${f2((kfCpu / handled) * 1000)}, load generator ${f2((genCpu / handled) * 1000)}; ` +
+      `webhooks user ${f2(((split1.user - split0.user) / handled) * 1000)} + kernel ${f2(((split1.system - split0.system) / handled) * 1000)}`,
   );
 
   // 2. fixed 1,000 events/s
   process.stdout.write(`1,000 events/s for ${RATE_SECONDS}s …\n`);
   cpu0 = cpuSeconds(svcPid);
   const at1000 = await openLoop(target, source, 1000, RATE_SECONDS, record);
+  extra.push(lateness('open loop 1,000/s, webhooks service', at1000.samples));
   handled = at1000.samples.length;
   const a1Ok = ok(at1000.samples);
   rows.push({
@@ -576,6 +713,7 @@ async function main(): Promise<void> {
   ).rows as { events: number; outbox: number }[];
   const svcRss = peakRssMb(svcPid);
   await consumer.disconnect();
+  loadOf(target).close();
   await stopProcess(service);
 
   // Baseline on the same load.
@@ -614,6 +752,7 @@ async function main(): Promise<void> {
     process.stdout.write(`baseline 1,000 events/s for ${RATE_SECONDS}s …\n`);
     cpu0 = cpuSeconds(basePid);
     const b1 = await openLoop(bt, bsrc, 1000, RATE_SECONDS);
+    extra.push(lateness('open loop 1,000/s, baseline', b1.samples));
     const b1Ok = ok(b1.samples);
     rows.push({
       scenario: `open loop 1,000/s, ${RATE_SECONDS}s`,
@@ -635,6 +774,7 @@ async function main(): Promise<void> {
       cpuPer1k: f2(((cpuSeconds(basePid) - cpu0) / b1.samples.length) * 1000),
     });
     baseRss = peakRssMb(basePid);
+    loadOf(bt).close();
     await stopProcess(base);
   }
 

@@ -6,10 +6,9 @@ import { AdminTokenGuard } from './replay/admin-token.guard';
 import { ReplayController } from './replay/replay.controller';
 import { ReplayService } from './replay/replay.service';
 import { StripeEvents1710000000000 } from './stripe-events/migrations/1710000000000-stripe-events';
-import { RawBodyInstaller } from './stripe-events/raw-body';
 import { StripeEventEntity } from './stripe-events/stripe-event.entity';
 import { StripeEventStore } from './stripe-events/stripe-event-store';
-import { StripeWebhooksController } from './stripe-events/stripe-webhooks.controller';
+import { WebhookEndpoint } from './stripe-events/webhook-endpoint';
 import { WebhookIngestService } from './stripe-events/webhook-ingest.service';
 
 @Module({})
@@ -26,14 +25,8 @@ export class AppModule {
           migrations: [StripeEvents1710000000000],
         }),
       ],
-      controllers: [StripeWebhooksController, ReplayController],
-      providers: [
-        RawBodyInstaller,
-        StripeEventStore,
-        WebhookIngestService,
-        ReplayService,
-        AdminTokenGuard,
-      ],
+      controllers: [ReplayController],
+      providers: [WebhookEndpoint, StripeEventStore, WebhookIngestService, ReplayService, AdminTokenGuard],
     };
   }
 }

@@ -287,6 +287,68 @@ describe('webhooks service (real Postgres, Kafka and the Stripe emulator)', () =
     );
   });
 
+  it('answers webhooks in front of Nest with correlation ids, on every path form Express would route, and leaves other routes to Nest', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const post = async (path: string, id: string, headers: Record<string, string> = {}) => {
+      const body = JSON.stringify({
+        id,
+        object: 'event',
+        api_version: null,
+        created: now,
+        livemode: false,
+        type: 'charge.succeeded',
+        data: { object: { id: `ch_${id}`, object: 'charge', payment_intent: null } },
+      });
+      const t = now;
+      const sig = `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`;
+      const res = await fetch(`${service.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'stripe-signature': sig, ...headers },
+        body,
+      });
+      return { status: res.status, headers: res.headers, body: await res.json() };
+    };
+
+    const echoed = await post('/stripe/webhooks', 'evt_front_1', { 'x-correlation-id': 'corr-front-1' });
+    expect(echoed).toMatchObject({ status: 200, body: { received: true, duplicate: false } });
+    expect(echoed.headers.get('x-correlation-id')).toBe('corr-front-1');
+    expect(echoed.headers.get('traceparent')).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    // A correlation id that could inject into logs is replaced, not echoed.
+    const replaced = await post('/stripe/webhooks', 'evt_front_2', {
+      'x-correlation-id': 'bad id {"level":60}',
+    });
+    expect(replaced.status).toBe(200);
+    expect(replaced.headers.get('x-correlation-id')).toMatch(/^[0-9a-f-]{36}$/);
+    for (const [path, id] of [
+      ['/stripe/webhooks/', 'evt_front_3'],
+      ['/Stripe/Webhooks?x=1', 'evt_front_4'],
+    ]) {
+      expect(await post(path, id)).toMatchObject({ status: 200, body: { received: true, duplicate: false } });
+    }
+    expect((await post('/stripe/webhooks', 'evt_front_4')).body).toEqual({ received: true, duplicate: true });
+    expect(
+      (
+        await rows('event_id = ANY($1::text[])', [
+          ['evt_front_1', 'evt_front_2', 'evt_front_3', 'evt_front_4'],
+        ])
+      )
+        .map((r) => r.event_id)
+        .sort(),
+    ).toEqual(['evt_front_1', 'evt_front_2', 'evt_front_3', 'evt_front_4']);
+    // The message carries the delivery's correlation id.
+    await eventually(
+      async () => published('evt_front_1').length,
+      (n) => n === 1,
+      { what: 'evt_front_1 published' },
+    );
+    expect(published('evt_front_1')[0].json?.correlationId).toBe('corr-front-1');
+
+    // Everything else still goes through Express and Nest.
+    expect((await fetch(`${service.url}/stripe/webhooks`)).status).toBe(404);
+    expect((await fetch(`${service.url}/stripe/webhooks/other`, { method: 'POST' })).status).toBe(404);
+    expect((await service.get('/health/live')).status).toBe(200);
+  });
+
   it('replays stored events by id, by type and by time range with their original envelope ids', async () => {
     const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
     expect((await service.post('/admin/replay', { type: 'charge.succeeded' })).status).toBe(401);

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 export type SignatureFailure =
   | 'missing_signature_header'
@@ -15,6 +15,17 @@ export type SignatureResult =
   | { ok: false; reason: SignatureFailure };
 
 const MAX_HEADER = 4096;
+
+/** Key objects of the configured secrets: `createHmac` with a string key would import the key on every call. */
+const keys = new Map<string, KeyObject>();
+function keyOf(secret: string): KeyObject {
+  let key = keys.get(secret);
+  if (!key) {
+    if (keys.size > 64) keys.clear(); // only a handful of secrets are ever configured; never grow without bound
+    keys.set(secret, (key = createSecretKey(Buffer.from(secret, 'utf8'))));
+  }
+  return key;
+}
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /**
@@ -57,9 +68,12 @@ export function verifyStripeSignature(
   if (Math.abs(nowSeconds - timestamp) > toleranceSeconds)
     return { ok: false, reason: 'timestamp_outside_tolerance' };
 
-  const prefix = Buffer.from(`${timestamp}.`, 'utf8');
+  const prefix = `${timestamp}.`;
   for (let i = 0; i < secrets.length; i++) {
-    const expected = createHmac('sha256', secrets[i]).update(prefix).update(rawBody).digest();
+    const expected = createHmac('sha256', keyOf(secrets[i]))
+      .update(prefix, 'latin1')
+      .update(rawBody)
+      .digest();
     // Compare against every candidate (no early exit on the first mismatch) with a constant-time comparison.
     if (candidates.some((c) => timingSafeEqual(c, expected))) return { ok: true, timestamp, secretIndex: i };
   }

@@ -88,13 +88,16 @@ export function paymentIntentOf(obj: Record<string, unknown>): string | null {
 /** Fixed namespace of the envelope ids of Stripe events (RFC 4122 name-based, SHA-1). Never change it. */
 export const STRIPE_EVENT_NAMESPACE = 'a8d3c1f2-5b4e-4c7a-9e61-3f0b2d7c9a14';
 
+const namespaces = new Map<string, Buffer>();
+
 /** RFC 4122 version-5 UUID of `name` in `namespace`. */
 export function uuidV5(name: string, namespace: string): string {
-  const ns = Buffer.from(namespace.replace(/-/g, ''), 'hex');
+  let ns = namespaces.get(namespace);
+  if (!ns) namespaces.set(namespace, (ns = Buffer.from(namespace.replace(/-/g, ''), 'hex')));
   const hash = createHash('sha1').update(ns).update(name, 'utf8').digest();
   hash[6] = (hash[6] & 0x0f) | 0x50;
   hash[8] = (hash[8] & 0x3f) | 0x80;
-  const h = hash.subarray(0, 16).toString('hex');
+  const h = hash.toString('hex', 0, 16);
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 

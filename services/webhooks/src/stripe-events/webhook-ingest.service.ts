@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { JsonLogger } from '@omnipay/observability';
+import { JsonLogger, runWithContext } from '@omnipay/observability';
 import { isDatabaseUnavailable } from '@omnipay/persistence';
 import { APP_CONFIG } from '@omnipay/platform';
 import type { WebhooksConfig } from '../config';
@@ -20,6 +20,8 @@ export interface IncomingDelivery {
   rawBody: Buffer;
   signatureHeader: string | string[] | undefined;
   correlationId: string;
+  /** W3C trace context of the request, continued by the published message. */
+  traceparent: string;
 }
 
 /** Postgres "deadlock detected" / "serialization failure": the whole batch can simply run again. */
@@ -68,11 +70,13 @@ export class WebhookIngestService {
       outcome = await this.batcher.submit({
         facts: parsed.facts,
         event: parsed.event,
+        raw: delivery.rawBody,
         text: parsed.text,
         receivedAt,
         secretIndex: sig.secretIndex,
         signatureTimestamp: sig.timestamp,
         correlationId: delivery.correlationId,
+        traceparent: delivery.traceparent,
       });
     } catch (error) {
       outcome = error instanceof Error ? error : new Error(String(error));
@@ -81,9 +85,9 @@ export class WebhookIngestService {
     // Stripe retries any non-2xx; a 503 says the retry is expected to work once the database is back.
     if (isDatabaseUnavailable(outcome))
       return { status: 503, outcome: 'failed', reason: 'database_unavailable' };
-    this.logger.pino.error(
-      { err: outcome, stripeEventId: parsed.facts.eventId },
-      'storing a Stripe event failed',
+    const err = outcome;
+    runWithContext({ correlationId: delivery.correlationId, traceparent: delivery.traceparent }, () =>
+      this.logger.pino.error({ err, stripeEventId: parsed.facts.eventId }, 'storing a Stripe event failed'),
     );
     return { status: 500, outcome: 'failed', reason: 'internal_error' };
   }
