@@ -59,3 +59,21 @@ export function useDeployedRuntime(services: string[]): string {
   process.env.SERVICE_RUNTIME = 'dist';
   return `services built with tools/scripts/build.js in ${((Date.now() - started) / 1000).toFixed(1)} s and run with plain node, as deployed (--ts for the development runtime)`;
 }
+
+const built = new Set<string>();
+
+/**
+ * Node arguments that start a service entry (e.g. `services/webhooks/src/main.ts`) the way benchmarks run
+ * services: built and plain (see `useDeployedRuntime`), or through SWC at load time with `--ts`.
+ */
+export function serviceEntryArgs(entry: string): string[] {
+  const root = join(__dirname, '..');
+  // Only services have a build; other entries (a baseline server) run through SWC.
+  if (process.argv.includes('--ts') || !entry.startsWith('services/')) return ['-r', '@swc-node/register', join(root, entry)];
+  const project = entry.split('/').slice(0, 2).join('/');
+  if (!built.has(project)) {
+    execFileSync(process.execPath, [join(root, 'tools/scripts/build.js'), project], { stdio: 'ignore' });
+    built.add(project);
+  }
+  return [join(root, 'dist', project, entry.replace(/\.ts$/, '.js'))];
+}

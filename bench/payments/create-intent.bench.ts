@@ -18,7 +18,7 @@ import { startEmulator } from '@omnipay/stripe-emulator';
 import { Kafka, logLevel } from 'kafkajs';
 import { Pool } from 'pg';
 import Stripe from 'stripe';
-import { arg, cpuSeconds, peakRssMb, printTable, summarize } from '../lib';
+import { arg, cpuSeconds, peakRssMb, printTable, serviceEntryArgs, summarize } from '../lib';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CONCURRENCY = arg('concurrency', 16);
@@ -55,7 +55,7 @@ async function startPayments(env: Record<string, string>): Promise<{ child: Chil
   const log = `/tmp/${run}.payments.log`;
   const fd = openSync(log, 'w');
   const nodeArgs = (process.env.BENCH_PAYMENTS_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, '-r', '@swc-node/register', path.join(ROOT, 'services/payments/src/main.ts')], {
+  const child = spawn(process.execPath, [...nodeArgs, ...serviceEntryArgs('services/payments/src/main.ts')], {
     cwd: ROOT,
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', fd, fd],

@@ -28,7 +28,7 @@ import { loadavg } from 'node:os';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { Pool } from 'pg';
-import { arg, cpuSeconds, peakRssMb, printTable, summarize } from '../lib';
+import { arg, cpuSeconds, peakRssMb, printTable, serviceEntryArgs, summarize } from '../lib';
 
 const ROOT = path.resolve(__dirname, '../..');
 const RATE = arg('rate', 500);
@@ -97,7 +97,7 @@ async function startProcess(
   const port = await freePort();
   const logFile = `/tmp/${run}.${name}.log`;
   const fd = openSync(logFile, 'w');
-  const child = spawn(process.execPath, [...nodeArgs, '-r', '@swc-node/register', path.join(ROOT, entry)], {
+  const child = spawn(process.execPath, [...nodeArgs, ...serviceEntryArgs(entry)], {
     cwd: ROOT,
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', ready === 'stdout' ? 'pipe' : fd, fd],

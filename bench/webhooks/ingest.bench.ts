@@ -17,6 +17,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { Pool } from 'pg';
+import { serviceEntryArgs } from '../lib';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CLK_TCK = 100;
@@ -79,7 +80,7 @@ async function startProcess(
   const logFile = `/tmp/${run}.${name}.log`;
   const fd = openSync(logFile, 'w');
   // Logs go to a file, as they would to a container's log driver; the load generator does not parse them.
-  const child = spawn(process.execPath, [...nodeArgs, '-r', '@swc-node/register', path.join(ROOT, entry)], {
+  const child = spawn(process.execPath, [...nodeArgs, ...serviceEntryArgs(entry)], {
     cwd: ROOT,
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', fd, fd],
