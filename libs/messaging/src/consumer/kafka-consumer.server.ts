@@ -172,15 +172,18 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     const parsed = chunk.map((raw) => this.parse(raw));
     const started = process.hrtime.bigint();
     let outcomes: string[] = [];
+    let wrote = false;
+    const track = (qr: QueryRunner) => (wrote = wrote || this.outbox.wroteIn(qr.manager));
     for (let conflicts = 0; ; conflicts++) {
       try {
         try {
-          await this.inTransaction((qr) => this.applyAll(group, topic, batch, parsed, handler, qr, (outcomes = []), false));
+          await this.inTransaction((qr) => this.applyAll(group, topic, batch, parsed, handler, qr, (outcomes = []), false), track);
         } catch (error) {
           if (isDatabaseUnavailable(error) || isTransientConflict(error)) throw error;
           // Some message failed: redo the chunk carefully, one savepoint per message, retrying only the failing one.
-          await this.inTransaction((qr) =>
-            this.applyAll(group, topic, batch, parsed, handler, qr, (outcomes = []), true, payload),
+          await this.inTransaction(
+            (qr) => this.applyAll(group, topic, batch, parsed, handler, qr, (outcomes = []), true, payload),
+            track,
           );
         }
         break;
@@ -195,18 +198,19 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     }
     // Counted after commit, so a chunk that was rolled back and redone is not counted twice.
     for (const outcome of outcomes) messagesConsumed.inc({ topic, group: group.groupId, outcome });
-    this.outbox.nudge();
+    if (wrote) this.outbox.nudge(); // most consumers of busy topics write nothing for most chunks
     const perMessage = Number(process.hrtime.bigint() - started) / 1e9 / chunk.length;
     messageHandleDuration.observe({ topic, group: group.groupId }, perMessage);
   }
 
-  private async inTransaction(work: (qr: QueryRunner) => Promise<void>): Promise<void> {
+  private async inTransaction(work: (qr: QueryRunner) => Promise<void>, committed?: (qr: QueryRunner) => void): Promise<void> {
     const qr = this.dataSource.createQueryRunner();
     await qr.connect();
     try {
       await qr.startTransaction();
       await work(qr);
       await qr.commitTransaction();
+      committed?.(qr);
     } catch (error) {
       if (qr.isTransactionActive) await qr.rollbackTransaction().catch(() => undefined);
       throw error;

@@ -15,6 +15,8 @@ type Listener = () => void;
 @Injectable()
 export class OutboxService {
   private readonly listeners = new Set<Listener>();
+  /** Transactions (by their manager) that added messages: only those need the relay woken after commit. */
+  private readonly written = new WeakSet<EntityManager>();
 
   constructor(@Inject(MESSAGING_SETTINGS) private readonly settings: MessagingSettings) {}
 
@@ -34,6 +36,7 @@ export class OutboxService {
     items: { definition: MessageDefinition; data: unknown; opts?: EnvelopeOptions }[],
   ): Promise<Envelope[]> {
     if (items.length === 0) return [];
+    this.written.add(manager);
     let current: string | undefined;
     const envelopes: Envelope[] = [];
     const values: unknown[] = [];
@@ -59,6 +62,11 @@ export class OutboxService {
       values,
     );
     return envelopes;
+  }
+
+  /** Whether messages were added in the transaction of this manager. */
+  wroteIn(manager: EntityManager): boolean {
+    return this.written.has(manager);
   }
 
   /** Call after a transaction that added messages has committed. */

@@ -11,8 +11,10 @@ export class UnitOfWork {
   ) {}
 
   async run<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
-    const result = await this.dataSource.transaction(work);
-    this.outbox.nudge();
+    let manager: EntityManager | undefined;
+    const result = await this.dataSource.transaction((m) => work((manager = m)));
+    // A relay pass is a transaction of its own: not worth running for a transaction that wrote no message.
+    if (manager && this.outbox.wroteIn(manager)) this.outbox.nudge();
     return result;
   }
 }
