@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { ReconciliationEntry } from '@omnipay/contracts';
+import { ReconciliationEntry, type DataOf } from '@omnipay/contracts';
 import { OutboxService, UnitOfWork } from '@omnipay/messaging';
 import { JsonLogger, metricsRegistry } from '@omnipay/observability';
 import { APP_CONFIG } from '@omnipay/platform';
@@ -9,7 +9,6 @@ import type Stripe from 'stripe';
 import { DataSource, type EntityManager } from 'typeorm';
 import { deterministicUuid } from '../common/ids';
 import type { PaymentsConfig } from '../config';
-import { toPayment, type Payment } from '../payments/payment.model';
 
 interface SourceRow {
   source_id: string;
@@ -18,7 +17,27 @@ interface SourceRow {
   attempts: number;
 }
 
+/** The payment columns an entry carries. */
+interface PaymentRef {
+  id: string;
+  orderId: string;
+  paymentIntentId: string | null;
+  channel: string;
+  storeId: string | null;
+}
+
 type Txn = Stripe.BalanceTransaction;
+type EntryData = DataOf<typeof ReconciliationEntry>;
+interface Entry {
+  data: EntryData;
+  paymentId: string;
+}
+
+/** What one claimed source came to in a pass: its entries (possibly already written), or try again later. */
+type Outcome = { row: SourceRow; entries: Entry[] } | { row: SourceRow; retry: string };
+type Ready = Extract<Outcome, { entries: Entry[] }>;
+type Retry = Extract<Outcome, { retry: string }>;
+
 const BATCH = 20;
 
 const entriesWritten = new Counter({
@@ -28,11 +47,18 @@ const entriesWritten = new Counter({
   registers: [metricsRegistry],
 });
 
+const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
 /**
  * Turns charges, refunds and disputes into reconciliation entries from Stripe's balance transactions. It runs
  * outside the consumer: fetching from Stripe inside the inbox transaction would hold it open for a network call
  * and dead-letter events during a Stripe hiccup, and an `automatic_async` charge has no balance transaction
  * yet when it succeeds (it comes with `charge.updated`). So sources are queued and retried with backoff here.
+ *
+ * A pass is set-based: one claim, one payments read, the Stripe reads side by side, then one transaction for
+ * every claimed source (a statement per table, not per charge: PostgreSQL's cost per event is what limits
+ * throughput). If that transaction fails, the pass falls back to a transaction per source, so one bad source
+ * is retried on its own instead of holding back the rest.
  */
 @Injectable()
 export class ReconciliationWorker implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -96,29 +122,71 @@ export class ReconciliationWorker implements OnApplicationBootstrap, OnApplicati
         RETURNING source_id, kind, payment_id, attempts`,
     );
     const rows = (Array.isArray(claimed[0]) ? claimed[0] : claimed) as SourceRow[];
-    await Promise.all(rows.map((r) => this.process(r)));
+    if (rows.length === 0) return 0;
+    const outcomes = await this.outcomes(rows);
+    const ready = outcomes.filter((o): o is Ready => 'entries' in o);
+    const retry = outcomes.filter((o): o is Retry => 'retry' in o);
+    try {
+      await this.apply(ready, retry);
+    } catch (error) {
+      this.logger.pino.warn(
+        { err: error, sources: rows.length },
+        'reconciliation batch failed; applying its sources one by one',
+      );
+      await Promise.all([
+        ...ready.map(async (o) => {
+          try {
+            await this.apply([o], []);
+          } catch (e) {
+            await this.retryLater(this.dataSource.manager, [{ row: o.row, retry: message(e) }]);
+          }
+        }),
+        ...retry.map((o) => this.retryLater(this.dataSource.manager, [o])),
+      ]);
+    }
     return rows.length;
   }
 
-  private async process(row: SourceRow): Promise<void> {
+  /** Reads the claimed sources' payments (one statement) and their balance transactions from Stripe. */
+  private async outcomes(rows: SourceRow[]): Promise<Outcome[]> {
+    let payments: Map<string, PaymentRef>;
     try {
-      const [prow] = await this.dataSource.query<Record<string, unknown>[]>(
-        'SELECT * FROM payments WHERE id = $1',
-        [row.payment_id],
-      );
-      const payment = toPayment(prow);
-      const found = await this.balanceTransactions(row);
-      if (found === 'not_yet') return this.retryLater(row, 'balance transaction not available yet');
-      await this.uow.run(async (m) => {
-        for (const f of found) await this.write(m, payment, row, f.txn, f.chargeId);
-        await m.query(
-          'UPDATE reconciliation_sources SET done_at = now(), last_error = NULL WHERE source_id = $1',
-          [row.source_id],
-        );
-      });
+      payments = await this.payments([...new Set(rows.map((r) => r.payment_id))]);
     } catch (error) {
-      await this.retryLater(row, error instanceof Error ? error.message : String(error));
+      return rows.map((row) => ({ row, retry: message(error) }));
     }
+    return Promise.all(
+      rows.map(async (row): Promise<Outcome> => {
+        try {
+          const payment = payments.get(row.payment_id);
+          if (!payment) throw new Error(`payment ${row.payment_id} not found`);
+          const found = await this.balanceTransactions(row);
+          if (found === 'not_yet') return { row, retry: 'balance transaction not available yet' };
+          return { row, entries: found.map((f) => entry(payment, row, f.txn, f.chargeId)) };
+        } catch (error) {
+          return { row, retry: message(error) };
+        }
+      }),
+    );
+  }
+
+  private async payments(ids: string[]): Promise<Map<string, PaymentRef>> {
+    const rows = await this.dataSource.query<Record<string, unknown>[]>(
+      'SELECT id, order_id, payment_intent_id, channel, store_id FROM payments WHERE id = ANY($1::text[])',
+      [ids],
+    );
+    return new Map(
+      rows.map((r) => [
+        String(r.id),
+        {
+          id: String(r.id),
+          orderId: String(r.order_id),
+          paymentIntentId: r.payment_intent_id === null ? null : String(r.payment_intent_id as string),
+          channel: String(r.channel),
+          storeId: r.store_id === null ? null : String(r.store_id as string),
+        },
+      ]),
+    );
   }
 
   private async balanceTransactions(
@@ -155,78 +223,131 @@ export class ReconciliationWorker implements OnApplicationBootstrap, OnApplicati
     }
   }
 
-  private async write(
-    m: EntityManager,
-    p: Payment,
-    row: SourceRow,
-    txn: Txn,
-    chargeId: string | null,
-  ): Promise<void> {
-    const entry = {
-      entryId: txn.id,
-      kind: row.kind,
-      orderId: p.orderId,
-      paymentIntentId: p.paymentIntentId as string,
-      chargeId,
-      sourceId: row.source_id,
-      balanceTransactionId: txn.id,
-      channel: p.channel,
-      storeId: p.storeId,
-      gross: txn.amount,
-      fee: txn.fee,
-      net: txn.net,
-      currency: txn.currency,
-      occurredAt: new Date(txn.created * 1000).toISOString(),
-      availableOn: new Date(txn.available_on * 1000).toISOString(),
-    };
-    const inserted = await m.query<unknown[]>(
+  /**
+   * One transaction: the entries not written yet, their messages, the ready sources marked done and the others
+   * put back with their backoff. Metrics and logs follow the commit, so a failed batch redone source by source
+   * counts nothing twice.
+   */
+  private async apply(ready: Ready[], retry: Retry[]): Promise<void> {
+    const written = await this.uow.run(async (m) => {
+      const written = await this.write(
+        m,
+        ready.flatMap((o) => o.entries),
+      );
+      if (ready.length > 0)
+        await m.query(
+          'UPDATE reconciliation_sources SET done_at = now(), last_error = NULL WHERE source_id = ANY($1::text[])',
+          [ready.map((o) => o.row.source_id).sort()],
+        );
+      await this.markRetry(m, retry);
+      return written;
+    });
+    for (const e of written) entriesWritten.inc({ kind: e.data.kind });
+    this.warnStillPending(retry);
+  }
+
+  /** Inserts the entries (one per balance transaction, whatever happens) and queues a message for each new one. */
+  private async write(m: EntityManager, entries: Entry[]): Promise<Entry[]> {
+    // The same balance transaction twice in a pass is one entry: the first, as one-by-one inserts would keep.
+    const seen = new Set<string>();
+    const unique = entries.filter((e) => !seen.has(e.data.entryId) && seen.add(e.data.entryId));
+    if (unique.length === 0) return [];
+    // Rows go in key order so concurrent passes lock them in the same order.
+    const rows = [...unique].sort((a, b) =>
+      a.data.entryId < b.data.entryId ? -1 : a.data.entryId > b.data.entryId ? 1 : 0,
+    );
+    const col = <T>(f: (e: Entry) => T): T[] => rows.map(f);
+    const inserted = await m.query<{ entry_id: string }[]>(
       `INSERT INTO reconciliation_entries (entry_id, kind, order_id, payment_id, payment_intent_id, charge_id, source_id,
          balance_transaction_id, channel, store_id, gross, fee, net, currency, occurred_at, available_on)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16) ON CONFLICT (entry_id) DO NOTHING RETURNING entry_id`,
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+         $8::text[], $9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[],
+         $15::timestamptz[], $16::timestamptz[])
+       ON CONFLICT (entry_id) DO NOTHING RETURNING entry_id`,
       [
-        entry.entryId,
-        entry.kind,
-        entry.orderId,
-        p.id,
-        entry.paymentIntentId,
-        entry.chargeId,
-        entry.sourceId,
-        entry.balanceTransactionId,
-        entry.channel,
-        entry.storeId,
-        entry.gross,
-        entry.fee,
-        entry.net,
-        entry.currency,
-        entry.occurredAt,
-        entry.availableOn,
+        col((e) => e.data.entryId),
+        col((e) => e.data.kind),
+        col((e) => e.data.orderId),
+        col((e) => e.paymentId),
+        col((e) => e.data.paymentIntentId),
+        col((e) => e.data.chargeId),
+        col((e) => e.data.sourceId),
+        col((e) => e.data.balanceTransactionId),
+        col((e) => e.data.channel),
+        col((e) => e.data.storeId),
+        col((e) => e.data.gross),
+        col((e) => e.data.fee),
+        col((e) => e.data.net),
+        col((e) => e.data.currency),
+        col((e) => e.data.occurredAt),
+        col((e) => e.data.availableOn),
       ],
     );
-    if (inserted.length === 0) return;
-    await this.outbox(m, entry);
-    entriesWritten.inc({ kind: row.kind });
-  }
-
-  private async outbox(m: EntityManager, entry: Record<string, unknown>): Promise<void> {
+    const fresh = new Set(inserted.map((r) => r.entry_id));
+    const written = unique.filter((e) => fresh.has(e.data.entryId));
     // One message per balance transaction, whatever happens: a re-publication dedups on the derived id.
-    await this.outboxService.add(m, ReconciliationEntry, entry as never, {
-      id: deterministicUuid(`recon:${String(entry.entryId)}`),
-    });
+    await this.outboxService.addMany(
+      m,
+      written.map((e) => ({
+        definition: ReconciliationEntry,
+        data: e.data,
+        opts: { id: deterministicUuid(`recon:${e.data.entryId}`) },
+      })),
+    );
+    return written;
   }
 
-  private async retryLater(row: SourceRow, reason: string): Promise<void> {
-    // 100 ms doubling to 5 min: an automatic_async charge is usually ready within a second.
-    const delayMs = Math.min(300_000, 100 * 2 ** Math.min(row.attempts, 12));
-    await this.dataSource.query(
-      `UPDATE reconciliation_sources SET attempts = attempts + 1, last_error = $2,
-              next_attempt_at = now() + ($3 || ' milliseconds')::interval WHERE source_id = $1`,
-      [row.source_id, reason.slice(0, 500), String(delayMs)],
+  /** Outside the batch: put sources back on their own (the batch that would have carried them failed). */
+  private async retryLater(m: EntityManager, retry: Retry[]): Promise<void> {
+    await this.markRetry(m, retry);
+    this.warnStillPending(retry);
+  }
+
+  private async markRetry(m: EntityManager, retry: Retry[]): Promise<void> {
+    if (retry.length === 0) return;
+    await m.query(
+      `UPDATE reconciliation_sources s SET attempts = s.attempts + 1, last_error = v.reason,
+              next_attempt_at = now() + v.delay_ms * interval '1 millisecond'
+         FROM unnest($1::text[], $2::text[], $3::int[]) AS v(source_id, reason, delay_ms)
+        WHERE s.source_id = v.source_id`,
+      [
+        retry.map((o) => o.row.source_id),
+        retry.map((o) => o.retry.slice(0, 500)),
+        // 100 ms doubling to 5 min: an automatic_async charge is usually ready within a second.
+        retry.map((o) => Math.min(300_000, 100 * 2 ** Math.min(o.row.attempts, 12))),
+      ],
     );
-    if (row.attempts >= 8 && row.attempts % 4 === 0) {
-      this.logger.pino.warn(
-        { sourceId: row.source_id, kind: row.kind, attempts: row.attempts + 1, reason },
-        'reconciliation source still pending',
-      );
+  }
+
+  private warnStillPending(retry: Retry[]): void {
+    for (const { row, retry: reason } of retry) {
+      if (row.attempts >= 8 && row.attempts % 4 === 0) {
+        this.logger.pino.warn(
+          { sourceId: row.source_id, kind: row.kind, attempts: row.attempts + 1, reason },
+          'reconciliation source still pending',
+        );
+      }
     }
   }
+}
+
+function entry(p: PaymentRef, row: SourceRow, txn: Txn, chargeId: string | null): Entry {
+  const data = {
+    entryId: txn.id,
+    kind: row.kind,
+    orderId: p.orderId,
+    paymentIntentId: p.paymentIntentId as string,
+    chargeId,
+    sourceId: row.source_id,
+    balanceTransactionId: txn.id,
+    channel: p.channel,
+    storeId: p.storeId,
+    gross: txn.amount,
+    fee: txn.fee,
+    net: txn.net,
+    currency: txn.currency,
+    occurredAt: new Date(txn.created * 1000).toISOString(),
+    availableOn: new Date(txn.available_on * 1000).toISOString(),
+  } as EntryData;
+  return { data, paymentId: p.id };
 }
