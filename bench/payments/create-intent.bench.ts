@@ -8,73 +8,23 @@
  *
  * `BENCH_PAYMENTS_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` profiles payments. Prints numbers, asserts nothing.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
-import path from 'node:path';
 import { startEmulator } from '@omnipay/stripe-emulator';
 import { Kafka, logLevel } from 'kafkajs';
 import { Pool } from 'pg';
 import Stripe from 'stripe';
-import { arg, cpuSeconds, peakRssMb, printTable, serviceEntryArgs, summarize } from '../lib';
+import { arg, cpuSeconds, peakRssMb, printTable, summarize } from '../lib';
+import { loadInfraEnv, sleep, startProcess, stopProcess } from '../processes';
 
-const ROOT = path.resolve(__dirname, '../..');
 const CONCURRENCY = arg('concurrency', 16);
 const SECONDS = arg('seconds', 15);
 const WITH_KEY = !process.argv.includes('--no-key');
 
-function loadInfraEnv(): void {
-  const file = path.join(ROOT, '.cache/infra/env');
-  if (!existsSync(file)) return;
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
-    if (m && !process.env[m[1]]) process.env[m[1]] = m[2];
-  }
-}
 loadInfraEnv();
 
 const run = `bench_pci_${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '–');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startPayments(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; log: string }> {
-  const port = await freePort();
-  const log = `/tmp/${run}.payments.log`;
-  const fd = openSync(log, 'w');
-  const nodeArgs = (process.env.BENCH_PAYMENTS_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, ...serviceEntryArgs('services/payments/src/main.ts')], {
-    cwd: ROOT,
-    env: { ...process.env, ...env, PORT: String(port) },
-    stdio: ['ignore', fd, fd],
-  });
-  closeSync(fd);
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`payments exited: see ${log}`);
-    try {
-      if ((await fetch(`${url}/health/ready`)).ok) break;
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > deadline) throw new Error(`payments not ready: see ${log}`);
-    await sleep(200);
-  }
-  return { child, url, log };
-}
 
 async function closedLoop(seconds: number, concurrency: number, once: (i: number) => Promise<boolean>) {
   const samples: number[] = [];
@@ -97,28 +47,46 @@ async function closedLoop(seconds: number, concurrency: number, once: (i: number
 async function main(): Promise<void> {
   console.log(
     `create-PaymentIntent benchmark: run ${run}, concurrency ${CONCURRENCY}, ${SECONDS}s, Idempotency-Key ${WITH_KEY ? 'on' : 'off'}, ` +
-      `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+      `load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
   );
   const emu = await startEmulator({ port: 0 });
   const schema = `${run}_pay`;
-  const payments = await startPayments({
-    DATABASE_SCHEMA: schema,
-    KAFKA_TOPIC_PREFIX: `${run}.`,
-    KAFKA_GROUP_PREFIX: run,
-    STRIPE_SECRET_KEY: emu.secretKey,
-    STRIPE_PUBLISHABLE_KEY: emu.publishableKey,
-    STRIPE_API_BASE: emu.url,
-    PAYMENTS_JANITOR_INTERVAL_MS: '0',
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-    NODE_ENV: 'production',
+  const payments = await startProcess({
+    run,
+    name: 'payments',
+    entry: 'services/payments/src/main.ts',
+    nodeArgs: (process.env.BENCH_PAYMENTS_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    env: {
+      DATABASE_SCHEMA: schema,
+      KAFKA_TOPIC_PREFIX: `${run}.`,
+      KAFKA_GROUP_PREFIX: run,
+      STRIPE_SECRET_KEY: emu.secretKey,
+      STRIPE_PUBLISHABLE_KEY: emu.publishableKey,
+      STRIPE_API_BASE: emu.url,
+      PAYMENTS_JANITOR_INTERVAL_MS: '0',
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+      NODE_ENV: 'production',
+    },
   });
   const pid = payments.child.pid as number;
   const create = async (i: number, tag: string) => {
     const orderId = `ord_${run.slice(-6)}_${tag}_${i}`;
     const res = await fetch(`${payments.url}/payments`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(WITH_KEY ? { 'idempotency-key': `checkout:${orderId}:payment` } : {}) },
-      body: JSON.stringify({ orderId, amount: 1500 + (i % 100), currency: 'usd', channel: 'web', customerId: 'cus_bench', attempt: 1 }),
+      headers: {
+        'content-type': 'application/json',
+        ...(WITH_KEY ? { 'idempotency-key': `checkout:${orderId}:payment` } : {}),
+      },
+      body: JSON.stringify({
+        orderId,
+        amount: 1500 + (i % 100),
+        currency: 'usd',
+        channel: 'web',
+        customerId: 'cus_bench',
+        attempt: 1,
+      }),
     });
     await res.arrayBuffer();
     return res.status === 201;
@@ -135,7 +103,12 @@ async function main(): Promise<void> {
     const sdk = new Stripe(emu.secretKey, { ...emu.stripeConfig, maxNetworkRetries: 0, telemetry: false });
     const b = await closedLoop(Math.min(SECONDS, 10), CONCURRENCY, async (i) => {
       await sdk.paymentIntents.create(
-        { amount: 1500, currency: 'usd', automatic_payment_methods: { enabled: true }, metadata: { orderId: `b_${i}` } },
+        {
+          amount: 1500,
+          currency: 'usd',
+          automatic_payment_methods: { enabled: true },
+          metadata: { orderId: `b_${i}` },
+        },
         { idempotencyKey: `b_${run}_${i}` },
       );
       return true;
@@ -149,7 +122,7 @@ async function main(): Promise<void> {
         p99_ms: f1(s.p99),
         failed: r.failed,
         'payments CPU ms / create': (cpu / r.samples.length) * 1000,
-        'bench+emulator CPU ms / create': ((g.user + g.system) / 1e3 / r.samples.length),
+        'bench+emulator CPU ms / create': (g.user + g.system) / 1e3 / r.samples.length,
       },
       {
         target: 'baseline: paymentIntents.create on the emulator',
@@ -161,16 +134,22 @@ async function main(): Promise<void> {
         'bench+emulator CPU ms / create': '-',
       },
     ]);
-    console.log(`payments peak RSS ${Math.round(peakRssMb(pid))} MB; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; log ${payments.log}`);
+    console.log(
+      `payments peak RSS ${Math.round(peakRssMb(pid))} MB; load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}; log ${payments.logFile}`,
+    );
   } finally {
-    const exited = new Promise((res) => payments.child.once('exit', res));
-    payments.child.kill('SIGTERM');
-    await exited;
+    await stopProcess(payments);
     await emu.close();
     const pool = new Pool({ connectionString: process.env.DATABASE_URL, max: 1 });
     await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
     await pool.end();
-    const admin = new Kafka({ clientId: run, brokers: (process.env.KAFKA_BROKERS as string).split(','), logLevel: logLevel.NOTHING }).admin();
+    const admin = new Kafka({
+      clientId: run,
+      brokers: (process.env.KAFKA_BROKERS as string).split(','),
+      logLevel: logLevel.NOTHING,
+    }).admin();
     await admin.connect();
     const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${run}.`));
     if (topics.length) await admin.deleteTopics({ topics }).catch(() => undefined);

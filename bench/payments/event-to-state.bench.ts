@@ -19,18 +19,25 @@
  * INSERT … RETURNING per batch, one produce per fresh event) measured the same way.
  * Prints numbers, asserts nothing. `BENCH_PAYMENTS_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` profiles payments.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
-import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { Pool } from 'pg';
-import { arg, cpuSeconds, peakRssMb, printTable, serviceEntryArgs, summarize } from '../lib';
+import { arg, cpuSeconds, peakRssMb, printTable, summarize } from '../lib';
+import {
+  cpuDelta,
+  kafkaCpu,
+  loadInfraEnv,
+  postgresCpu,
+  sleep,
+  startProcess,
+  stopProcess,
+  type BenchProcess,
+  type StartOptions,
+} from '../processes';
 
-const ROOT = path.resolve(__dirname, '../..');
 const RATE = arg('rate', 500);
 const SECONDS = arg('seconds', 20);
 const WARMUP_SECONDS = arg('warmup-seconds', 5);
@@ -40,18 +47,7 @@ const LOG_LEVEL = (() => {
   return i > 0 ? process.argv[i + 1] : 'info';
 })();
 
-function loadInfraEnv(): void {
-  const file = path.join(ROOT, '.cache/infra/env');
-  if (!existsSync(file)) return;
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
-    if (m && !process.env[m[1]]) process.env[m[1]] = m[2];
-  }
-}
 loadInfraEnv();
-for (const v of ['DATABASE_URL', 'REDIS_URL', 'KAFKA_BROKERS']) {
-  if (!process.env[v]) throw new Error(`${v} is not set (start the infra: npm run infra:up)`);
-}
 
 const run = `bench_e2s_${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 const SECRET = `whsec_${randomBytes(24).toString('hex')}`;
@@ -63,103 +59,16 @@ const T_PAYMENTS = `${run}.payments.events.v1`;
 const T_BASE = `${run}.baseline.out`;
 const AMOUNT = 2000;
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '–');
 const f3 = (n: number) => (Number.isFinite(n) ? n.toFixed(3) : '–');
 
 // ---------------------------------------------------------------- processes
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
+const procs: BenchProcess[] = [];
+async function start(o: Omit<StartOptions, 'run'>): Promise<BenchProcess> {
+  const p = await startProcess({ run, ...o });
+  procs.push(p);
+  return p;
 }
-
-interface Proc {
-  name: string;
-  child: ChildProcess;
-  port: number;
-  logFile: string;
-}
-const procs: Proc[] = [];
-
-async function startProcess(
-  name: string,
-  entry: string,
-  env: Record<string, string>,
-  nodeArgs: string[] = [],
-  ready: 'http' | 'stdout' = 'http',
-): Promise<Proc> {
-  const port = await freePort();
-  const logFile = `/tmp/${run}.${name}.log`;
-  const fd = openSync(logFile, 'w');
-  const child = spawn(process.execPath, [...nodeArgs, ...serviceEntryArgs(entry)], {
-    cwd: ROOT,
-    env: { ...process.env, ...env, PORT: String(port) },
-    stdio: ['ignore', ready === 'stdout' ? 'pipe' : fd, fd],
-  });
-  closeSync(fd);
-  const proc = { name, child, port, logFile };
-  procs.push(proc);
-  let saidReady = false;
-  child.stdout?.on('data', (c: Buffer) => {
-    if (c.toString().includes('ready')) saidReady = true;
-  });
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${name} exited: see ${logFile}`);
-    if (ready === 'stdout' && saidReady) break;
-    if (ready === 'http') {
-      try {
-        const res = await fetch(`http://127.0.0.1:${port}/health/ready`);
-        if (res.ok) break;
-      } catch {
-        /* not yet */
-      }
-    }
-    if (Date.now() > deadline) throw new Error(`${name} not ready: see ${logFile}`);
-    await sleep(200);
-  }
-  return proc;
-}
-
-async function stopProcess(p: Proc): Promise<void> {
-  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
-  const exited = new Promise((r) => p.child.once('exit', r));
-  p.child.kill('SIGTERM');
-  const t = setTimeout(() => p.child.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(t);
-}
-
-function cpuOfCommand(match: (comm: string, cmdline: string) => boolean): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const cmdline = comm === 'java' ? readFileSync(`/proc/${pid}/cmdline`, 'utf8') : '';
-      if (match(comm, cmdline)) {
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        out.set(pid, (Number(fields[11]) + Number(fields[12])) / 100);
-      }
-    } catch {
-      /* exited meanwhile */
-    }
-  }
-  return out;
-}
-function cpuDelta(before: Map<string, number>, after: Map<string, number>): number {
-  let total = 0;
-  for (const [pid, cpu] of after) total += cpu - (before.get(pid) ?? 0);
-  return total;
-}
-const postgresCpu = () => cpuOfCommand((c) => c === 'postgres');
-const kafkaCpu = () => cpuOfCommand((c, cmd) => c === 'java' && /kafka/i.test(cmd));
 
 // ---------------------------------------------------------------- Stripe stub (charges read by reconciliation)
 /** Answers GET /v1/charges/:id with the charge and an expanded balance transaction; everything else 404. */
@@ -413,15 +322,15 @@ async function main(): Promise<void> {
 
   const stub = await startStripeStub();
   const common = { KAFKA_TOPIC_PREFIX: `${run}.`, KAFKA_GROUP_PREFIX: run, LOG_LEVEL, NODE_ENV: 'production' };
-  const webhooks = await startProcess('webhooks', 'services/webhooks/src/main.ts', {
-    ...common,
-    DATABASE_SCHEMA: WH_SCHEMA,
-    STRIPE_WEBHOOK_SECRETS: SECRET,
+  const webhooks = await start({
+    name: 'webhooks',
+    entry: 'services/webhooks/src/main.ts',
+    env: { ...common, DATABASE_SCHEMA: WH_SCHEMA, STRIPE_WEBHOOK_SECRETS: SECRET },
   });
-  const payments = await startProcess(
-    'payments',
-    'services/payments/src/main.ts',
-    {
+  const payments = await start({
+    name: 'payments',
+    entry: 'services/payments/src/main.ts',
+    env: {
       ...common,
       DATABASE_SCHEMA: PAY_SCHEMA,
       STRIPE_SECRET_KEY: 'sk_test_bench_stub',
@@ -430,8 +339,8 @@ async function main(): Promise<void> {
       STRIPE_WEBHOOK_SECRETS: SECRET,
       PAYMENTS_JANITOR_INTERVAL_MS: '0',
     },
-    (process.env.BENCH_PAYMENTS_NODE_ARGS ?? '').split(' ').filter(Boolean),
-  );
+    nodeArgs: (process.env.BENCH_PAYMENTS_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  });
   console.log(`services ready (logs: /tmp/${run}.*.log)`);
 
   // Observer: first arrival of each Stripe event on stripe.events.v1, of each payment.succeeded, of each baseline output.
@@ -542,13 +451,12 @@ async function main(): Promise<void> {
   let baseRow: Record<string, string | number> | undefined;
   let baseRes: Record<string, string | number> | undefined;
   if (!SKIP_BASELINE) {
-    const base = await startProcess(
-      'baseline',
-      'bench/payments/baseline-consumer.ts',
-      { BASELINE_IN: T_STRIPE, BASELINE_OUT: T_BASE, BASELINE_GROUP: `${run}.baseline`, BASELINE_SCHEMA: BASE_SCHEMA },
-      [],
-      'stdout',
-    );
+    const base = await start({
+      name: 'baseline',
+      entry: 'bench/payments/baseline-consumer.ts',
+      env: { BASELINE_IN: T_STRIPE, BASELINE_OUT: T_BASE, BASELINE_GROUP: `${run}.baseline`, BASELINE_SCHEMA: BASE_SCHEMA },
+      ready: 'stdout',
+    });
     await sleep(2000);
     console.log(`baseline phase: ${RATE} events/s for ${SECONDS}s through a raw kafkajs consumer …`);
     await openLoop(webhooks.port, phase2, RATE, Math.min(3, WARMUP_SECONDS), () => undefined);

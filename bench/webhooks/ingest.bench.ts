@@ -10,146 +10,25 @@
  * CPU seconds per 1,000 events and peak RSS of each process. Load: signed Stripe-shaped events (~1.4 KB, pretty
  * printed like Stripe's), 10 % duplicates of recently sent events, 20 % of each payment's events out of order.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
-import path from 'node:path';
+import { connect, type Socket } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
 import { Pool } from 'pg';
-import { serviceEntryArgs } from '../lib';
-
-const ROOT = path.resolve(__dirname, '../..');
-const CLK_TCK = 100;
+import { arg, cpuSeconds, peakRssMb } from '../lib';
+import { cpuDelta, cpuSplit, kafkaCpu, loadInfraEnv, postgresCpu, sleep, startProcess, stopProcess } from '../processes';
 
 // ---------------------------------------------------------------- arguments and environment
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
 const SECONDS = arg('seconds', 60);
 const RATE_SECONDS = arg('rate-seconds', 20);
 const CONCURRENCY = arg('concurrency', 64);
 const WARMUP_SECONDS = arg('warmup-seconds', 5);
 const SKIP_BASELINE = process.argv.includes('--skip-baseline');
 
-function loadInfraEnv(): void {
-  const file = path.join(ROOT, '.cache/infra/env');
-  if (!existsSync(file)) return;
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
-    if (m && !process.env[m[1]]) process.env[m[1]] = m[2];
-  }
-}
 loadInfraEnv();
-for (const v of ['DATABASE_URL', 'REDIS_URL', 'KAFKA_BROKERS']) {
-  if (!process.env[v]) throw new Error(`${v} is not set (start the infra: npm run infra:up)`);
-}
 
 const run = `bench_wh_${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 const SECRET = `whsec_${randomBytes(24).toString('hex')}`;
 const TOPIC = `${run}.stripe.events.v1`;
-
-// ---------------------------------------------------------------- processes
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-interface Proc {
-  name: string;
-  child: ChildProcess;
-  port: number;
-  logFile: string;
-}
-
-/** `nodeArgs`: e.g. BENCH_SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the service under load. */
-async function startProcess(
-  name: string,
-  entry: string,
-  env: Record<string, string>,
-  nodeArgs: string[] = [],
-): Promise<Proc> {
-  const port = await freePort();
-  const logFile = `/tmp/${run}.${name}.log`;
-  const fd = openSync(logFile, 'w');
-  // Logs go to a file, as they would to a container's log driver; the load generator does not parse them.
-  const child = spawn(process.execPath, [...nodeArgs, ...serviceEntryArgs(entry)], {
-    cwd: ROOT,
-    env: { ...process.env, ...env, PORT: String(port) },
-    stdio: ['ignore', fd, fd],
-  });
-  closeSync(fd);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${name} exited: see ${logFile}`);
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/health/ready`);
-      if (res.ok) break;
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > deadline) throw new Error(`${name} not ready: see ${logFile}`);
-    await sleep(200);
-  }
-  return { name, child, port, logFile };
-}
-
-async function stopProcess(p: Proc): Promise<void> {
-  if (p.child.exitCode !== null) return;
-  const exited = new Promise((r) => p.child.once('exit', r));
-  p.child.kill('SIGTERM');
-  const t = setTimeout(() => p.child.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(t);
-}
-
-/** utime + stime of a process, in seconds, from /proc/<pid>/stat. */
-function cpuSeconds(pid: number): number {
-  const { user, system } = cpuSplit(pid);
-  return user + system;
-}
-/** utime and stime (kernel: syscalls, loopback TCP) of a process, in seconds. */
-function cpuSplit(pid: number): { user: number; system: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(fields[11]) / CLK_TCK, system: Number(fields[12]) / CLK_TCK };
-}
-
-function peakRssMb(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
-/** CPU seconds per pid of every process whose command name matches (PostgreSQL backends, the Kafka JVM). */
-function cpuOfCommand(match: (comm: string, cmdline: string) => boolean): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const cmdline = comm === 'java' ? readFileSync(`/proc/${pid}/cmdline`, 'utf8') : '';
-      if (match(comm, cmdline)) out.set(pid, cpuSeconds(Number(pid)));
-    } catch {
-      /* exited meanwhile */
-    }
-  }
-  return out;
-}
-/** CPU used between two snapshots by processes alive at the end (backends that exited meanwhile are not counted). */
-function cpuDelta(before: Map<string, number>, after: Map<string, number>): number {
-  let total = 0;
-  for (const [pid, cpu] of after) total += cpu - (before.get(pid) ?? 0);
-  return total;
-}
-const postgresCpu = () => cpuOfCommand((c) => c === 'postgres');
-const kafkaCpu = () => cpuOfCommand((c, cmd) => c === 'java' && /kafka/i.test(cmd));
 
 // ---------------------------------------------------------------- Stripe-shaped events
 interface Outgoing {
@@ -492,7 +371,6 @@ function pct(values: number[], p: number): number {
 const ok = (s: Sample[]) => s.filter((x) => x.status >= 200 && x.status < 300);
 const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '–');
 const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '–');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Row {
   scenario: string;
@@ -535,10 +413,11 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const extra: string[] = [];
 
-  const service = await startProcess(
-    'webhooks',
-    'services/webhooks/src/main.ts',
-    {
+  const service = await startProcess({
+    run,
+    name: 'webhooks',
+    entry: 'services/webhooks/src/main.ts',
+    env: {
       DATABASE_SCHEMA: run,
       KAFKA_TOPIC_PREFIX: `${run}.`,
       KAFKA_GROUP_PREFIX: run,
@@ -546,8 +425,8 @@ async function main(): Promise<void> {
       LOG_LEVEL: 'info',
       NODE_ENV: 'production',
     },
-    (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean),
-  );
+    nodeArgs: (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  });
   const svcPid = service.child.pid as number;
   const target: Target = { port: service.port, path: '/stripe/webhooks' };
 
@@ -720,8 +599,11 @@ async function main(): Promise<void> {
   // Baseline on the same load.
   let baseRss = NaN;
   if (!SKIP_BASELINE) {
-    const base = await startProcess('baseline', 'bench/webhooks/baseline-server.ts', {
-      STRIPE_WEBHOOK_SECRET: SECRET,
+    const base = await startProcess({
+      run,
+      name: 'baseline',
+      entry: 'bench/webhooks/baseline-server.ts',
+      env: { STRIPE_WEBHOOK_SECRET: SECRET },
     });
     const basePid = base.child.pid as number;
     const bt: Target = { port: base.port, path: '/webhook' };
