@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startEmulator, type EmulatorHandle } from '@omnipay/stripe-emulator';
+import { TestDatabase } from './database';
 import { freePort, uniqueName } from './engines';
 import { ServiceProcess } from './service-process';
 
@@ -20,6 +21,11 @@ export interface StackOptions {
   /** Extra settings per service (e.g. a short order TTL). */
   env?: Partial<Record<ServiceName, Record<string, string>>>;
   onProgress?: (msg: string) => void;
+  /**
+   * Drop the services' schemas first. The emulator keeps its state in memory, so a database left by an earlier
+   * run would point at Stripe objects (locations, readers, customers) that no longer exist.
+   */
+  fresh?: boolean;
 }
 
 export interface Stack {
@@ -57,6 +63,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const run = options.isolated ? uniqueName('stack') : '';
   const schema = (s: ServiceName) => (run ? `${s}_${run}` : s);
   const topicPrefix = run ? `${run}.` : '';
+  if (options.fresh) {
+    const db = new TestDatabase(engines.DATABASE_URL);
+    try {
+      for (const s of ['webhooks', 'payments', 'orders', 'terminal', 'gateway'] as ServiceName[]) await db.dropSchema(schema(s));
+    } finally {
+      await db.close();
+    }
+  }
   const ports = {} as Record<ServiceName | 'emulator', number>;
   for (const name of Object.keys(PORTS) as (ServiceName | 'emulator')[]) {
     ports[name] = options.isolated ? await freePort() : PORTS[name];

@@ -5,7 +5,7 @@ import { PORTS, startStack } from '@omnipay/testing';
 
 async function main(): Promise<void> {
   console.log('Starting the Stripe emulator and the five services …');
-  const stack = await startStack({ onProgress: (m) => console.log(`  ${m}`) });
+  const stack = await startStack({ fresh: true, onProgress: (m) => console.log(`  ${m}`) });
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
