@@ -359,7 +359,21 @@ async function openLoop(
     await sleep(1);
   }
   await Promise.all(inFlight);
+  if (process.env.BENCH_STALLS) printStalls(`${target.port} @ ${rate}/s`, samples, Number(process.env.BENCH_STALLS));
   return { samples, seconds: (performance.now() - start) / 1000 };
+}
+
+/** BENCH_STALLS=<ms>: when answers slower than that came back (wall clock), to line them up with engine logs. */
+function printStalls(name: string, samples: Sample[], overMs: number): void {
+  const slow = samples.filter((s) => s.ms > overMs);
+  const bySecond = new Map<number, number[]>();
+  for (const s of slow) {
+    const key = Math.floor((s.at - s.ms) / 100) * 100;
+    bySecond.set(key, [...(bySecond.get(key) ?? []), s.ms]);
+  }
+  process.stdout.write(`stalls ${name}: ${slow.length} answers over ${overMs} ms\n`);
+  for (const [t, ms] of [...bySecond].sort((a, b) => a[0] - b[0]))
+    process.stdout.write(`  sent ${new Date(t).toISOString()}  ${ms.length} × up to ${Math.max(...ms).toFixed(0)} ms\n`);
 }
 
 // ---------------------------------------------------------------- statistics and output
