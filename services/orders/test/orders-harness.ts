@@ -1,15 +1,5 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import {
-  PaymentCreated,
-  PaymentDisputed,
-  PaymentFailed,
-  PaymentRefunded,
-  PaymentSucceeded,
-  type DataOf,
-  type Envelope,
-  type MessageDefinition,
-} from '@omnipay/contracts';
-import { createEnvelope } from '@omnipay/messaging';
+import { createHash, randomBytes } from 'node:crypto';
+import type { Envelope } from '@omnipay/contracts';
 import { ServiceProcess, TestDatabase, engines, freePort, testKafka, uniqueName } from '@omnipay/testing';
 import type { Producer } from 'kafkajs';
 
@@ -107,71 +97,10 @@ export function traceparentFor(env: Envelope): string {
   return `00-${hex.slice(0, 32)}-${hex.slice(32, 48)}-01`;
 }
 
-const ref = (o: PlacedOrder, pi: string) => ({
-  paymentId: `pay_${pi.slice(3)}`,
-  orderId: o.id,
-  paymentIntentId: pi,
-  channel: o.channel,
-  storeId: o.storeId,
-  customerId: o.customerId,
-});
-
 export const newPi = () => `pi_${randomBytes(8).toString('hex')}`;
 
-function env<D extends MessageDefinition>(def: D, data: unknown): Envelope {
-  return createEnvelope(def, data as DataOf<D>, 'payments');
-}
-
-export const events = {
-  created: (o: PlacedOrder, pi: string) =>
-    env(PaymentCreated, { ...ref(o, pi), amount: o.total, currency: o.currency, captureMethod: 'automatic' }),
-  succeeded: (o: PlacedOrder, pi: string, over: { amount?: number; currency?: string } = {}) =>
-    env(PaymentSucceeded, {
-      ...ref(o, pi),
-      amount: over.amount ?? o.total,
-      amountReceived: over.amount ?? o.total,
-      currency: over.currency ?? o.currency,
-      chargeId: `ch_${pi.slice(3)}`,
-    }),
-  failed: (o: PlacedOrder, pi: string) =>
-    env(PaymentFailed, {
-      ...ref(o, pi),
-      code: 'card_declined',
-      declineCode: 'generic_decline',
-      message: 'Your card was declined.',
-    }),
-  refunded: (
-    o: PlacedOrder,
-    pi: string,
-    r: {
-      refundId: string;
-      amount: number;
-      totalRefunded: number;
-      returnedItems?: { sku: string; quantity: number }[];
-      returnStoreId?: string;
-    },
-  ) =>
-    env(PaymentRefunded, {
-      ...ref(o, pi),
-      refundId: r.refundId,
-      amount: r.amount,
-      totalRefunded: r.totalRefunded,
-      amountCaptured: o.total,
-      currency: o.currency,
-      fullyRefunded: r.totalRefunded >= o.total,
-      reason: 'requested_by_customer',
-      returnedItems: r.returnedItems ?? [],
-      returnStoreId: r.returnStoreId ?? null,
-    }),
-  disputed: (o: PlacedOrder, pi: string, amount: number) =>
-    env(PaymentDisputed, {
-      ...ref(o, pi),
-      disputeId: `dp_${pi.slice(3)}`,
-      amount,
-      currency: o.currency,
-      reason: 'fraudulent',
-    }),
-};
+/** Payment events as the payments service publishes them (one set of builders for unit and integration tests). */
+export { pay as events, republished } from '../src/shared/payment-events.fixtures';
 
 export function shuffle<T>(items: T[]): T[] {
   const a = [...items];
@@ -181,9 +110,6 @@ export function shuffle<T>(items: T[]): T[] {
   }
   return a;
 }
-
-/** The same fact published again under a fresh message id (a retried producer, a replayed Stripe event). */
-export const republished = (e: Envelope): Envelope => ({ ...e, id: randomUUID() });
 
 /** Reads of the service's own tables for assertions on final state. */
 export class OrdersDb {

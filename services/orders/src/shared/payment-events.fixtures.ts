@@ -1,4 +1,5 @@
-// Payment event envelopes for the batch planners' unit tests.
+// Payment event envelopes as the payments service would publish them: for the batch planners' unit tests and
+// the orders service's integration tests.
 import { randomUUID } from 'node:crypto';
 import {
   PaymentCreated,
@@ -16,6 +17,9 @@ export interface TestOrder {
   id: string;
   total: number;
   currency: string;
+  channel?: 'app' | 'web' | 'pos';
+  storeId?: string | null;
+  customerId?: string | null;
 }
 
 function envelope<D extends MessageDefinition>(def: D, data: DataOf<D>): Envelope {
@@ -35,9 +39,9 @@ const ref = (o: TestOrder, pi: string) => ({
   paymentId: `pay_${pi.slice(3)}`,
   orderId: o.id,
   paymentIntentId: pi,
-  channel: 'web' as const,
-  storeId: null,
-  customerId: null,
+  channel: o.channel ?? 'web',
+  storeId: o.storeId ?? null,
+  customerId: o.customerId ?? null,
 });
 
 export const pay = {
@@ -68,6 +72,8 @@ export const pay = {
     pi: string,
     r: {
       refundId: string;
+      /** This refund's amount; defaults to the total refunded (the first refund). */
+      amount?: number;
       totalRefunded: number;
       returnedItems?: { sku: string; quantity: number }[];
       returnStoreId?: string;
@@ -76,7 +82,7 @@ export const pay = {
     envelope(PaymentRefunded, {
       ...ref(o, pi),
       refundId: r.refundId,
-      amount: r.totalRefunded,
+      amount: r.amount ?? r.totalRefunded,
       totalRefunded: r.totalRefunded,
       amountCaptured: o.total,
       currency: o.currency,
