@@ -285,6 +285,7 @@ async function openLoop(port: number, source: EventSource, rate: number, seconds
   let sent = 0;
   let failed = 0;
   let okCount = 0;
+  const statuses = new Map<number, number>();
   while (sent < total) {
     const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
     for (; sent < due; sent++) {
@@ -294,14 +295,18 @@ async function openLoop(port: number, source: EventSource, rate: number, seconds
           if (status >= 200 && status < 300) {
             okCount++;
             onOk(e, Date.now());
-          } else failed++;
+          } else {
+            failed++;
+            statuses.set(status, (statuses.get(status) ?? 0) + 1);
+          }
         }),
       );
     }
     await sleep(1);
   }
   await Promise.all(inFlight);
-  return { sent, ok: okCount, failed, seconds: (performance.now() - start) / 1000 };
+  const failures = [...statuses].map(([status, n]) => `${n} × ${status === 0 ? 'connection error' : status}`).join(', ');
+  return { sent, ok: okCount, failed, failures, seconds: (performance.now() - start) / 1000 };
 }
 
 // ---------------------------------------------------------------- main
@@ -438,7 +443,7 @@ async function main(): Promise<void> {
     { process: 'bench (load + observer + stub)', 'cpu s': genCpu.toFixed(2), 'cpu s / 1k events': per1k(genCpu), 'peak RSS MB': Math.round(peakRssMb(process.pid)) },
   ];
   const phase1Summary =
-    `phase 1: ${res.sent} events sent in ${res.seconds.toFixed(1)} s → ${f1(res.ok / res.seconds)} 2xx/s (${res.failed} non-2xx); ` +
+    `phase 1: ${res.sent} events sent in ${res.seconds.toFixed(1)} s → ${f1(res.ok / res.seconds)} 2xx/s (${res.failed} non-2xx${res.failed ? `: ${res.failures}` : ''}); ` +
     `payments applied ${applied} Stripe events, all consequences on Kafka ${((drainedAt - t0) / 1000).toFixed(1)} s after the first send ` +
     `(${f1(applied / ((drainedAt - t0) / 1000))} events/s)${missing ? `; ${missing} payment.succeeded never arrived` : ''}\n` +
     `state: ${state.succeeded} payments succeeded (${state.transitions} 'succeeded' transitions), ${succeeded.size} distinct payment.succeeded on Kafka ` +
