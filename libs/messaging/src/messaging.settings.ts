@@ -9,6 +9,8 @@ export interface MessagingSettings {
   /** Prefix of every topic on the wire (empty in production; unique per test run). */
   topicPrefix: string;
   partitions: number;
+  /** Partitions a consumer group applies at once; default 3. */
+  consumerConcurrency?: number;
   sessionTimeoutMs: number;
   maxAttempts: number;
   retryBackoffMs: number;

@@ -47,6 +47,7 @@ export class PlatformModule implements NestModule {
           groupPrefix: config.KAFKA_GROUP_PREFIX,
           topicPrefix: config.KAFKA_TOPIC_PREFIX,
           partitions: config.KAFKA_TOPIC_PARTITIONS,
+          consumerConcurrency: config.KAFKA_CONSUMER_CONCURRENCY,
           sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
           maxAttempts: config.CONSUMER_MAX_ATTEMPTS,
           retryBackoffMs: config.CONSUMER_RETRY_BACKOFF_MS,

@@ -134,7 +134,9 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
         }
       }
       await consumer.run({
-        partitionsConsumedConcurrently: 3,
+        // KAFKA_CONSUMER_CONCURRENCY: the next fetch waits for every partition of the last one, so more workers
+        // shorten a fetch cycle, but chunks writing the same rows then queue on each other's locks.
+        partitionsConsumedConcurrently: this.settings.consumerConcurrency ?? 3,
         eachBatchAutoResolve: false,
         // Offsets are committed at most every 500 ms rather than after every chunk: fewer broker round trips
         // under load. What a crash leaves uncommitted is redelivered and dropped by the inbox.
