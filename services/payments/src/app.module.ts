@@ -7,7 +7,7 @@ import type { PaymentsConfig } from './config';
 import { CustomersController } from './customers/customers.controller';
 import { CustomersService } from './customers/customers.service';
 import { JanitorService } from './janitor/janitor.service';
-import { Payments1720000000000 } from './migrations/1720000000000-payments';
+import { paymentsMigrations } from './migrations';
 import { PaymentStateService } from './payments/payment-state.service';
 import { PaymentsController } from './payments/payments.controller';
 import { PaymentsRepository } from './payments/payments.repository';
@@ -27,7 +27,7 @@ export class AppModule {
           config,
           logger,
           entities: [],
-          migrations: [Payments1720000000000],
+          migrations: paymentsMigrations,
         }),
         StripeModule.forRoot(config),
       ],

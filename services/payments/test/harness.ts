@@ -5,6 +5,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import Stripe from 'stripe';
 import type { Producer } from 'kafkajs';
+import { DataSource } from 'typeorm';
+import { MessagingTables1700000000000, dataSourceOptions, ensureSchema, runMigrations } from '@omnipay/persistence';
 // The emulator is a test tool (type:tool); services' tests start it in-process as the brief asks.
 import { startEmulator, type EmulatorHandle } from '@omnipay/stripe-emulator';
 import {
@@ -17,8 +19,27 @@ import {
   uniqueName,
   type RecordedMessage,
 } from '@omnipay/testing';
+import { paymentsMigrations } from '../src/migrations';
 
 export const WEBHOOK_SECRET = 'whsec_payments_e2e_0123456789abcdef';
+
+/** A DataSource on a fresh schema with the payments service's tables, for suites that drive its classes directly. */
+export async function paymentsSchema(schema: string): Promise<DataSource> {
+  const url = engines().databaseUrl;
+  await ensureSchema(url, schema);
+  const ds = new DataSource(
+    dataSourceOptions({
+      url,
+      schema,
+      poolSize: 4,
+      entities: [],
+      migrations: [MessagingTables1700000000000, ...paymentsMigrations],
+    }),
+  );
+  await ds.initialize();
+  await runMigrations(ds, schema);
+  return ds;
+}
 const ROOT = path.resolve(__dirname, '../../..');
 
 /** One isolated world: own schema, topic prefix and group prefix, shared engines. */

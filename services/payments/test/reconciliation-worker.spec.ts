@@ -9,18 +9,12 @@
 import { Topics } from '@omnipay/contracts';
 import { OutboxService, UnitOfWork, type MessagingSettings } from '@omnipay/messaging';
 import { JsonLogger, createLogger, metricsRegistry } from '@omnipay/observability';
-import {
-  MessagingTables1700000000000,
-  dataSourceOptions,
-  ensureSchema,
-  runMigrations,
-} from '@omnipay/persistence';
 import { TestDatabase, engines, uniqueName } from '@omnipay/testing';
 import type Stripe from 'stripe';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { deterministicUuid } from '../src/common/ids';
+import { paymentsSchema } from './harness';
 import type { PaymentsConfig } from '../src/config';
-import { Payments1720000000000 } from '../src/migrations/1720000000000-payments';
 import { ReconciliationWorker } from '../src/reconciliation/reconciliation.worker';
 
 const T = 1_800_000_000;
@@ -102,19 +96,7 @@ describe('Reconciliation worker, a pass at a time', () => {
     db.query<T>(sql.replaceAll('§', `"${schema}"`), params);
 
   beforeAll(async () => {
-    const url = engines().databaseUrl;
-    await ensureSchema(url, schema);
-    ds = new DataSource(
-      dataSourceOptions({
-        url,
-        schema,
-        poolSize: 4,
-        entities: [],
-        migrations: [MessagingTables1700000000000, Payments1720000000000],
-      }),
-    );
-    await ds.initialize();
-    await runMigrations(ds, schema);
+    ds = await paymentsSchema(schema);
   });
   afterAll(async () => {
     await ds?.destroy();

@@ -9,15 +9,14 @@ import { randomUUID } from 'node:crypto';
 import { StripeEventReceived, Topics, type Envelope } from '@omnipay/contracts';
 import { OutboxService, type ConsumedMessage, type MessagingSettings } from '@omnipay/messaging';
 import { JsonLogger, createLogger } from '@omnipay/observability';
-import { MessagingTables1700000000000, dataSourceOptions, ensureSchema, runMigrations } from '@omnipay/persistence';
 import { TestDatabase, engines, uniqueName } from '@omnipay/testing';
 import type Stripe from 'stripe';
-import { DataSource, type EntityManager } from 'typeorm';
-import { Payments1720000000000 } from '../src/migrations/1720000000000-payments';
+import type { DataSource, EntityManager } from 'typeorm';
 import { PaymentStateService, type ObservationSource } from '../src/payments/payment-state.service';
 import { PaymentsRepository } from '../src/payments/payments.repository';
 import type { ReconciliationWorker } from '../src/reconciliation/reconciliation.worker';
 import { StripeEventsConsumer } from '../src/stripe-events/stripe-events.consumer';
+import { paymentsSchema } from './harness';
 
 const T = 1_800_000_000;
 const meta = (paymentId: string) => ({ platform: 'omnipay', paymentId, orderId: `ord_${paymentId}`, channel: 'web', attempt: '1' });
@@ -174,13 +173,7 @@ const consumer = new StripeEventsConsumer(state, outbox, reconciliation, logger)
 
 async function fixture(name: string): Promise<Fixture> {
   const schema = uniqueName(name);
-  const url = engines().databaseUrl;
-  await ensureSchema(url, schema);
-  const ds = new DataSource(
-    dataSourceOptions({ url, schema, poolSize: 2, entities: [], migrations: [MessagingTables1700000000000, Payments1720000000000] }),
-  );
-  await ds.initialize();
-  await runMigrations(ds, schema);
+  const ds = await paymentsSchema(schema);
   await ds.query(
     `INSERT INTO payments (id, order_id, attempt, channel, store_id, amount, currency, capture_method, payment_intent_id, status, status_observed_at)
      VALUES ('pay_1','ord_pay_1',1,'web',NULL,2000,'usd','automatic','pi_1','requires_payment_method',${T}),

@@ -163,6 +163,10 @@ const WRITABLE = [
 ] as const;
 const WRITABLE_NAMES = new Set<string>(WRITABLE.map(([c]) => c));
 
+/** As `PaymentsRepository.enqueueReconciliation`: a new generation, so a worker pass under way cannot close it. */
+const REOPEN =
+  'UPDATE SET done_at = NULL, next_attempt_at = now(), attempts = 0, generation = reconciliation_sources.generation + 1';
+
 /**
  * A working copy of the rows a chunk touches, loaded with one locking SELECT per table (payments in id order,
  * so two chunks lock in the same order), changed in memory in event order, written back by `flush`. Only rows
@@ -378,7 +382,7 @@ export class BatchPaymentStore implements PaymentStore {
       await m.query(
         `INSERT INTO reconciliation_sources (source_id, kind, payment_id)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
-         ON CONFLICT (source_id) DO ${reopen ? 'UPDATE SET done_at = NULL, next_attempt_at = now(), attempts = 0' : 'NOTHING'}`,
+         ON CONFLICT (source_id) DO ${reopen ? REOPEN : 'NOTHING'}`,
         [sources.map(([id]) => id), sources.map(([, s]) => s.kind), sources.map(([, s]) => s.paymentId)],
       );
     }

@@ -116,6 +116,7 @@ export class PaymentsRepository {
   /**
    * Queues a charge, refund or dispute for the reconciliation worker. `reopen`: look again even if done — a
    * dispute gains balance transactions over its life, a refund that fails later gets a reversal transaction.
+   * A reopen bumps the source's generation, so a worker pass that read Stripe before it cannot close it.
    */
   async enqueueReconciliation(
     m: EntityManager,
@@ -126,7 +127,8 @@ export class PaymentsRepository {
   ): Promise<void> {
     await m.query(
       `INSERT INTO reconciliation_sources (source_id, kind, payment_id) VALUES ($1,$2,$3)
-       ON CONFLICT (source_id) DO UPDATE SET done_at = NULL, next_attempt_at = now(), attempts = 0
+       ON CONFLICT (source_id) DO UPDATE SET done_at = NULL, next_attempt_at = now(), attempts = 0,
+         generation = reconciliation_sources.generation + 1
        WHERE $4::boolean`,
       [sourceId, kind, paymentId, reopen],
     );

@@ -15,6 +15,8 @@ interface SourceRow {
   kind: 'charge' | 'refund' | 'dispute';
   payment_id: string;
   attempts: number;
+  /** bumped by every reopen; the pass writes its outcome only onto the generation it claimed */
+  generation: number;
 }
 
 /** The payment columns an entry carries. */
@@ -40,6 +42,8 @@ type Retry = Extract<Outcome, { retry: string }>;
 
 const BATCH = 20;
 
+type Updated = [{ source_id: string }[], number] | { source_id: string }[];
+
 const entriesWritten = new Counter({
   name: 'payments_reconciliation_entries_total',
   help: 'Reconciliation entries written, by kind',
@@ -59,6 +63,10 @@ const message = (error: unknown): string => (error instanceof Error ? error.mess
  * every claimed source (a statement per table, not per charge: PostgreSQL's cost per event is what limits
  * throughput). If that transaction fails, the pass falls back to a transaction per source, so one bad source
  * is retried on its own instead of holding back the rest.
+ *
+ * A Stripe event can reopen a source (a dispute gains a balance transaction) while a pass is reading it. The
+ * pass then read Stripe before the reopen, so it marks a source done, or puts it back, only at the generation
+ * it claimed: a source reopened meanwhile stays due with its fresh start, and the next pass reads it again.
  */
 @Injectable()
 export class ReconciliationWorker implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -119,7 +127,7 @@ export class ReconciliationWorker implements OnApplicationBootstrap, OnApplicati
         WHERE source_id IN (SELECT source_id FROM reconciliation_sources
                              WHERE done_at IS NULL AND next_attempt_at <= now()
                              ORDER BY next_attempt_at LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
-        RETURNING source_id, kind, payment_id, attempts`,
+        RETURNING source_id, kind, payment_id, attempts, generation`,
     );
     const rows = (Array.isArray(claimed[0]) ? claimed[0] : claimed) as SourceRow[];
     if (rows.length === 0) return 0;
@@ -229,21 +237,60 @@ export class ReconciliationWorker implements OnApplicationBootstrap, OnApplicati
    * counts nothing twice.
    */
   private async apply(ready: Ready[], retry: Retry[]): Promise<void> {
-    const written = await this.uow.run(async (m) => {
+    const { written, done, retried } = await this.uow.run(async (m) => {
+      // Entries are facts whatever the generation: what was read is written even if the source was reopened.
       const written = await this.write(
         m,
         ready.flatMap((o) => o.entries),
       );
-      if (ready.length > 0)
-        await m.query(
-          'UPDATE reconciliation_sources SET done_at = now(), last_error = NULL WHERE source_id = ANY($1::text[])',
-          [ready.map((o) => o.row.source_id).sort()],
-        );
-      await this.markRetry(m, retry);
-      return written;
+      const done = await this.markDone(m, ready);
+      const retried = await this.markRetry(m, retry);
+      return { written, done, retried };
     });
     for (const e of written) entriesWritten.inc({ kind: e.data.kind });
-    this.warnStillPending(retry);
+    this.noteReopened([
+      ...ready.filter((o) => !done.has(o.row.source_id)),
+      ...retry.filter((o) => !retried.has(o.row.source_id)),
+    ]);
+    this.warnStillPending(retry.filter((o) => retried.has(o.row.source_id)));
+  }
+
+  /** Marks the sources done, those still at their claimed generation; returns which were. */
+  private async markDone(m: EntityManager, ready: Ready[]): Promise<Set<string>> {
+    if (ready.length === 0) return new Set();
+    const rows = ready
+      .map((o) => o.row)
+      .sort((a, b) => (a.source_id < b.source_id ? -1 : a.source_id > b.source_id ? 1 : 0));
+    return this.updated(
+      await m.query<Updated>(
+        `UPDATE reconciliation_sources s SET done_at = now(), last_error = NULL
+           FROM unnest($1::text[], $2::int[]) AS v(source_id, generation)
+          WHERE s.source_id = v.source_id AND s.generation = v.generation
+          RETURNING s.source_id`,
+        [rows.map((r) => r.source_id), rows.map((r) => r.generation)],
+      ),
+    );
+  }
+
+  /** TypeORM answers an UPDATE … RETURNING with [rows, count]. */
+  private updated(result: Updated): Set<string> {
+    const rows = (Array.isArray(result[0]) ? result[0] : result) as { source_id: string }[];
+    return new Set(rows.map((r) => r.source_id));
+  }
+
+  /** Sources reopened during their pass: left as the reopen set them (due now), for the next pass. */
+  private noteReopened(stale: Outcome[]): void {
+    if (stale.length === 0) return;
+    this.logger.pino.info(
+      {
+        sources: stale.map((o) => ({
+          sourceId: o.row.source_id,
+          kind: o.row.kind,
+          generation: o.row.generation,
+        })),
+      },
+      'reconciliation sources reopened during their pass; they stay due',
+    );
   }
 
   /** Inserts the entries (one per balance transaction, whatever happens) and queues a message for each new one. */
@@ -299,23 +346,32 @@ export class ReconciliationWorker implements OnApplicationBootstrap, OnApplicati
 
   /** Outside the batch: put sources back on their own (the batch that would have carried them failed). */
   private async retryLater(m: EntityManager, retry: Retry[]): Promise<void> {
-    await this.markRetry(m, retry);
-    this.warnStillPending(retry);
+    const retried = await this.markRetry(m, retry);
+    this.noteReopened(retry.filter((o) => !retried.has(o.row.source_id)));
+    this.warnStillPending(retry.filter((o) => retried.has(o.row.source_id)));
   }
 
-  private async markRetry(m: EntityManager, retry: Retry[]): Promise<void> {
-    if (retry.length === 0) return;
-    await m.query(
-      `UPDATE reconciliation_sources s SET attempts = s.attempts + 1, last_error = v.reason,
-              next_attempt_at = now() + v.delay_ms * interval '1 millisecond'
-         FROM unnest($1::text[], $2::text[], $3::int[]) AS v(source_id, reason, delay_ms)
-        WHERE s.source_id = v.source_id`,
-      [
-        retry.map((o) => o.row.source_id),
-        retry.map((o) => o.retry.slice(0, 500)),
-        // 100 ms doubling to 5 min: an automatic_async charge is usually ready within a second.
-        retry.map((o) => Math.min(300_000, 100 * 2 ** Math.min(o.row.attempts, 12))),
-      ],
+  /**
+   * Puts the sources back with their backoff, those still at their claimed generation (a reopened one keeps
+   * the reopen's fresh start: due now, no attempt counted); returns which were.
+   */
+  private async markRetry(m: EntityManager, retry: Retry[]): Promise<Set<string>> {
+    if (retry.length === 0) return new Set();
+    return this.updated(
+      await m.query<Updated>(
+        `UPDATE reconciliation_sources s SET attempts = s.attempts + 1, last_error = v.reason,
+                next_attempt_at = now() + v.delay_ms * interval '1 millisecond'
+           FROM unnest($1::text[], $2::int[], $3::text[], $4::int[]) AS v(source_id, generation, reason, delay_ms)
+          WHERE s.source_id = v.source_id AND s.generation = v.generation
+          RETURNING s.source_id`,
+        [
+          retry.map((o) => o.row.source_id),
+          retry.map((o) => o.row.generation),
+          retry.map((o) => o.retry.slice(0, 500)),
+          // 100 ms doubling to 5 min: an automatic_async charge is usually ready within a second.
+          retry.map((o) => Math.min(300_000, 100 * 2 ** Math.min(o.row.attempts, 12))),
+        ],
+      ),
     );
   }
 

@@ -1,0 +1,5 @@
+import { Payments1720000000000 } from './1720000000000-payments';
+import { ReconciliationGeneration1720000000001 } from './1720000000001-reconciliation-generation';
+
+/** Every payments migration, in order: the service and the tests that build its schema use this one list. */
+export const paymentsMigrations = [Payments1720000000000, ReconciliationGeneration1720000000001];
