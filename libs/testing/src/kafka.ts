@@ -26,19 +26,22 @@ export class TopicRecorder {
   ) {}
 
   async start(): Promise<this> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    const existing = new Set(await admin.listTopics());
-    const missing = this.topics.filter((t) => !existing.has(t));
-    if (missing.length) {
-      await admin
-        .createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: 6 })) })
-        .catch(() => undefined);
+    // On a broker that has just started, the create can fail or the subscribe can see the new topic before its
+    // partitions have leaders ("does not host this topic-partition"); both settle within moments, so the pair
+    // is retried (a payments suite run first against a cold broker failed every test here).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.createMissing();
+        this.consumer = this.kafka.consumer({ groupId: uniqueName('recorder'), maxWaitTimeInMs: 100 });
+        await this.consumer.connect();
+        await this.consumer.subscribe({ topics: this.topics, fromBeginning: true });
+        break;
+      } catch (error) {
+        await this.consumer?.disconnect().catch(() => undefined);
+        if (attempt >= 15) throw error;
+        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)));
+      }
     }
-    await admin.disconnect();
-    this.consumer = this.kafka.consumer({ groupId: uniqueName('recorder'), maxWaitTimeInMs: 100 });
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topics: this.topics, fromBeginning: true });
     await this.consumer.run({
       eachMessage: async ({ topic, partition, message }) => {
         const value = message.value?.toString() ?? null;
@@ -54,6 +57,20 @@ export class TopicRecorder {
       },
     });
     return this;
+  }
+
+  private async createMissing(): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const missing = this.topics.filter((t) => !existing.has(t));
+      if (missing.length) {
+        await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: 6 })) });
+      }
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   on(topic: string): RecordedMessage[] {
