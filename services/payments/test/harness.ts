@@ -5,8 +5,14 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import Stripe from 'stripe';
 import type { Producer } from 'kafkajs';
+import { StripeEventReceived, type DataOf, type Envelope } from '@omnipay/contracts';
 import { DataSource } from 'typeorm';
-import { MessagingTables1700000000000, dataSourceOptions, ensureSchema, runMigrations } from '@omnipay/persistence';
+import {
+  MessagingTables1700000000000,
+  dataSourceOptions,
+  ensureSchema,
+  runMigrations,
+} from '@omnipay/persistence';
 // The emulator is a test tool (type:tool); services' tests start it in-process as the brief asks.
 import { startEmulator, type EmulatorHandle } from '@omnipay/stripe-emulator';
 import {
@@ -41,6 +47,57 @@ export async function paymentsSchema(schema: string): Promise<DataSource> {
   return ds;
 }
 const ROOT = path.resolve(__dirname, '../../..');
+
+/** The fields of a Stripe event the envelope reads (the SDK's `Stripe.Event` or a test's own literal). */
+export type StripeEventLike = {
+  id: string;
+  type: string;
+  created: number;
+  livemode: boolean;
+  api_version?: string | null;
+  data: { object: unknown };
+};
+
+/**
+ * The `stripe.event_received` envelope the webhooks service publishes for a Stripe event. A fresh envelope id
+ * every call: a redelivered Stripe event must be caught by payments' own dedup, not only by the inbox.
+ */
+export function stripeEventEnvelope(
+  event: StripeEventLike,
+  source = 'test',
+): Envelope<DataOf<typeof StripeEventReceived>> {
+  const obj = event.data.object as {
+    id: string;
+    object: string;
+    payment_intent?: string | { id: string } | null;
+  };
+  const paymentIntentId =
+    obj.object === 'payment_intent'
+      ? obj.id
+      : typeof obj.payment_intent === 'string'
+        ? obj.payment_intent
+        : (obj.payment_intent?.id ?? null);
+  return {
+    id: randomUUID(),
+    type: StripeEventReceived.type,
+    version: StripeEventReceived.version,
+    occurredAt: new Date().toISOString(),
+    source,
+    correlationId: `corr-${event.id}-${randomUUID().slice(0, 8)}`,
+    causationId: null,
+    data: {
+      stripeEventId: event.id,
+      stripeType: event.type,
+      objectId: obj.id,
+      paymentIntentId,
+      apiVersion: event.api_version ?? null,
+      livemode: event.livemode,
+      created: event.created,
+      receivedAt: new Date().toISOString(),
+      event,
+    },
+  };
+}
 
 /** One isolated world: own schema, topic prefix and group prefix, shared engines. */
 export function world(name: string) {
@@ -106,42 +163,16 @@ export class EventBridge {
             res.writeHead(200).end();
             return;
           }
-          const obj = event.data.object as unknown as {
-            id: string;
-            object: string;
-            payment_intent?: string | { id: string } | null;
-          };
-          const pi =
-            obj.object === 'payment_intent'
-              ? obj.id
-              : typeof obj.payment_intent === 'string'
-                ? obj.payment_intent
-                : (obj.payment_intent?.id ?? null);
-          // A fresh envelope id per delivery: duplicates must be caught by payments' own dedup, not only by the inbox.
-          const envelope = {
-            id: randomUUID(),
-            type: 'stripe.event_received',
-            version: 1,
-            occurredAt: new Date().toISOString(),
-            source: 'test-bridge',
-            correlationId: randomUUID(),
-            causationId: null,
-            data: {
-              stripeEventId: event.id,
-              stripeType: event.type,
-              objectId: obj.id,
-              paymentIntentId: pi,
-              apiVersion: event.api_version ?? null,
-              livemode: event.livemode,
-              created: event.created,
-              receivedAt: new Date().toISOString(),
-              event,
-            },
-          };
+          const envelope = stripeEventEnvelope(event, 'test-bridge');
           try {
             await this.producer!.send({
               topic: `${this.w.topicPrefix}stripe.events.v1`,
-              messages: [{ key: pi ?? obj.id, value: JSON.stringify(envelope) }],
+              messages: [
+                {
+                  key: envelope.data.paymentIntentId ?? envelope.data.objectId,
+                  value: JSON.stringify(envelope),
+                },
+              ],
             });
             res.writeHead(200).end();
           } catch {

@@ -6,14 +6,14 @@
  * before, so a following pass fetches the new balance transaction and writes its entry, once.
  */
 import { randomUUID } from 'node:crypto';
-import { StripeEventReceived, Topics, type Envelope } from '@omnipay/contracts';
+import { StripeEventReceived, Topics } from '@omnipay/contracts';
 import { OutboxService, UnitOfWork, type ConsumedMessage, type MessagingSettings } from '@omnipay/messaging';
 import { JsonLogger, createLogger } from '@omnipay/observability';
 import { startEmulator, type EmulatorHandle } from '@omnipay/stripe-emulator';
 import { TestDatabase, engines, eventually, uniqueName } from '@omnipay/testing';
 import Stripe from 'stripe';
 import type { DataSource } from 'typeorm';
-import { paymentsSchema } from './harness';
+import { paymentsSchema, stripeEventEnvelope } from './harness';
 import type { PaymentsConfig } from '../src/config';
 import { PaymentStateService } from '../src/payments/payment-state.service';
 import { PaymentsRepository } from '../src/payments/payments.repository';
@@ -158,27 +158,7 @@ describe('Reconciliation of a source reopened while the worker reads Stripe', ()
 
   /** Hands a Stripe event to the payments consumer, as the transport would (one chunk, its own transaction). */
   async function deliver(event: Stripe.Event): Promise<void> {
-    const obj = event.data.object as { id: string; payment_intent?: string | null };
-    const env: Envelope = {
-      id: randomUUID(),
-      type: StripeEventReceived.type,
-      version: StripeEventReceived.version,
-      occurredAt: new Date().toISOString(),
-      source: 'test',
-      correlationId: randomUUID(),
-      causationId: null,
-      data: {
-        stripeEventId: event.id,
-        stripeType: event.type,
-        objectId: obj.id,
-        paymentIntentId: obj.payment_intent ?? null,
-        apiVersion: event.api_version ?? null,
-        livemode: false,
-        created: event.created,
-        receivedAt: new Date().toISOString(),
-        event,
-      },
-    };
+    const env = stripeEventEnvelope(event);
     await ds.transaction((m) => {
       const message: ConsumedMessage = {
         envelope: env,

@@ -5,7 +5,6 @@
  * requests, reconciliation queue, dedup records and outbox messages, with duplicates, late and shuffled events,
  * refunds, a dispute, a decline and retry, objects the platform did not create and events not about payments.
  */
-import { randomUUID } from 'node:crypto';
 import { StripeEventReceived, Topics, type Envelope } from '@omnipay/contracts';
 import { OutboxService, type ConsumedMessage, type MessagingSettings } from '@omnipay/messaging';
 import { JsonLogger, createLogger } from '@omnipay/observability';
@@ -16,7 +15,7 @@ import { PaymentStateService, type ObservationSource } from '../src/payments/pay
 import { PaymentsRepository } from '../src/payments/payments.repository';
 import type { ReconciliationWorker } from '../src/reconciliation/reconciliation.worker';
 import { StripeEventsConsumer } from '../src/stripe-events/stripe-events.consumer';
-import { paymentsSchema } from './harness';
+import { paymentsSchema, stripeEventEnvelope } from './harness';
 
 const T = 1_800_000_000;
 const meta = (paymentId: string) => ({ platform: 'omnipay', paymentId, orderId: `ord_${paymentId}`, channel: 'web', attempt: '1' });
@@ -135,29 +134,7 @@ function deliveries() {
   return [...e.slice(0, 12), e[1], ...e.slice(12), e[4], e[11]];
 }
 
-function envelope(ev: ReturnType<typeof event>): Envelope {
-  const obj = ev.data.object as { id: string; object: string; payment_intent?: string };
-  return {
-    id: randomUUID(),
-    type: StripeEventReceived.type,
-    version: StripeEventReceived.version,
-    occurredAt: new Date().toISOString(),
-    source: 'test',
-    correlationId: `corr-${ev.id}-${randomUUID().slice(0, 8)}`,
-    causationId: null,
-    data: {
-      stripeEventId: ev.id,
-      stripeType: ev.type,
-      objectId: obj.id,
-      paymentIntentId: obj.object === 'payment_intent' ? obj.id : (obj.payment_intent ?? null),
-      apiVersion: ev.api_version,
-      livemode: false,
-      created: ev.created,
-      receivedAt: new Date().toISOString(),
-      event: ev,
-    },
-  };
-}
+const envelope = (ev: ReturnType<typeof event>): Envelope => stripeEventEnvelope(ev);
 
 interface Fixture {
   ds: DataSource;
