@@ -204,8 +204,8 @@ status() {
 }
 
 # ---------------------------------------------------------------- kernel writeback
-# PostgreSQL 15 grows a table by writing zero-filled pages through the page cache (and Kafka appends its segments
-# there too). With the kernel's defaults on a 24 GB machine (background writeback from 10 % of RAM, pages expire
+# PostgreSQL 15 grows a table by writing zero-filled pages through the page cache, and Kafka appends its segments
+# there too. With the kernel's defaults on a 24 GB machine (background writeback from 10 % of RAM, pages expire
 # after 30 s), ~200 MB piles up and is written out at once every 30 s; every commit's WAL fsync then waits behind
 # that burst for 0.3-0.6 s (measured: bench/README.md). Writing back from 32 MB on keeps the disk queue short.
 # The previous value comes back with `down`; INFRA_TUNE_WRITEBACK=off leaves the kernel alone.
