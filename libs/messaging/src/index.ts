@@ -2,6 +2,7 @@ export * from './messaging.settings';
 export * from './messaging.module';
 export * from './kafka/publisher';
 export * from './kafka/kafka-health';
+export { applyKafkajsIdleFix } from './kafka/request-queue-idle-fix';
 export * from './outbox/outbox.service';
 export * from './outbox/outbox-relay.service';
 export * from './outbox/unit-of-work';

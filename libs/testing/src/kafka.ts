@@ -1,3 +1,4 @@
+import { applyKafkajsIdleFix } from '@omnipay/messaging';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { uniqueName } from './engines';
 
@@ -12,6 +13,7 @@ export interface RecordedMessage {
 }
 
 export function testKafka(brokers: string): Kafka {
+  applyKafkajsIdleFix();
   return new Kafka({ clientId: uniqueName('test'), brokers: brokers.split(','), logLevel: logLevel.NOTHING });
 }
 

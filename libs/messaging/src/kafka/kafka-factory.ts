@@ -1,8 +1,10 @@
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import type { Logger } from 'pino';
+import { applyKafkajsIdleFix } from './request-queue-idle-fix';
 
 /** kafkajs is an implementation detail of this lib: services never import it. */
 export function createKafka(clientId: string, brokers: string[], logger: Logger): Kafka {
+  applyKafkajsIdleFix();
   const log = logger.child({ component: 'kafkajs' });
   return new Kafka({
     clientId,
