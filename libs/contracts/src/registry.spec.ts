@@ -46,6 +46,13 @@ describe('message contracts', () => {
     expect(r).toMatchObject({ ok: false, reason: 'malformed' });
   });
 
+  it('accepts ISO timestamps with Z or an offset and rejects anything else as occurredAt', () => {
+    for (const occurredAt of ['2026-11-23T18:00:00.123Z', '2026-11-23T18:00:00+02:00', '2024-02-29T00:00:00Z'])
+      expect(parseMessage(JSON.stringify(envelope({ occurredAt })))).toMatchObject({ ok: true });
+    for (const occurredAt of ['2026-11-23', '2026-11-23 18:00:00Z', '2026-02-30T00:00:00Z', '2026-11-23T18:00:00', 1732384800])
+      expect(parseMessage(JSON.stringify(envelope({ occurredAt })))).toMatchObject({ ok: false, reason: 'malformed' });
+  });
+
   it('reports a type it does not know separately from a malformed message', () => {
     expect(parseMessage(JSON.stringify(envelope({ type: 'payment.teleported' })))).toMatchObject({ ok: false, reason: 'unknown_type' });
     expect(parseMessage('not json')).toMatchObject({ ok: false, reason: 'malformed' });

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { randomHex } from './random-hex';
 
 /** What follows a unit of work (an HTTP request or a consumed message) through every log line and message. */
 export interface RequestContext {
@@ -23,11 +24,10 @@ export function runWithContext<T>(ctx: RequestContext, fn: () => T): T {
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
 /** Continues the caller's trace with a new span id, or starts a new trace when there is none (or it is malformed). */
-export function childTraceparent(parent?: string): string {
-  const span = randomBytes(8).toString('hex');
-  const m = parent ? TRACEPARENT.exec(parent) : null;
-  if (m) return `00-${m[1]}-${span}-${m[3]}`;
-  return `00-${randomBytes(16).toString('hex')}-${span}-01`;
+export function childTraceparent(parent?: string | string[]): string {
+  const m = typeof parent === 'string' ? TRACEPARENT.exec(parent) : null;
+  if (m) return `00-${m[1]}-${randomHex(16)}-${m[3]}`;
+  return `00-${randomHex(32)}-${randomHex(16)}-01`;
 }
 
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;

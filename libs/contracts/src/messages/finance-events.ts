@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineMessage } from '../define-message';
-import { channel, currency, minorUnits, orderId, storeId } from '../primitives';
+import { channel, currency, isoTimestamp, minorUnits, orderId, storeId } from '../primitives';
 import { Topics } from '../topics';
 
 /** One line for finance per Stripe balance transaction of a charge, refund or dispute. `entryId` is stable. */
@@ -22,8 +22,8 @@ export const ReconciliationEntry = defineMessage({
     fee: minorUnits,
     net: minorUnits,
     currency,
-    occurredAt: z.string().datetime({ offset: true }),
-    availableOn: z.string().datetime({ offset: true }),
+    occurredAt: isoTimestamp,
+    availableOn: isoTimestamp,
   }),
   key: (d) => d.balanceTransactionId,
 });

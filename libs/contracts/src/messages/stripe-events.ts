@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineMessage } from '../define-message';
+import { isoTimestamp } from '../primitives';
 import { Topics } from '../topics';
 
 /**
@@ -21,7 +22,7 @@ export const StripeEventReceived = defineMessage({
     livemode: z.boolean(),
     /** Stripe's `created`, unix seconds. */
     created: z.number().int(),
-    receivedAt: z.string().datetime({ offset: true }),
+    receivedAt: isoTimestamp,
     event: z.record(z.unknown()),
   }),
   key: (d) => d.paymentIntentId ?? d.objectId,

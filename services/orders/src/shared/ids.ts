@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import type { OrderId } from '@omnipay/contracts';
+import { randomHex } from '@omnipay/observability';
 
 export function newOrderId(): OrderId {
-  return `ord_${randomBytes(12).toString('hex')}` as OrderId;
+  return `ord_${randomHex(24)}` as OrderId;
 }

@@ -1,7 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { randomHex } from '@omnipay/observability';
 
 export function newPaymentId(): string {
-  return `pay_${randomBytes(12).toString('hex')}`;
+  return `pay_${randomHex(24)}`;
 }
 
 /**

@@ -1,7 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { randomHex } from '@omnipay/observability';
 
-export const newReaderId = (): string => `rdr_${randomBytes(10).toString('hex')}`;
-export const newActionId = (): string => `ract_${randomBytes(10).toString('hex')}`;
+export const newReaderId = (): string => `rdr_${randomHex(20)}`;
+export const newActionId = (): string => `ract_${randomHex(20)}`;
 
 /**
  * A deterministic UUID (v5 layout) from a name: the outbox id of a message published once per fact, so a

@@ -2,6 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import {
+  childTraceparent,
   correlationIdFrom,
   httpRequestDuration,
   JsonLogger,
@@ -10,7 +11,6 @@ import {
 } from '@omnipay/observability';
 import { APP_CONFIG } from '@omnipay/platform';
 import type { WebhooksConfig } from '../config';
-import { childTraceparent } from './fast-ids';
 import { WebhookIngestService, type IngestResult } from './webhook-ingest.service';
 import { webhookDeliveries, webhookIngestDuration } from './webhook.metrics';
 
