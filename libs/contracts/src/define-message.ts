@@ -9,6 +9,8 @@ export interface MessageDefinition<TTopic extends Topic = Topic, TType extends s
   readonly schema: S;
   /** Kafka key: all messages of one aggregate share a partition, so they stay in order. */
   key(data: z.infer<S>): string;
+  /** Sent as the `message-subject` header, for consumers that read only some subjects of a busy topic. */
+  subject?(data: z.infer<S>): string;
 }
 
 export function defineMessage<TTopic extends Topic, TType extends string, S extends z.ZodTypeAny>(

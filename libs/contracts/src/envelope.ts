@@ -24,6 +24,11 @@ export const Headers = {
   traceparent: 'traceparent',
   messageType: 'message-type',
   messageVersion: 'message-version',
+  /**
+   * What a message is about within its type, for kinds that define `subject` (the Stripe event type of
+   * `stripe.event_received`): lets a consumer group skip what it never handles without parsing it.
+   */
+  subject: 'message-subject',
   /** Set on dead-lettered copies. */
   deadLetterReason: 'dead-letter-reason',
   deadLetterAttempts: 'dead-letter-attempts',

@@ -387,6 +387,29 @@ describe('terminal: stores, readers and payments on simulated readers', () => {
     expect(payment).toMatchObject({ status: 'succeeded', amountReceived: order.total });
   });
 
+  it('reads only the reader events of stripe.events.v1: the payment events around them leave no inbox row in terminal', async () => {
+    const wh = s.schema('webhooks');
+    const term = s.schema('terminal');
+    const readerTypes = ['terminal.reader.action_succeeded', 'terminal.reader.action_failed', 'terminal.reader.action_updated'];
+    const others = await s.db.scalar<number>(`SELECT count(*) FROM ${wh}.stripe_events WHERE NOT type = ANY($1)`, [readerTypes]);
+    expect(others).toBeGreaterThan(10); // payment_intent.*, charge.* of the payments above
+    const readerIds = `SELECT envelope_id FROM ${wh}.stripe_events WHERE type = ANY($1)`;
+    const readerEvents = await s.db.scalar<number>(`SELECT count(*) FROM (${readerIds}) r`, [readerTypes]);
+    expect(readerEvents).toBeGreaterThan(0);
+    // Every reader event is read (and recorded) ...
+    await eventually(
+      () => s.db.scalar<number>(`SELECT count(*) FROM ${term}.inbox WHERE message_id IN (${readerIds})`, [readerTypes]),
+      (n) => n === readerEvents,
+      { what: "terminal's inbox to hold every reader event" },
+    );
+    // ... and nothing else of the topic ever reached terminal's inbox.
+    const unread = await s.db.scalar<number>(
+      `SELECT count(*) FROM ${term}.inbox WHERE topic = 'stripe.events.v1' AND message_id NOT IN (${readerIds})`,
+      [readerTypes],
+    );
+    expect(unread).toBe(0);
+  });
+
   it('never puts the secret key in an answer or a log line', () => {
     for (const line of [...s.terminal.logs]) expect(line).not.toContain(s.emu.secretKey);
   });

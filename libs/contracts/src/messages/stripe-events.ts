@@ -26,4 +26,5 @@ export const StripeEventReceived = defineMessage({
     event: z.record(z.unknown()),
   }),
   key: (d) => d.paymentIntentId ?? d.objectId,
+  subject: (d) => d.stripeType,
 });

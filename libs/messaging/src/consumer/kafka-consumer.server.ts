@@ -25,6 +25,15 @@ interface Parsed {
 interface Route {
   handler: MessageHandler;
   batch: boolean;
+  /** Subjects the handler reads; undefined = every message. */
+  subjects?: ReadonlySet<string>;
+}
+
+/** Whether a message's `message-subject` header rules it out for a route (no header: never ruled out). */
+export function passedOver(subjects: ReadonlySet<string> | undefined, raw: Pick<KafkaMessage, 'headers'>): boolean {
+  if (!subjects) return false;
+  const subject = raw.headers?.[Headers.subject];
+  return subject !== undefined && subject !== null && !subjects.has(subject.toString());
 }
 
 interface Group {
@@ -93,7 +102,11 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
       const groupId = `${this.settings.groupPrefix}.${this.settings.service}${suffix}`;
       const group = this.groups.get(groupId) ?? { groupId, handlers: new Map() };
       if (group.handlers.has(extras.topic)) throw new Error(`Two handlers for ${extras.topic} in group ${groupId}`);
-      group.handlers.set(extras.topic, { handler, batch: extras.batch === true });
+      group.handlers.set(extras.topic, {
+        handler,
+        batch: extras.batch === true,
+        subjects: extras.subjects ? new Set(extras.subjects) : undefined,
+      });
       this.groups.set(groupId, group);
     }
   }
@@ -171,7 +184,11 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     handler: Route,
     payload: EachBatchPayload,
   ): Promise<void> {
-    const parsed = chunk.map((raw) => this.parse(raw));
+    const wanted = handler.subjects ? chunk.filter((raw) => !passedOver(handler.subjects, raw)) : chunk;
+    if (wanted.length < chunk.length) messagesConsumed.inc({ topic, group: group.groupId, outcome: 'passed_over' }, chunk.length - wanted.length);
+    // A chunk with nothing for this group costs no transaction at all.
+    if (wanted.length === 0) return;
+    const parsed = wanted.map((raw) => this.parse(raw));
     const started = process.hrtime.bigint();
     let outcomes: string[] = [];
     let wrote = false;
@@ -201,7 +218,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     // Counted after commit, so a chunk that was rolled back and redone is not counted twice.
     for (const outcome of outcomes) messagesConsumed.inc({ topic, group: group.groupId, outcome });
     if (wrote) this.outbox.nudge(); // most consumers of busy topics write nothing for most chunks
-    const perMessage = Number(process.hrtime.bigint() - started) / 1e9 / chunk.length;
+    const perMessage = Number(process.hrtime.bigint() - started) / 1e9 / wanted.length;
     messageHandleDuration.observe({ topic, group: group.groupId }, perMessage);
   }
 

@@ -7,6 +7,8 @@ export interface HandlerExtras {
   group?: string;
   /** The handler takes a `ConsumedBatch` (set-based SQL for a whole chunk) instead of one message. */
   batch?: boolean;
+  /** Only messages with one of these `message-subject` headers (or none) reach the handler; see `OnMessages`. */
+  subjects?: readonly string[];
 }
 
 /**
@@ -24,8 +26,13 @@ export function OnMessage(topic: Topic, options: { group?: string } = {}): Metho
  * partition order, with the one transaction they share with their inbox records. Made for set-based SQL, which
  * drains a backlog an order of magnitude faster than a statement per message. If the batch throws, the chunk
  * is rolled back and each message is retried alone (a batch of one), so one poison message cannot block the rest.
+ *
+ * `subjects`: for a group that handles a few kinds of a busy topic (terminal's reader events on
+ * `stripe.events.v1`). A message whose `message-subject` header names another subject is passed over unread: not
+ * parsed, not recorded in the inbox (it has no effect to deduplicate), only its offset is committed. A message
+ * without the header (an older producer) is read and handed over as before, so the handler still filters too.
  */
-export function OnMessages(topic: Topic, options: { group?: string } = {}): MethodDecorator {
-  const extras: HandlerExtras = { topic, group: options.group, batch: true };
+export function OnMessages(topic: Topic, options: { group?: string; subjects?: readonly string[] } = {}): MethodDecorator {
+  const extras: HandlerExtras = { topic, group: options.group, batch: true, subjects: options.subjects };
   return EventPattern(`${topic}#${options.group ?? ''}`, extras);
 }

@@ -44,7 +44,7 @@ export class OutboxService {
     for (const { definition, data, opts } of items) {
       const env = createEnvelope(definition, data as never, this.settings.service, opts);
       envelopes.push(env);
-      const headers = {
+      const headers: Record<string, string> = {
         [Headers.correlationId]: env.correlationId,
         [Headers.traceparent]: opts?.traceparent
           ? childTraceparent(opts.traceparent)
@@ -52,6 +52,7 @@ export class OutboxService {
         [Headers.messageType]: env.type,
         [Headers.messageVersion]: String(env.version),
       };
+      if (definition.subject) headers[Headers.subject] = definition.subject(env.data as never);
       const n = values.length;
       rows.push(`($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5})`);
       values.push(env.id, definition.topic, definition.key(env.data as never), JSON.stringify(env), headers);

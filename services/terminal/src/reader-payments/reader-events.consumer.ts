@@ -9,14 +9,15 @@ const READER_EVENTS = new Set<string>(READER_EVENT_TYPES);
 
 /**
  * Stripe's reader events from `stripe.events.v1`. Everything else on the topic is payments' business, and it is
- * most of the topic: taking it a chunk at a time makes skipping it nearly free. Reader events are rare and are
- * applied one at a time, each in its own context so its logs and messages carry its correlation id.
+ * nearly all of the topic: `subjects` passes it over by its header, unparsed and with no transaction (it cost
+ * terminal ~1.2 CPU ms per online payment before). Reader events are rare and are applied one at a time, each
+ * in its own context so its logs and messages carry its correlation id.
  */
 @Controller()
 export class ReaderEventsConsumer {
   constructor(private readonly events: ReaderEventsService) {}
 
-  @OnMessages(Topics.stripeEvents, { group: 'terminal' })
+  @OnMessages(Topics.stripeEvents, { group: 'terminal', subjects: READER_EVENT_TYPES })
   async handle(batch: ConsumedBatch): Promise<void> {
     for (const message of batch.messages) {
       if (!isMessage(message, StripeEventReceived) || !READER_EVENTS.has(message.envelope.data.stripeType)) continue;

@@ -37,6 +37,7 @@ function stored(d: VerifiedDelivery, ord = 0) {
     [Headers.traceparent]: row.traceparent,
     [Headers.messageType]: StripeEventReceived.type,
     [Headers.messageVersion]: String(StripeEventReceived.version),
+    [Headers.subject]: row.type,
   };
   return { row, payload, published: { text, json: JSON.parse(text) as Record<string, unknown> }, headers };
 }

@@ -192,14 +192,15 @@ WITH r AS MATERIALIZED (
   SELECT r.envelope_id, $3, r.key,
          ${text('r.h_off', 'r.h_len')} || coalesce(${text('r.e_off', 'r.e_len')}, r.payload) || '}}',
          jsonb_build_object('${Headers.correlationId}', r.correlation_id, '${Headers.traceparent}', r.traceparent,
-                            '${Headers.messageType}', $4::text, '${Headers.messageVersion}', $5::text)
+                            '${Headers.messageType}', $4::text, '${Headers.messageVersion}', $5::text,
+                            '${Headers.subject}', r.type)
     FROM r JOIN ins USING (event_id) ORDER BY r.ord
   ON CONFLICT (id) DO NOTHING
 )
 SELECT event_id FROM ins`;
 
 /** Prepared-statement name; change it with the SQL (a connection keeps the first text it prepared under a name). */
-const STORE_STATEMENT = 'webhooks_store_events_v2';
+const STORE_STATEMENT = 'webhooks_store_events_v3';
 
 /**
  * Stores deliveries and their `StripeEventReceived` messages atomically. Talks to the pool under TypeORM
