@@ -19,6 +19,12 @@ export const baseConfigSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** `errors`: one access-log line only for 4xx/5xx and slow (> 1 s) requests; for high-volume endpoints. */
   HTTP_ACCESS_LOG: z.enum(['all', 'errors']).default('all'),
+  /**
+   * How long an idle keep-alive connection stays open. Longer than the idle timeout of the load balancers and
+   * clients in front (60 s is common), so that the client, not the server, closes an idle connection: a server
+   * closing first races a client reusing it, and the request dies with ECONNRESET.
+   */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600000).default(65000),
   DATABASE_URL: z.string().url().startsWith('postgres', 'must be a postgres:// URL'),
   /** Each service owns one schema; tests give every run its own. */
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier'),

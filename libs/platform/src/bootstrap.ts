@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { Server } from 'node:http';
 import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -54,6 +55,10 @@ export async function bootstrapService<S extends ServiceConfigSchema>(
     // balancer reconnecting); the kernel then drops SYNs and clients retry after a whole second. The kernel caps
     // this at net.core.somaxconn.
     // (Nest hands extra arguments to http.Server#listen(port, host, backlog); its typings only know port, host.)
+    const server: Server = app.getHttpServer();
+    server.keepAliveTimeout = config.HTTP_KEEP_ALIVE_TIMEOUT_MS;
+    // Node requires the headers timeout to outlast the keep-alive timeout, or a slow next request is cut off.
+    server.headersTimeout = Math.max(server.headersTimeout, config.HTTP_KEEP_ALIVE_TIMEOUT_MS + 1000);
     const listen = app.listen.bind(app) as unknown as (port: number, host: string, backlog: number) => Promise<unknown>;
     await listen(config.PORT, config.HOST, 4096);
     logger.pino.info({ port: config.PORT, host: config.HOST }, `${def.service} listening`);

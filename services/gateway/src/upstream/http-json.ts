@@ -5,7 +5,10 @@ import http from 'node:http';
  * path fetch's web streams cost more CPU than the rest of the gateway's request together (measured with
  * `--cpu-prof` in bench/platform/checkout.bench.ts).
  */
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' });
+// `timeout` makes the agent honour the services' `Keep-Alive: timeout=N` hint (it retires an idle socket a second
+// before the service would close it; with no timeout of its own, Node 20's agent ignores the hint) and bounds
+// how long an idle socket is kept at all.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo', timeout: 30000 });
 
 export class UpstreamTimeout extends Error {}
 
