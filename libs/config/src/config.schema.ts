@@ -52,6 +52,8 @@ export const baseConfigSchema = z.object({
   KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300000).default(10000),
   OUTBOX_RELAY_ENABLED: boolean.default('true'),
   OUTBOX_POLL_MS: z.coerce.number().int().min(10).max(60000).default(250),
+  /** How long the relay waits after a commit woke it, so rows committed meanwhile share one pass (0 = at once). */
+  OUTBOX_LINGER_MS: z.coerce.number().int().min(0).max(10000).default(5),
   CONSUMER_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
   CONSUMER_RETRY_BACKOFF_MS: z.coerce.number().int().min(0).max(60000).default(100),
 });

@@ -16,6 +16,8 @@ export interface MessagingSettings {
   retryBackoffMs: number;
   relayEnabled: boolean;
   relayPollMs: number;
+  /** Wait after a wake-up before a pass, so commits close together share it (like Kafka's `linger.ms`). */
+  relayLingerMs?: number;
   /** Message kinds outside libs/contracts (test fixtures only). */
   extraMessages?: readonly MessageDefinition[];
 }

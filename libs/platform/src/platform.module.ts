@@ -53,6 +53,7 @@ export class PlatformModule implements NestModule {
           retryBackoffMs: config.CONSUMER_RETRY_BACKOFF_MS,
           relayEnabled: config.OUTBOX_RELAY_ENABLED,
           relayPollMs: config.OUTBOX_POLL_MS,
+          relayLingerMs: config.OUTBOX_LINGER_MS,
           extraMessages: opts.extraMessages,
         }),
       ],

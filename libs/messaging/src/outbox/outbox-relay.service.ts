@@ -86,13 +86,20 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
           this.logger.pino.warn({ err: error, failures: this.failures }, 'outbox relay could not publish; will retry');
         }
       }
-      if (published === BATCH || (this.pending && this.failures === 0)) continue;
+      if (published === BATCH) continue;
+      const linger = this.settings.relayLingerMs ?? 0;
+      if (this.pending && this.failures === 0) {
+        if (linger > 0) await new Promise((r) => setTimeout(r, linger));
+        continue;
+      }
       const delay = this.failures > 0 ? Math.min(5000, 100 * 2 ** Math.min(this.failures, 6)) : this.settings.relayPollMs;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
         this.wake = () => {
           clearTimeout(timer);
-          resolve();
+          this.wake = undefined;
+          if (linger > 0 && !this.stopped) setTimeout(resolve, linger);
+          else resolve();
         };
       });
       this.wake = undefined;
