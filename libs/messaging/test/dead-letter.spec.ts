@@ -1,24 +1,12 @@
-import { TestDatabase, TopicRecorder, engines, eventually, testKafka } from '@omnipay/testing';
-import type { ServiceProcess } from '@omnipay/testing';
-import { isolatedRun, startLedger } from './ledger-fixture';
+import { eventually } from '@omnipay/testing';
+import { recordedLedgerWorld } from './ledger-fixture';
 
 describe.each(['message', 'batch'])('dead-letter topic (%s handler)', (mode) => {
-  const world = isolatedRun(`poison_${mode}`);
-  const db = new TestDatabase(engines().databaseUrl);
-  const recorder = new TopicRecorder(testKafka(engines().kafkaBrokers), [world.dlqTopic]);
-  let ledger: ServiceProcess | undefined;
-
-  beforeAll(() => recorder.start());
-  afterAll(async () => {
-    await ledger?.stop();
-    await recorder.stop();
-    await db.dropSchema(world.schema);
-    await db.close();
-  });
+  const { world, db, recorder, start } = recordedLedgerWorld(`poison_${mode}`, 'dlqTopic');
 
   it('parks a poison message after the configured attempts and applies the messages behind it', async () => {
     // One partition: the good messages are strictly behind the poison one.
-    ledger = await startLedger(world, {
+    const ledger = await start({
       FIXTURE_CONSUMER: mode,
       KAFKA_TOPIC_PARTITIONS: '1', CONSUMER_MAX_ATTEMPTS: '3', CONSUMER_RETRY_BACKOFF_MS: '50' });
     const poison = await ledger.post<{ messageIds: string[] }>('/grants', { customerIds: ['poison-1'], points: 5 });

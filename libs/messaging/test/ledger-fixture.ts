@@ -1,4 +1,4 @@
-import { engines, freePort, ServiceProcess, uniqueName } from '@omnipay/testing';
+import { engines, freePort, ServiceProcess, TestDatabase, TopicRecorder, testKafka, uniqueName } from '@omnipay/testing';
 
 export const LEDGER_ENTRY = 'libs/testing/src/fixtures/ledger/main.ts';
 export const LEDGER_GROUP = 'ledger';
@@ -39,6 +39,30 @@ export async function startLedger(
       ...env,
     },
   }).start();
+}
+
+/**
+ * A world for one describe block with a recorder on its topic (or its dead-letter topic), torn down after the
+ * block: every ledger `start` started is stopped, the schema dropped.
+ */
+export function recordedLedgerWorld(name: string, record: 'topic' | 'dlqTopic') {
+  const world = isolatedRun(name);
+  const db = new TestDatabase(engines().databaseUrl);
+  const recorder = new TopicRecorder(testKafka(engines().kafkaBrokers), [world[record]]);
+  const started: ServiceProcess[] = [];
+  beforeAll(() => recorder.start());
+  afterAll(async () => {
+    for (const ledger of started) await ledger.stop();
+    await recorder.stop();
+    await db.dropSchema(world.schema);
+    await db.close();
+  });
+  const start = async (env: Record<string, string> = {}): Promise<ServiceProcess> => {
+    const ledger = await startLedger(world, env);
+    started.push(ledger);
+    return ledger;
+  };
+  return { world, db, recorder, start };
 }
 
 /** The counter value of one Prometheus series, 0 when absent. */

@@ -1,24 +1,12 @@
-import { TestDatabase, TopicRecorder, engines, eventually, testKafka } from '@omnipay/testing';
-import type { ServiceProcess } from '@omnipay/testing';
-import { isolatedRun, startLedger } from './ledger-fixture';
+import { eventually } from '@omnipay/testing';
+import { recordedLedgerWorld } from './ledger-fixture';
 
 describe('transactional outbox', () => {
-  const world = isolatedRun('outbox_crash');
-  const db = new TestDatabase(engines().databaseUrl);
-  const recorder = new TopicRecorder(testKafka(engines().kafkaBrokers), [world.topic]);
-  let ledger: ServiceProcess | undefined;
-
-  beforeAll(() => recorder.start());
-  afterAll(async () => {
-    await ledger?.stop();
-    await recorder.stop();
-    await db.dropSchema(world.schema);
-    await db.close();
-  });
+  const { world, db, recorder, start } = recordedLedgerWorld('outbox_crash', 'topic');
 
   it('publishes an event committed just before a SIGKILL once the service restarts, exactly once', async () => {
     // The relay is off: the state change and its event commit, and nothing is published yet.
-    ledger = await startLedger(world, { OUTBOX_RELAY_ENABLED: 'false' });
+    let ledger = await start({ OUTBOX_RELAY_ENABLED: 'false' });
     const res = await ledger.post<{ messageIds: string[] }>('/grants', { customerIds: ['c1', 'c2', 'c3'], points: 7 });
     expect(res.status).toBe(201);
     const ids = res.body.messageIds;
@@ -29,7 +17,7 @@ describe('transactional outbox', () => {
 
     await ledger.kill();
 
-    ledger = await startLedger(world);
+    ledger = await start();
     await eventually(async () => recorder.on(world.topic).length, (n) => n >= 3, { what: 'three published events' });
     // Give a duplicate publication the chance to show up before asserting there is none.
     await eventually(

@@ -1,27 +1,15 @@
-import { TestDatabase, TopicRecorder, engines, eventually, testKafka } from '@omnipay/testing';
-import type { ServiceProcess } from '@omnipay/testing';
-import { isolatedRun, startLedger } from './ledger-fixture';
+import { eventually } from '@omnipay/testing';
+import { recordedLedgerWorld } from './ledger-fixture';
 
 describe('outbox relay linger', () => {
-  const world = isolatedRun('outbox_linger');
-  const db = new TestDatabase(engines().databaseUrl);
-  const recorder = new TopicRecorder(testKafka(engines().kafkaBrokers), [world.topic]);
-  let ledger: ServiceProcess | undefined;
-
-  beforeAll(() => recorder.start());
-  afterAll(async () => {
-    await ledger?.stop();
-    await recorder.stop();
-    await db.dropSchema(world.schema);
-    await db.close();
-  });
+  const { world, db, recorder, start } = recordedLedgerWorld('outbox_linger', 'topic');
 
   const unpublished = () => db.scalar<number>(`SELECT count(*) FROM ${world.schema}.outbox WHERE published_at IS NULL`);
 
   it('holds a pass for OUTBOX_LINGER_MS after a commit wakes it, so commits made meanwhile go out in the same pass', async () => {
     // A long linger so that the assertions below do not depend on how fast this machine is.
     // Polls would pick the rows up regardless of the linger: none during this test.
-    ledger = await startLedger(world, { OUTBOX_LINGER_MS: '3000', OUTBOX_POLL_MS: '60000' });
+    const ledger = await start({ OUTBOX_LINGER_MS: '3000', OUTBOX_POLL_MS: '60000' });
     expect((await ledger.post('/grants', { customerIds: ['c1'], points: 1 })).status).toBe(201);
     await new Promise((r) => setTimeout(r, 500));
     // Woken by the commit, the relay is still waiting (without the linger it publishes within milliseconds).

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { engines, freePort, ServiceProcess, TestDatabase, uniqueName } from '@omnipay/testing';
+import { engines, freePort, isolatedServiceEnv, ServiceProcess, TestDatabase, uniqueName } from '@omnipay/testing';
 
 // Any service built on bootstrapService will do: the ledger fixture is the smallest one.
 const LEDGER_ENTRY = 'libs/testing/src/fixtures/ledger/main.ts';
@@ -21,20 +21,11 @@ describe('HTTP keep-alive of every service', () => {
 
   async function start(env: Record<string, string> = {}): Promise<ServiceProcess> {
     const run = uniqueName('keepalive');
-    const e = engines();
     const proc = await new ServiceProcess({
       entry: LEDGER_ENTRY,
       name: `ledger(${run})`,
       port: await freePort(),
-      env: {
-        DATABASE_URL: e.databaseUrl,
-        REDIS_URL: e.redisUrl,
-        KAFKA_BROKERS: e.kafkaBrokers,
-        DATABASE_SCHEMA: run,
-        KAFKA_TOPIC_PREFIX: `${run}.`,
-        KAFKA_GROUP_PREFIX: run,
-        ...env,
-      },
+      env: { ...isolatedServiceEnv(run), ...env },
     }).start();
     started.push({ proc, schema: run });
     return proc;

@@ -23,6 +23,23 @@ export function engines(): Engines {
   };
 }
 
+/**
+ * The settings that put one service process on the real engines in a world of its own: its schema, topic
+ * prefix, consumer-group prefix and Redis key prefix are all `run`.
+ */
+export function isolatedServiceEnv(run: string): Record<string, string> {
+  const e = engines();
+  return {
+    DATABASE_URL: e.databaseUrl,
+    REDIS_URL: e.redisUrl,
+    KAFKA_BROKERS: e.kafkaBrokers,
+    DATABASE_SCHEMA: run,
+    KAFKA_TOPIC_PREFIX: `${run}.`,
+    KAFKA_GROUP_PREFIX: run,
+    REDIS_KEY_PREFIX: `${run}:`,
+  };
+}
+
 /** A lower-case name unique to this test run: schema names, topic prefixes, group prefixes. */
 export function uniqueName(prefix: string): string {
   return `${prefix}_${Date.now().toString(36)}${randomBytes(3).toString('hex')}`.toLowerCase();

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { mintToken } from '@omnipay/auth';
-import { ServiceProcess, TestDatabase, engines, freePort, uniqueName } from '@omnipay/testing';
+import { ServiceProcess, TestDatabase, engines, freePort, isolatedServiceEnv, uniqueName } from '@omnipay/testing';
 
 /**
  * The gateway's own protections, with a stand-in upstream that answers slowly: rate limits (Redis), body size
@@ -23,18 +23,11 @@ describe('gateway edges', () => {
     });
     const upstreamPort = await freePort();
     await new Promise<void>((r) => upstream.listen(upstreamPort, '127.0.0.1', () => r()));
-    const e = engines();
     gateway = await new ServiceProcess({
       entry: 'services/gateway/src/main.ts',
       port: await freePort(),
       env: {
-        DATABASE_URL: e.databaseUrl,
-        REDIS_URL: e.redisUrl,
-        KAFKA_BROKERS: e.kafkaBrokers,
-        DATABASE_SCHEMA: run,
-        KAFKA_TOPIC_PREFIX: `${run}.`,
-        KAFKA_GROUP_PREFIX: run,
-        REDIS_KEY_PREFIX: `${run}:`,
+        ...isolatedServiceEnv(run),
         JWT_SECRET: secret,
         ORDERS_URL: `http://127.0.0.1:${upstreamPort}`,
         PAYMENTS_URL: `http://127.0.0.1:${upstreamPort}`,
