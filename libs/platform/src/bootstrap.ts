@@ -51,14 +51,15 @@ export async function bootstrapService<S extends ServiceConfigSchema>(
     // init before the consumers listen: migrations run in onModuleInit, and the tables must exist first.
     await app.init();
     await app.startAllMicroservices();
-    // Node's default accept backlog (511) overflows under bursts of new connections (a webhook storm, a load
-    // balancer reconnecting); the kernel then drops SYNs and clients retry after a whole second. The kernel caps
-    // this at net.core.somaxconn.
-    // (Nest hands extra arguments to http.Server#listen(port, host, backlog); its typings only know port, host.)
+    // Idle connections outlive the load balancer's (HTTP_KEEP_ALIVE_TIMEOUT_MS), so the client closes first.
     const server: Server = app.getHttpServer();
     server.keepAliveTimeout = config.HTTP_KEEP_ALIVE_TIMEOUT_MS;
     // Node requires the headers timeout to outlast the keep-alive timeout, or a slow next request is cut off.
     server.headersTimeout = Math.max(server.headersTimeout, config.HTTP_KEEP_ALIVE_TIMEOUT_MS + 1000);
+    // Node's default accept backlog (511) overflows under bursts of new connections (a webhook storm, a load
+    // balancer reconnecting); the kernel then drops SYNs and clients retry after a whole second. The kernel caps
+    // this at net.core.somaxconn.
+    // (Nest hands extra arguments to http.Server#listen(port, host, backlog); its typings only know port, host.)
     const listen = app.listen.bind(app) as unknown as (port: number, host: string, backlog: number) => Promise<unknown>;
     await listen(config.PORT, config.HOST, 4096);
     logger.pino.info({ port: config.PORT, host: config.HOST }, `${def.service} listening`);
