@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { eventually } from '@omnipay/testing';
 import { recordedLedgerWorld } from './ledger-fixture';
 
-describe('outbox relay linger', () => {
+describe('outbox relay wake-ups', () => {
   const { world, db, recorder, start } = recordedLedgerWorld('outbox_linger', 'topic');
 
   const unpublished = () => db.scalar<number>(`SELECT count(*) FROM ${world.schema}.outbox WHERE published_at IS NULL`);
@@ -24,5 +25,26 @@ describe('outbox relay linger', () => {
       `SELECT extract(epoch FROM max(published_at) - min(published_at)) * 1000 FROM ${world.schema}.outbox`,
     );
     expect(Number(spreadMs)).toBeLessThan(1000);
+  });
+
+  it('publishes, on its next poll, a row that another process committed without waking it', async () => {
+    // Idle polls first look for rows outside a transaction; a row written behind the relay's back (another
+    // replica that died before relaying, a manual fix) must still be found by that look.
+    const ledger = await start({ OUTBOX_POLL_MS: '200' });
+    const before = recorder.on(world.topic).length;
+    await new Promise((r) => setTimeout(r, 1000)); // several idle polls have found nothing
+    const id = randomUUID();
+    await db.query(
+      `INSERT INTO ${world.schema}.outbox (id, topic, key, payload, headers) VALUES ($1, 'loyalty.events.v1', 'c9', $2, '{}')`,
+      [id, JSON.stringify({ id, written: 'behind the relay' })],
+    );
+    const published = await eventually(
+      async () => recorder.on(world.topic).slice(before),
+      (msgs) => msgs.length === 1,
+      { what: 'the row on Kafka', timeoutMs: 10000 },
+    );
+    expect(published[0].json).toMatchObject({ id });
+    expect(await db.scalar<number>(`SELECT count(*) FROM ${world.schema}.outbox WHERE id = $1 AND published_at IS NOT NULL`, [id])).toBe(1);
+    await ledger.stop();
   });
 });

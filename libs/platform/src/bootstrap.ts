@@ -43,6 +43,10 @@ export async function bootstrapService<S extends ServiceConfigSchema>(
   try {
     await ensureSchema(config.DATABASE_URL, config.DATABASE_SCHEMA);
     const app = await NestFactory.create<NestExpressApplication>(def.module(config, logger), { logger, bufferLogs: true });
+    // JSON answers about live state: an ETag costs a hash of every body and no client revalidates them;
+    // X-Powered-By only tells a scanner what runs here.
+    app.set('etag', false);
+    app.disable('x-powered-by');
     def.configureApp?.(app, config);
     app.enableShutdownHooks();
     app

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { mintToken } from '@omnipay/auth';
+import Redis from 'ioredis';
 import { ServiceProcess, TestDatabase, engines, freePort, isolatedServiceEnv, uniqueName } from '@omnipay/testing';
 
 /**
@@ -65,6 +66,20 @@ describe('gateway edges', () => {
     const limited = await call('busy_client', '/v1/orders');
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
     expect((await call('calm_client', '/v1/orders')).status).toBe(200);
+    // Each window's counter expires just after the window: a client that stops calling leaves nothing behind.
+    const redis = new Redis(engines().redisUrl, { keyPrefix: isolatedServiceEnv(run).REDIS_KEY_PREFIX });
+    try {
+      const window = Math.floor(Date.now() / 60000);
+      const ttls = await Promise.all(
+        [window - 1, window].map((w) => redis.pttl(`ratelimit:busy_client:GET:/v1/orders:${w}`)),
+      );
+      const live = ttls.filter((t) => t !== -2); // the calls may straddle a minute boundary
+      expect(live.length).toBeGreaterThan(0);
+      for (const ttl of live) expect(ttl).toBeGreaterThan(0);
+      for (const ttl of live) expect(ttl).toBeLessThanOrEqual(61000);
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('refuses an oversized body with 413 before it is parsed', async () => {

@@ -286,6 +286,21 @@ describe('orders, inventory and loyalty driven by payment events', () => {
         `SELECT count(*) FROM ${world.schema}.inbox WHERE outcome <> 'applied' AND message_type LIKE 'payment.%'`,
       ),
     ).toBe(0);
+    // Inventory and loyalty pass over the kinds they never act on: no inbox row, no transaction for them.
+    const kindsRead = async (group: string) =>
+      (
+        await db.query<{ message_type: string }>(
+          `SELECT DISTINCT message_type FROM ${world.schema}.inbox WHERE consumer_group LIKE '%.' || $1`,
+          [group],
+        )
+      ).map((r) => r.message_type);
+    expect(await kindsRead('orders')).toEqual(expect.arrayContaining(['payment.created', 'payment.failed', 'payment.succeeded']));
+    for (const group of ['inventory', 'loyalty']) {
+      const kinds = await kindsRead(group);
+      expect(kinds).toEqual(expect.arrayContaining(['payment.succeeded', 'payment.refunded']));
+      expect(kinds).not.toContain('payment.created');
+      expect(kinds).not.toContain('payment.failed');
+    }
 
     // Each emitted event names the payment event that caused it and carries its correlation id and trace.
     const emitted = await eventually(

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Envelope } from '@omnipay/contracts';
+import { Headers, type Envelope } from '@omnipay/contracts';
 import { ServiceProcess, TestDatabase, engines, freePort, testKafka, uniqueName } from '@omnipay/testing';
 import type { Producer } from 'kafkajs';
 
@@ -80,7 +80,12 @@ export class PaymentsProducer {
           .map((env) => ({
             key: (env.data as { orderId: string }).orderId,
             value: JSON.stringify(env),
-            headers: { traceparent: traceparentFor(env) },
+            // The headers the payments service's outbox sets: consumer groups pass over kinds they do not read.
+            headers: {
+              [Headers.traceparent]: traceparentFor(env),
+              [Headers.messageType]: env.type,
+              [Headers.messageVersion]: String(env.version),
+            },
           })),
       });
     }

@@ -27,13 +27,23 @@ interface Route {
   batch: boolean;
   /** Subjects the handler reads; undefined = every message. */
   subjects?: ReadonlySet<string>;
+  /** Message kinds the handler reads; undefined = every kind. */
+  types?: ReadonlySet<string>;
 }
 
-/** Whether a message's `message-subject` header rules it out for a route (no header: never ruled out). */
-export function passedOver(subjects: ReadonlySet<string> | undefined, raw: Pick<KafkaMessage, 'headers'>): boolean {
-  if (!subjects) return false;
-  const subject = raw.headers?.[Headers.subject];
-  return subject !== undefined && subject !== null && !subjects.has(subject.toString());
+export type RouteFilter = Pick<Route, 'subjects' | 'types'>;
+
+/**
+ * Whether a message's `message-subject` or `message-type` header rules it out for a route (a header the message
+ * does not carry never rules it out).
+ */
+export function passedOver(route: RouteFilter, raw: Pick<KafkaMessage, 'headers'>): boolean {
+  const ruledOut = (wanted: ReadonlySet<string> | undefined, header: string) => {
+    if (!wanted) return false;
+    const value = raw.headers?.[header];
+    return value !== undefined && value !== null && !wanted.has(value.toString());
+  };
+  return ruledOut(route.types, Headers.messageType) || ruledOut(route.subjects, Headers.subject);
 }
 
 interface Group {
@@ -106,6 +116,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
         handler,
         batch: extras.batch === true,
         subjects: extras.subjects ? new Set(extras.subjects) : undefined,
+        types: extras.types ? new Set(extras.types) : undefined,
       });
       this.groups.set(groupId, group);
     }
@@ -184,7 +195,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     handler: Route,
     payload: EachBatchPayload,
   ): Promise<void> {
-    const wanted = handler.subjects ? chunk.filter((raw) => !passedOver(handler.subjects, raw)) : chunk;
+    const wanted = handler.subjects || handler.types ? chunk.filter((raw) => !passedOver(handler, raw)) : chunk;
     if (wanted.length < chunk.length) messagesConsumed.inc({ topic, group: group.groupId, outcome: 'passed_over' }, chunk.length - wanted.length);
     // A chunk with nothing for this group costs no transaction at all.
     if (wanted.length === 0) return;

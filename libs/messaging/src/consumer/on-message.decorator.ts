@@ -1,5 +1,5 @@
 import { EventPattern } from '@nestjs/microservices';
-import type { Topic } from '@omnipay/contracts';
+import type { MessageDefinition, Topic } from '@omnipay/contracts';
 
 export interface HandlerExtras {
   topic: Topic;
@@ -9,6 +9,8 @@ export interface HandlerExtras {
   batch?: boolean;
   /** Only messages with one of these `message-subject` headers (or none) reach the handler; see `OnMessages`. */
   subjects?: readonly string[];
+  /** Only messages with one of these `message-type` headers (or none) reach the handler; see `OnMessages`. */
+  types?: readonly string[];
 }
 
 /**
@@ -31,8 +33,24 @@ export function OnMessage(topic: Topic, options: { group?: string } = {}): Metho
  * `stripe.events.v1`). A message whose `message-subject` header names another subject is passed over unread: not
  * parsed, not recorded in the inbox (it has no effect to deduplicate), only its offset is committed. A message
  * without the header (an older producer) is read and handed over as before, so the handler still filters too.
+ *
+ * `types`: the same by message kind (the `message-type` header every producer sets), for a group that acts on a
+ * few kinds of its topic: inventory reads `payment.succeeded` and `payment.refunded` of `payments.events.v1`,
+ * not the `payment.created` of every checkout. All versions of a named kind reach the handler.
  */
-export function OnMessages(topic: Topic, options: { group?: string; subjects?: readonly string[] } = {}): MethodDecorator {
-  const extras: HandlerExtras = { topic, group: options.group, batch: true, subjects: options.subjects };
+export function OnMessages(
+  topic: Topic,
+  options: { group?: string; subjects?: readonly string[]; types?: readonly MessageDefinition[] } = {},
+): MethodDecorator {
+  const extras: HandlerExtras = {
+    topic,
+    group: options.group,
+    batch: true,
+    subjects: options.subjects,
+    types: options.types?.map((d) => {
+      if (d.topic !== topic) throw new Error(`${d.type} is a message of ${d.topic}, not of ${topic}`);
+      return d.type;
+    }),
+  };
   return EventPattern(`${topic}#${options.group ?? ''}`, extras);
 }

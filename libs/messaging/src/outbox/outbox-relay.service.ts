@@ -73,11 +73,15 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   private async run(): Promise<void> {
+    // A pass that was not asked for (the poll, after start-up or an outage) first looks for work outside a
+    // transaction: one statement instead of three while idle, which is most of the time for most services.
+    let probe = false;
     while (!this.stopped) {
+      probe = probe && !this.pending;
       this.pending = false;
       let published = 0;
       try {
-        published = await this.publishBatch();
+        published = probe && !(await this.hasUnpublished()) ? 0 : await this.publishBatch();
         this.failures = 0;
       } catch (error) {
         this.failures++;
@@ -86,6 +90,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
           this.logger.pino.warn({ err: error, failures: this.failures }, 'outbox relay could not publish; will retry');
         }
       }
+      probe = false;
       if (published === BATCH) continue;
       const linger = this.settings.relayLingerMs ?? 0;
       if (this.pending && this.failures === 0) {
@@ -93,6 +98,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
         continue;
       }
       const delay = this.failures > 0 ? Math.min(5000, 100 * 2 ** Math.min(this.failures, 6)) : this.settings.relayPollMs;
+      probe = this.failures === 0;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
         this.wake = () => {
@@ -105,6 +111,14 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       this.wake = undefined;
     }
     this.running = false;
+  }
+
+  /** Whether any row waits (the partial index on unpublished rows makes this one index probe). */
+  private async hasUnpublished(): Promise<boolean> {
+    const [row] = await this.dataSource.query<{ waiting: boolean }[]>(
+      'SELECT EXISTS (SELECT 1 FROM outbox WHERE published_at IS NULL) AS waiting',
+    );
+    return row.waiting;
   }
 
   /** Publishes up to one batch; returns how many rows were sent. */

@@ -6,6 +6,11 @@ import type { AuthedRequest } from '../auth/auth.decorators';
 import { isOperationalPath } from '../auth/auth.guard';
 import type { GatewayConfig } from '../config';
 
+/** One command per request (not MULTI, INCR, PEXPIRE, EXEC): the window's key expires a second after it ends. */
+const COUNT_IN_WINDOW = `local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n`;
+
 /**
  * Fixed one-minute windows per client (token subject, else IP) and route, counted in Redis so every gateway
  * replica shares them. If Redis is unreachable the request goes through: rate limiting must not take the
@@ -28,8 +33,7 @@ export class RateLimitGuard implements CanActivate {
     const key = `ratelimit:${client}:${req.method}:${route}:${window}`;
     let count: number;
     try {
-      const [[, incr]] = (await this.redis.multi().incr(key).pexpire(key, 61000).exec()) as [[Error | null, number]];
-      count = incr;
+      count = Number(await this.redis.eval(COUNT_IN_WINDOW, 1, key, 61000));
     } catch {
       return true;
     }

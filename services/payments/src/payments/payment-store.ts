@@ -168,9 +168,10 @@ const REOPEN =
   'UPDATE SET done_at = NULL, next_attempt_at = now(), attempts = 0, generation = reconciliation_sources.generation + 1';
 
 /**
- * A working copy of the rows a chunk touches, loaded with one locking SELECT per table (payments in id order,
- * so two chunks lock in the same order), changed in memory in event order, written back by `flush`. Only rows
- * loaded here can be found: `load` must be given every key the events will look up.
+ * A working copy of the rows a chunk touches, loaded with one locking SELECT per table (payments in id order, so
+ * two chunks lock in the same order, each with the transitions it already announced), changed in memory in event
+ * order, written back by `flush`. Only rows loaded here can be found: `load` must be given every key the events
+ * will look up.
  */
 export class BatchPaymentStore implements PaymentStore {
   private readonly payments = new Map<string, Row>();
@@ -194,21 +195,20 @@ export class BatchPaymentStore implements PaymentStore {
   static async load(m: EntityManager, outbox: OutboxService, keys: BatchKeys): Promise<BatchPaymentStore> {
     const store = new BatchPaymentStore(m, outbox);
     if (keys.paymentIds.size + keys.paymentIntentIds.size + keys.chargeIds.size > 0) {
-      const rows = await m.query<Row[]>(
-        `SELECT * FROM payments WHERE id = ANY($1::text[]) OR payment_intent_id = ANY($2::text[]) OR charge_id = ANY($3::text[])
-          ORDER BY id FOR UPDATE`,
+      // Each payment with the keys of the transitions it already announced, in one round trip.
+      const rows = await m.query<(Row & { known_transitions: string[] })[]>(
+        `SELECT p.*, ARRAY(SELECT t.transition_key FROM payment_transitions t WHERE t.payment_id = p.id) AS known_transitions
+           FROM payments p
+          WHERE p.id = ANY($1::text[]) OR p.payment_intent_id = ANY($2::text[]) OR p.charge_id = ANY($3::text[])
+          ORDER BY p.id FOR UPDATE OF p`,
         [[...keys.paymentIds], [...keys.paymentIntentIds], [...keys.chargeIds]],
       );
-      for (const r of rows) store.payments.set(String(r.id), r);
+      for (const { known_transitions, ...r } of rows) {
+        store.payments.set(String(r.id), r as Row);
+        for (const key of known_transitions) store.transitions.add(`${String(r.id)}\n${key}`);
+      }
     }
     const ids = [...store.payments.keys()];
-    if (ids.length > 0) {
-      const known = await m.query<{ payment_id: string; transition_key: string }[]>(
-        'SELECT payment_id, transition_key FROM payment_transitions WHERE payment_id = ANY($1::text[])',
-        [ids],
-      );
-      for (const t of known) store.transitions.add(`${t.payment_id}\n${t.transition_key}`);
-    }
     if (keys.refundIds.size > 0 && ids.length > 0) {
       // Every refund of the payments involved: totals are summed over them.
       const rows = await m.query<{ refund_id: string; payment_id: string; refund_request_id: string | null; amount: string; status: string }[]>(
@@ -268,6 +268,11 @@ export class BatchPaymentStore implements PaymentStore {
     this.transitions.add(k);
     this.newTransitions.push({ paymentId, key, toStatus, source });
     return true;
+  }
+
+  /** Whether this batch queued a charge, refund or dispute for reconciliation (written by `flush`). */
+  get queuedReconciliation(): boolean {
+    return this.reconciliation.size > 0;
   }
 
   async enqueueReconciliation(sourceId: string, kind: ReconciliationKind, paymentId: string, reopen = kind === 'dispute') {

@@ -58,7 +58,6 @@ export class StripeEventsConsumer {
     if (events.length === 0) return;
 
     const store = await BatchPaymentStore.load(m, this.outbox, keysOf(events.map((e) => e.event)));
-    let aboutPayments = false;
     for (const { message, event } of events) {
       // Each event in its own context, as if consumed alone: its logs and messages carry its correlation id.
       const ctx = newContext({
@@ -66,32 +65,32 @@ export class StripeEventsConsumer {
         causationId: message.envelope.id,
         traceparent: message.traceparent,
       });
-      aboutPayments = (await runWithContext(ctx, () => this.apply(store, event))) || aboutPayments;
+      await runWithContext(ctx, () => this.apply(store, event));
     }
     await store.flush();
-    // The worker polls anyway; this only shortens the wait for a balance transaction after the commit.
-    if (aboutPayments) this.reconciliation.soon();
+    // The worker polls anyway; this only shortens the wait for a new charge's, refund's or dispute's balance
+    // transaction. Most events queue nothing (every checkout's `payment_intent.created`), and cost no pass.
+    if (store.queuedReconciliation) this.reconciliation.soon();
   }
 
-  private async apply(store: BatchPaymentStore, event: Stripe.Event): Promise<boolean> {
+  private async apply(store: BatchPaymentStore, event: Stripe.Event): Promise<void> {
     const source: ObservationSource = { kind: 'event', id: event.id, created: event.created };
     const object = event.data?.object as { object?: string } | undefined;
     switch (object?.object) {
       case 'payment_intent':
         await this.state.applyPaymentIntent(store, object as Stripe.PaymentIntent, source);
-        return true;
+        return;
       case 'charge':
         await this.state.applyCharge(store, object as Stripe.Charge, source);
-        return true;
+        return;
       case 'refund':
         await this.state.applyRefund(store, object as Stripe.Refund, source);
-        return true;
+        return;
       case 'dispute':
         await this.state.applyDispute(store, object as Stripe.Dispute, source);
-        return true;
+        return;
       default:
         this.logger.pino.debug({ stripeEventId: event.id, type: event.type }, 'Stripe event not about payments; skipped');
-        return false;
     }
   }
 }
