@@ -3,3 +3,4 @@ export * from './client';
 export * from './idempotency';
 export * from './stripe.module';
 export * from './errors';
+export * from './event-types';

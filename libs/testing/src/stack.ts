@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startEmulator, type EmulatorHandle } from '@omnipay/stripe-emulator';
+import { PLATFORM_EVENT_TYPES } from '@omnipay/stripe';
 import { TestDatabase } from './database';
 import { freePort, uniqueName } from './engines';
 import { ServiceProcess } from './service-process';
@@ -84,7 +85,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   mkdirSync(logDir, { recursive: true });
   const emulator = await startEmulator({
     port: ports.emulator,
-    webhooks: [{ url: `http://127.0.0.1:${ports.webhooks}/stripe/webhooks`, secret: secrets.webhook }],
+    // Subscribed as a production endpoint should be: to what the platform acts on.
+    webhooks: [
+      { url: `http://127.0.0.1:${ports.webhooks}/stripe/webhooks`, secret: secrets.webhook, enabled_events: [...PLATFORM_EVENT_TYPES] },
+    ],
   });
   onProgress(`Stripe emulator on ${emulator.url}`);
   const url = (s: ServiceName) => `http://127.0.0.1:${ports[s]}`;

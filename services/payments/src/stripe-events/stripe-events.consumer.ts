@@ -2,6 +2,7 @@ import { Controller } from '@nestjs/common';
 import { StripeEventReceived, Topics } from '@omnipay/contracts';
 import { OnMessages, OutboxService, isMessage, type ConsumedBatch, type ConsumedMessage } from '@omnipay/messaging';
 import { JsonLogger, newContext, runWithContext } from '@omnipay/observability';
+import { PAYMENT_EVENT_TYPES } from '@omnipay/stripe';
 import type Stripe from 'stripe';
 import { BatchPaymentStore, emptyKeys, type BatchKeys } from '../payments/payment-store';
 import { PLATFORM, PaymentStateService, type ObservationSource } from '../payments/payment-state.service';
@@ -34,7 +35,8 @@ export class StripeEventsConsumer {
     private readonly logger: JsonLogger,
   ) {}
 
-  @OnMessages(Topics.stripeEvents, { group: 'payments' })
+  // Other types (reader events, customers, setup intents, `payment_intent.created`) are passed over unread.
+  @OnMessages(Topics.stripeEvents, { group: 'payments', subjects: PAYMENT_EVENT_TYPES })
   async handle(batch: ConsumedBatch): Promise<void> {
     const m = batch.manager;
     const candidates: Fresh[] = [];

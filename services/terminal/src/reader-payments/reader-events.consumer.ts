@@ -3,7 +3,8 @@ import { StripeEventReceived, Topics } from '@omnipay/contracts';
 import { OnMessages, isMessage, type ConsumedBatch } from '@omnipay/messaging';
 import { newContext, runWithContext } from '@omnipay/observability';
 import type Stripe from 'stripe';
-import { READER_EVENT_TYPES, ReaderEventsService } from './reader-events.service';
+import { READER_EVENT_TYPES } from '@omnipay/stripe';
+import { ReaderEventsService } from './reader-events.service';
 
 const READER_EVENTS = new Set<string>(READER_EVENT_TYPES);
 

@@ -7,12 +7,6 @@ import { ReadersService } from '../readers/readers.service';
 import { ReaderActionsRepository } from './reader-actions.repository';
 import { intentOf } from './reader-payments.service';
 
-export const READER_EVENT_TYPES = [
-  'terminal.reader.action_succeeded',
-  'terminal.reader.action_failed',
-  'terminal.reader.action_updated',
-] as const;
-
 /**
  * Applies Stripe's reader events to our reader actions. Events carry the reader as it was, with no id for the
  * action, and a declined PaymentIntent is reused for the retry on the same reader; so a success (which can only
