@@ -3,13 +3,15 @@
 // in the same run: a direct `stripe.paymentIntents.create` against the same emulator at the same concurrency.
 //
 //   node -r @swc-node/register bench/platform/checkout.bench.ts [--concurrency 32] [--seconds 30]
-//        [--baseline-seconds 15] [--warmup 4] [--scarce 10] [--scarce-every 10]
+//        [--baseline-seconds 15] [--warmup 4] [--light-seconds 5] [--scarce 10] [--scarce-every 10]
 //
 // Load: each worker loops checkout after checkout (closed loop), as one of 1,000 customers, buying one
 // TSHIRT-BLK-M (stock given: plenty), except every `--scarce-every`-th checkout buys one MUG-WHT, of which only
 // `--scarce` units are given, so out-of-stock answers (409) and oversell are measured under the same load.
 // Between phases the bench waits for the platform to go quiet (every PaymentIntent created, directly or not,
 // sends webhooks that the services process; that work must not spill into the next phase).
+// Before the loaded run, `--light-seconds` of each at concurrency 1 give the overhead without queueing (what a
+// checkout costs in hops and commits when the cores are free; 0 skips it).
 // Prints checkouts/s, p50/p99/max of successful checkouts and of the direct emulator call, our overhead at p50,
 // 409s vs stock given, the stock check (reserved = successful checkouts, onHand − reserved ≥ 0), and CPU per
 // 1,000 checkouts and peak RSS per service. Asserts nothing. Payments are not confirmed: orders stay
@@ -23,6 +25,7 @@ const CONCURRENCY = arg('concurrency', 32);
 const SECONDS = arg('seconds', 30);
 const BASELINE_SECONDS = arg('baseline-seconds', Math.min(SECONDS, 15));
 const WARMUP = arg('warmup', 4);
+const LIGHT_SECONDS = arg('light-seconds', 5);
 const SCARCE = arg('scarce', 10);
 const SCARCE_EVERY = arg('scarce-every', 10);
 const CUSTOMERS = 1000;
@@ -93,7 +96,19 @@ void withPlatform('checkout bench', { env: { gateway: { RATE_LIMIT_PER_MINUTE: '
   console.log(`warm-up: ${WARMUP} s of checkouts and direct creates (discarded) …`);
   await closedLoop(CONCURRENCY, WARMUP / 2, createDirect);
   const warm = await closedLoop(CONCURRENCY, WARMUP / 2, checkout);
-  const warmOk = { main: warm.outcomes.filter((o) => o.status === 201 && o.sku === MAIN_SKU).length, scarce: warm.outcomes.filter((o) => o.status === 201 && o.sku === SCARCE_SKU).length };
+  await settle(stack, db);
+
+  let light: { direct: Outcome[]; checkout: Outcome[] } | undefined;
+  if (LIGHT_SECONDS > 0) {
+    console.log(`light load: direct creates, then checkouts, one at a time for ${LIGHT_SECONDS} s each …`);
+    const direct = await closedLoop(1, LIGHT_SECONDS, createDirect);
+    await settle(stack, db);
+    const through = await closedLoop(1, LIGHT_SECONDS, checkout);
+    await settle(stack, db);
+    light = { direct: direct.outcomes, checkout: through.outcomes };
+  }
+  const before = [...warm.outcomes, ...(light?.checkout ?? [])];
+  const warmOk = { main: before.filter((o) => o.status === 201 && o.sku === MAIN_SKU).length, scarce: before.filter((o) => o.status === 201 && o.sku === SCARCE_SKU).length };
   const startStock = { main: await stockOf(stack, MAIN_SKU), scarce: await stockOf(stack, SCARCE_SKU) };
   await settle(stack, db);
 
@@ -122,6 +137,17 @@ void withPlatform('checkout bench', { env: { gateway: { RATE_LIMIT_PER_MINUTE: '
     { path: 'gateway checkout, 409 out_of_stock', calls: outOfStock.length, 'per s': Math.round(outOfStock.length / run.seconds), ...(() => { const o = summarize(outOfStock.map((x) => x.ms)); return { p50: o.p50, p90: p90(outOfStock), p99: o.p99, max: o.max }; })(), errors: '-' },
   ]);
   console.log(`our overhead over a direct emulator call at p50: ${(s.p50 - b.p50).toFixed(1)} ms (target ≤ 25 ms); checkouts/s: ${Math.round(ok.length / run.seconds)} (target ≥ 400, p99 ≤ 150 ms)`);
+  if (light) {
+    const lightOk = light.checkout.filter((o) => o.status === 201);
+    const lightBase = light.direct.filter((o) => o.status === 200);
+    const ls = summarize(lightOk.map((o) => o.ms));
+    const lb = summarize(lightBase.map((o) => o.ms));
+    printTable('Light load, one request at a time (no queueing), ms', [
+      { path: 'baseline: direct paymentIntents.create on the emulator', calls: lightBase.length, p50: lb.p50, p90: p90(lightBase), p99: lb.p99, max: lb.max, errors: light.direct.length - lightBase.length },
+      { path: 'gateway checkout (201)', calls: lightOk.length, p50: ls.p50, p90: p90(lightOk), p99: ls.p99, max: ls.max, errors: light.checkout.length - lightOk.length },
+    ]);
+    console.log(`our overhead over a direct emulator call at p50, one at a time: ${(ls.p50 - lb.p50).toFixed(1)} ms (target ≤ 25 ms)`);
+  }
   if (others.length) {
     const byKind = new Map<string, number>();
     for (const o of others) byKind.set(`${o.status} ${o.error ?? ''}`.trim(), (byKind.get(`${o.status} ${o.error ?? ''}`.trim()) ?? 0) + 1);
@@ -134,7 +160,7 @@ void withPlatform('checkout bench', { env: { gateway: { RATE_LIMIT_PER_MINUTE: '
     { sku: MAIN_SKU, 'stock given': mainStock, 'checkouts 201': okBySku(MAIN_SKU) + warmOk.main, '409 out_of_stock': outOfStock.filter((o) => o.sku === MAIN_SKU).length, onHand: endStock.main.onHand, reserved: endStock.main.reserved, 'onHand − reserved': endStock.main.available, 'reserved = 201s': endStock.main.reserved === okBySku(MAIN_SKU) + warmOk.main ? 'yes' : 'NO' },
     { sku: SCARCE_SKU, 'stock given': SCARCE, 'checkouts 201': okBySku(SCARCE_SKU) + warmOk.scarce, '409 out_of_stock': outOfStock.filter((o) => o.sku === SCARCE_SKU).length, onHand: endStock.scarce.onHand, reserved: endStock.scarce.reserved, 'onHand − reserved': endStock.scarce.available, 'reserved = 201s': endStock.scarce.reserved === okBySku(SCARCE_SKU) + warmOk.scarce ? 'yes' : 'NO' },
   ]);
-  console.log(`(201s include ${warmOk.main + warmOk.scarce} from the warm-up; stock before the measured run: ${MAIN_SKU} reserved ${startStock.main.reserved}, ${SCARCE_SKU} reserved ${startStock.scarce.reserved})`);
+  console.log(`(201s include ${warmOk.main + warmOk.scarce} from the warm-up and the light-load phase; stock before the measured run: ${MAIN_SKU} reserved ${startStock.main.reserved}, ${SCARCE_SKU} reserved ${startStock.scarce.reserved})`);
 
   printTable(`Resources during the ${SECONDS} s checkout run (per 1,000 successful checkouts)`, resourceRows(stack, cpuBefore, ok.length, 'checkouts', benchCpu));
 });
