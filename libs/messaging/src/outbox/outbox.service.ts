@@ -35,7 +35,21 @@ export class OutboxService {
     manager: EntityManager,
     items: { definition: MessageDefinition; data: unknown; opts?: EnvelopeOptions }[],
   ): Promise<Envelope[]> {
-    if (items.length === 0) return [];
+    const insert = this.insertion(manager, items);
+    if (insert) await manager.query(insert.sql, insert.params);
+    return insert?.envelopes ?? [];
+  }
+
+  /**
+   * The INSERT `addMany` would run, for a caller that sends it inside a statement of its own (a data-modifying
+   * CTE, so a flush of several tables is one round trip). It must run in `manager`'s transaction: the messages
+   * count as added there (the relay is nudged after that transaction commits). Undefined for no messages.
+   */
+  insertion(
+    manager: EntityManager,
+    items: { definition: MessageDefinition; data: unknown; opts?: EnvelopeOptions }[],
+  ): { sql: string; params: unknown[]; envelopes: Envelope[] } | undefined {
+    if (items.length === 0) return undefined;
     this.written.add(manager);
     let current: string | undefined;
     const envelopes: Envelope[] = [];
@@ -54,15 +68,15 @@ export class OutboxService {
       };
       if (definition.subject) headers[Headers.subject] = definition.subject(env.data as never);
       const n = values.length;
-      rows.push(`($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5})`);
+      rows.push(`($${n + 1}::uuid, $${n + 2}::text, $${n + 3}::text, $${n + 4}::text, $${n + 5}::jsonb)`);
       values.push(env.id, definition.topic, definition.key(env.data as never), JSON.stringify(env), headers);
     }
     // ON CONFLICT: adding a message with a deterministic id twice (a retried request) keeps the first.
-    await manager.query(
-      `INSERT INTO outbox (id, topic, key, payload, headers) VALUES ${rows.join(', ')} ON CONFLICT (id) DO NOTHING`,
-      values,
-    );
-    return envelopes;
+    return {
+      sql: `INSERT INTO outbox (id, topic, key, payload, headers) VALUES ${rows.join(', ')} ON CONFLICT (id) DO NOTHING`,
+      params: values,
+      envelopes,
+    };
   }
 
   /** Whether messages were added in the transaction of this manager. */

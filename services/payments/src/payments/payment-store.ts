@@ -167,6 +167,26 @@ const WRITABLE_NAMES = new Set<string>(WRITABLE.map(([c]) => c));
 const REOPEN =
   'UPDATE SET done_at = NULL, next_attempt_at = now(), attempts = 0, generation = reconciliation_sources.generation + 1';
 
+interface Statement {
+  sql: string;
+  params: unknown[];
+}
+
+/**
+ * Several statements as one: each a data-modifying CTE (`s0`, `s1`, …) with its parameters renumbered after
+ * those before it, and `main` reading what it needs. The statements here hold no `$` but their placeholders.
+ */
+export function together(parts: Statement[], main: string): [string, unknown[]] {
+  if (parts.length === 1 && main === 'SELECT 1') return [parts[0].sql, parts[0].params];
+  const params: unknown[] = [];
+  const ctes = parts.map((p, i) => {
+    const offset = params.length;
+    params.push(...p.params);
+    return `s${i} AS (${p.sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`)})`;
+  });
+  return [`WITH ${ctes.join(',\n')}\n${main}`, params];
+}
+
 /**
  * A working copy of the rows a chunk touches, loaded with one locking SELECT per table (payments in id order, so
  * two chunks lock in the same order, each with the transitions it already announced), changed in memory in event
@@ -329,69 +349,74 @@ export class BatchPaymentStore implements PaymentStore {
     });
   }
 
-  /** Writes the end state of the chunk: a statement per table that changed. */
+  /**
+   * Writes the end state of the chunk: a statement per table that changed, sent together as one statement of
+   * data-modifying CTEs (one round trip; the parts touch different rows, and constraints are checked after all
+   * of them).
+   */
   async flush(): Promise<void> {
-    const m = this.m;
-    if (this.dirty.size > 0) {
-      const rows = [...this.dirty].sort().map((id) => this.payments.get(id) as Row);
-      const params = [rows.map((r) => r.id), ...WRITABLE.map(([c]) => rows.map((r) => r[c] ?? null))];
-      const result = await m.query<[Written[], number] | Written[]>(
-        `UPDATE payments p SET ${WRITABLE.map(([c]) => `${c} = v.${c}`).join(', ')}, updated_at = now()
-           FROM unnest($1::text[], ${WRITABLE.map(([, t], i) => `$${i + 2}::${t}[]`).join(', ')})
-             AS v(id, ${WRITABLE.map(([c]) => c).join(', ')})
-          WHERE p.id = v.id RETURNING p.id, p.updated_at`,
-        params,
-      );
-      // TypeORM answers an UPDATE … RETURNING with [rows, count]. The working copy stays the end state, so a
-      // caller can answer from it without reading the row again.
-      const written = (Array.isArray(result[0]) ? result[0] : result) as Written[];
-      for (const w of written) (this.payments.get(w.id) as Row).updated_at = w.updated_at;
+    const parts: Statement[] = [];
+    const dirty = [...this.dirty].sort().map((id) => this.payments.get(id) as Row);
+    if (dirty.length > 0) {
+      parts.push({
+        sql: `UPDATE payments p SET ${WRITABLE.map(([c]) => `${c} = v.${c}`).join(', ')}, updated_at = now()
+                FROM unnest($1::text[], ${WRITABLE.map(([, t], i) => `$${i + 2}::${t}[]`).join(', ')})
+                  AS v(id, ${WRITABLE.map(([c]) => c).join(', ')})
+               WHERE p.id = v.id RETURNING p.id, p.updated_at`,
+        params: [dirty.map((r) => r.id), ...WRITABLE.map(([c]) => dirty.map((r) => r[c] ?? null))],
+      });
     }
     if (this.newTransitions.length > 0) {
       const t = this.newTransitions;
-      await m.query(
-        `INSERT INTO payment_transitions (payment_id, transition_key, to_status, source)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING`,
-        [t.map((x) => x.paymentId), t.map((x) => x.key), t.map((x) => x.toStatus), t.map((x) => x.source)],
-      );
+      parts.push({
+        sql: `INSERT INTO payment_transitions (payment_id, transition_key, to_status, source)
+              SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING`,
+        params: [t.map((x) => x.paymentId), t.map((x) => x.key), t.map((x) => x.toStatus), t.map((x) => x.source)],
+      });
     }
     if (this.newRefunds.size > 0) {
       const ids = [...this.newRefunds];
       const rows = ids.map((id) => this.refundRows().get(id) as RefundRow);
-      await m.query(
-        `INSERT INTO refunds (refund_id, payment_id, refund_request_id, amount, status)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[])`,
-        [ids, rows.map((r) => r.paymentId), rows.map((r) => r.requestId), rows.map((r) => r.amount), rows.map((r) => r.status)],
-      );
+      parts.push({
+        sql: `INSERT INTO refunds (refund_id, payment_id, refund_request_id, amount, status)
+              SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[])`,
+        params: [ids, rows.map((r) => r.paymentId), rows.map((r) => r.requestId), rows.map((r) => r.amount), rows.map((r) => r.status)],
+      });
     }
     const changed = [...this.changedRefunds].filter((id) => !this.newRefunds.has(id));
     if (changed.length > 0) {
-      await m.query(
-        `UPDATE refunds r SET status = v.status, updated_at = now()
-           FROM unnest($1::text[], $2::text[]) AS v(refund_id, status) WHERE r.refund_id = v.refund_id`,
-        [changed, changed.map((id) => this.refundRows().get(id)?.status)],
-      );
+      parts.push({
+        sql: `UPDATE refunds r SET status = v.status, updated_at = now()
+                FROM unnest($1::text[], $2::text[]) AS v(refund_id, status) WHERE r.refund_id = v.refund_id`,
+        params: [changed, changed.map((id) => this.refundRows().get(id)?.status)],
+      });
     }
     if (this.changedRequests.size > 0) {
       const ids = [...this.changedRequests];
       const rows = ids.map((id) => this.requestRows().get(id) as RefundRequestRow);
-      await m.query(
-        `UPDATE refund_requests r SET refund_id = v.refund_id, status = v.status, updated_at = now()
-           FROM unnest($1::text[], $2::text[], $3::text[]) AS v(id, refund_id, status) WHERE r.id = v.id`,
-        [ids, rows.map((r) => r.refund_id), rows.map((r) => r.status)],
-      );
+      parts.push({
+        sql: `UPDATE refund_requests r SET refund_id = v.refund_id, status = v.status, updated_at = now()
+                FROM unnest($1::text[], $2::text[], $3::text[]) AS v(id, refund_id, status) WHERE r.id = v.id`,
+        params: [ids, rows.map((r) => r.refund_id), rows.map((r) => r.status)],
+      });
     }
     for (const reopen of [false, true]) {
       const sources = [...this.reconciliation].filter(([, s]) => s.reopen === reopen);
       if (sources.length === 0) continue;
-      await m.query(
-        `INSERT INTO reconciliation_sources (source_id, kind, payment_id)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
-         ON CONFLICT (source_id) DO ${reopen ? REOPEN : 'NOTHING'}`,
-        [sources.map(([id]) => id), sources.map(([, s]) => s.kind), sources.map(([, s]) => s.paymentId)],
-      );
+      parts.push({
+        sql: `INSERT INTO reconciliation_sources (source_id, kind, payment_id)
+              SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+              ON CONFLICT (source_id) DO ${reopen ? REOPEN : 'NOTHING'}`,
+        params: [sources.map(([id]) => id), sources.map(([, s]) => s.kind), sources.map(([, s]) => s.paymentId)],
+      });
     }
-    await this.outbox.addMany(m, this.messages);
+    const outbox = this.outbox.insertion(this.m, this.messages);
+    if (outbox) parts.push(outbox);
+    if (parts.length === 0) return;
+    // The payments UPDATE (first when present) answers with each row's new updated_at: the working copy stays
+    // the end state, so a caller can answer from it without reading the row again.
+    const written = await this.m.query<Written[]>(...together(parts, dirty.length > 0 ? 'SELECT id, updated_at FROM s0' : 'SELECT 1'));
+    if (dirty.length > 0) for (const w of written) (this.payments.get(w.id) as Row).updated_at = w.updated_at;
   }
 
   private loaded(id: string): Row {
