@@ -10,8 +10,11 @@ const kafkaBrokers = z
   .transform((v) => v.split(',').map((b) => b.trim()))
   .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'each broker must be host:port')).min(1));
 
-/** Settings every service has. Services extend this with their own (see each service's `config.ts`). */
-export const baseConfigSchema = z.object({
+/**
+ * Settings every service has, the gateway included: HTTP, logs and Redis. The gateway is an edge: it reaches the
+ * other services over HTTP and needs neither PostgreSQL nor Kafka (`edgeConfigSchema.extend`).
+ */
+export const edgeConfigSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65535),
   /** Loopback by default; containers set 0.0.0.0. */
@@ -25,14 +28,23 @@ export const baseConfigSchema = z.object({
    * closing first races a client reusing it, and the request dies with ECONNRESET.
    */
   HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600000).default(65000),
+  REDIS_URL: z.string().url().startsWith('redis', 'must be a redis:// URL'),
+  /** Prefixed to every Redis key (ioredis keyPrefix): deployments or test runs sharing one Redis never collide. */
+  REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9._:-]*$/).default(''),
+});
+
+export type EdgeConfig = z.infer<typeof edgeConfigSchema>;
+
+/**
+ * Settings every service that owns state has: the edge's plus PostgreSQL (own schema) and Kafka (outbox, relay,
+ * consumers). Services extend this with their own (see each service's `config.ts`).
+ */
+export const baseConfigSchema = edgeConfigSchema.extend({
   DATABASE_URL: z.string().url().startsWith('postgres', 'must be a postgres:// URL'),
   /** Each service owns one schema; tests give every run its own. */
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier'),
   /** Consumer groups apply up to KAFKA_CONSUMER_CONCURRENCY chunks each at once, beside HTTP and the relay. */
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
-  REDIS_URL: z.string().url().startsWith('redis', 'must be a redis:// URL'),
-  /** Prefixed to every Redis key (ioredis keyPrefix): deployments or test runs sharing one Redis never collide. */
-  REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9._:-]*$/).default(''),
   KAFKA_BROKERS: kafkaBrokers,
   /** Prefixed to consumer group ids and client ids; one per deployment (tests use a unique one per run). */
   KAFKA_GROUP_PREFIX: z.string().regex(/^[A-Za-z0-9._-]+$/).default('omnipay'),

@@ -3,18 +3,23 @@ import type { Server } from 'node:http';
 import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { ConfigValidationError, validateConfig, type BaseConfig } from '@omnipay/config';
+import { ConfigValidationError, validateConfig, type BaseConfig, type EdgeConfig } from '@omnipay/config';
 import { KafkaConsumerServer, RethrowErrorsFilter } from '@omnipay/messaging';
 import { JsonLogger, createLogger } from '@omnipay/observability';
 import { ensureSchema } from '@omnipay/persistence';
 import type { z } from 'zod';
 
-/** Any schema whose output has at least the platform's base settings. */
-type ServiceConfigSchema = z.ZodType<BaseConfig, z.ZodTypeDef, unknown>;
+/** Any schema whose output has at least the edge settings (HTTP, logs, Redis). */
+type ServiceConfigSchema = z.ZodType<EdgeConfig, z.ZodTypeDef, unknown>;
 
 export interface ServiceDefinition<S extends ServiceConfigSchema> {
   service: string;
   configSchema: S;
+  /**
+   * An edge service (the gateway) has no PostgreSQL schema and no Kafka consumers: its module uses
+   * `PlatformModule.forEdge`. Every other service's schema extends `baseConfigSchema`.
+   */
+  edge?: boolean;
   /** Builds the root module from the validated config and the process logger. */
   module: (config: z.infer<S>, logger: JsonLogger) => DynamicModule;
   /** Service-specific HTTP set-up before listening (body limits, raw bodies, CORS). */
@@ -23,7 +28,8 @@ export interface ServiceDefinition<S extends ServiceConfigSchema> {
 
 /**
  * Starts a service: validate configuration (exit 1 naming every bad setting), create its schema, start Nest
- * (migrations run during init), connect the Kafka consumers, then listen. SIGTERM drains and exits cleanly.
+ * (migrations run during init), connect the Kafka consumers, then listen (an edge service skips the schema and
+ * the consumers). SIGTERM drains and exits cleanly.
  */
 export async function bootstrapService<S extends ServiceConfigSchema>(
   def: ServiceDefinition<S>,
@@ -41,7 +47,10 @@ export async function bootstrapService<S extends ServiceConfigSchema>(
   }
   const logger = new JsonLogger(createLogger(def.service, config.LOG_LEVEL));
   try {
-    await ensureSchema(config.DATABASE_URL, config.DATABASE_SCHEMA);
+    if (!def.edge) {
+      const { DATABASE_URL, DATABASE_SCHEMA } = config as unknown as BaseConfig;
+      await ensureSchema(DATABASE_URL, DATABASE_SCHEMA);
+    }
     const app = await NestFactory.create<NestExpressApplication>(def.module(config, logger), { logger, bufferLogs: true });
     // JSON answers about live state: an ETag costs a hash of every body and no client revalidates them;
     // X-Powered-By only tells a scanner what runs here.
@@ -49,12 +58,14 @@ export async function bootstrapService<S extends ServiceConfigSchema>(
     app.disable('x-powered-by');
     def.configureApp?.(app, config);
     app.enableShutdownHooks();
-    app
-      .connectMicroservice({ strategy: app.get(KafkaConsumerServer) }, { deferInitialization: true })
-      .useGlobalFilters(new RethrowErrorsFilter());
+    if (!def.edge) {
+      app
+        .connectMicroservice({ strategy: app.get(KafkaConsumerServer) }, { deferInitialization: true })
+        .useGlobalFilters(new RethrowErrorsFilter());
+    }
     // init before the consumers listen: migrations run in onModuleInit, and the tables must exist first.
     await app.init();
-    await app.startAllMicroservices();
+    if (!def.edge) await app.startAllMicroservices();
     // Idle connections outlive the load balancer's (HTTP_KEEP_ALIVE_TIMEOUT_MS), so the client closes first.
     const server: Server = app.getHttpServer();
     server.keepAliveTimeout = config.HTTP_KEEP_ALIVE_TIMEOUT_MS;

@@ -1,4 +1,4 @@
-import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
+import { Controller, Get, HttpStatus, Inject, Optional, Res } from '@nestjs/common';
 import { KafkaHealth } from '@omnipay/messaging';
 import type { Response } from 'express';
 import type Redis from 'ioredis';
@@ -25,14 +25,15 @@ async function probe(fn: () => Promise<unknown>, timeoutMs = 2000): Promise<Chec
 
 /**
  * `/health/live`: the process answers (restart it if not). `/health/ready` (and `/health`): PostgreSQL, Redis
- * and Kafka each answered a real round trip just now (take it out of rotation if not).
+ * and Kafka each answered a real round trip just now (take it out of rotation if not); an edge service (no
+ * PostgreSQL, no Kafka) checks Redis only.
  */
 @Controller('health')
 export class HealthController {
   constructor(
-    private readonly dataSource: DataSource,
     @Inject(REDIS) private readonly redis: Redis,
-    private readonly kafka: KafkaHealth,
+    @Optional() private readonly dataSource?: DataSource,
+    @Optional() private readonly kafka?: KafkaHealth,
   ) {}
 
   @Get('live')
@@ -42,12 +43,18 @@ export class HealthController {
 
   @Get(['ready', ''])
   async ready(@Res({ passthrough: true }) res: Response): Promise<{ status: 'ok' | 'unavailable'; checks: Record<string, Check> }> {
-    const [postgres, redis, kafka] = await Promise.all([
-      probe(() => this.dataSource.query('SELECT 1')),
-      probe(() => this.redis.ping()),
-      probe(() => this.kafka.check()),
-    ]);
-    const checks = { postgres, redis, kafka };
+    const { dataSource, kafka } = this;
+    const checks: Record<string, Check> = Object.fromEntries(
+      await Promise.all(
+        [
+          dataSource && (['postgres', () => dataSource.query('SELECT 1')] as const),
+          ['redis', () => this.redis.ping()] as const,
+          kafka && (['kafka', () => kafka.check()] as const),
+        ]
+          .filter((c) => !!c)
+          .map(async ([name, fn]) => [name, await probe(fn)] as const),
+      ),
+    );
     const ok = Object.values(checks).every((c) => c.status === 'up');
     res.status(ok ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);
     return { status: ok ? 'ok' : 'unavailable', checks };

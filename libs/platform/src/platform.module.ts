@@ -1,6 +1,6 @@
 import { Global, Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import type { BaseConfig } from '@omnipay/config';
+import type { BaseConfig, EdgeConfig } from '@omnipay/config';
 import type { MessageDefinition } from '@omnipay/contracts';
 import { MessagingModule } from '@omnipay/messaging';
 import { ACCESS_LOG_MODE, CorrelationMiddleware, JsonLogger, MetricsController } from '@omnipay/observability';
@@ -68,6 +68,26 @@ export class PlatformModule implements NestModule {
         CorrelationMiddleware,
       ],
       exports: [APP_CONFIG, JsonLogger, REDIS, TypeOrmModule],
+    };
+  }
+
+  /**
+   * What an edge service has (the gateway): validated config, JSON logs with correlation ids, Redis, `/health`
+   * (Redis only) and `/metrics`. No PostgreSQL, no Kafka: it owns no state and reaches services over HTTP.
+   */
+  static forEdge(opts: { service: string; config: EdgeConfig; logger: JsonLogger }): DynamicModule {
+    return {
+      module: PlatformModule,
+      controllers: [HealthController, MetricsController],
+      providers: [
+        { provide: APP_CONFIG, useValue: opts.config },
+        { provide: JsonLogger, useValue: opts.logger },
+        redisProvider,
+        RedisLifecycle,
+        { provide: ACCESS_LOG_MODE, useValue: opts.config.HTTP_ACCESS_LOG },
+        CorrelationMiddleware,
+      ],
+      exports: [APP_CONFIG, JsonLogger, REDIS],
     };
   }
 

@@ -1,12 +1,12 @@
 import { Inject, Injectable, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 import Redis from 'ioredis';
-import type { BaseConfig } from '@omnipay/config';
+import type { EdgeConfig } from '@omnipay/config';
 import { APP_CONFIG, REDIS } from './tokens';
 
 export const redisProvider: Provider = {
   provide: REDIS,
   inject: [APP_CONFIG],
-  useFactory: (config: BaseConfig) =>
+  useFactory: (config: EdgeConfig) =>
     new Redis(config.REDIS_URL, {
       keyPrefix: config.REDIS_KEY_PREFIX,
       // Fail a command fast while Redis is away instead of queueing it forever; callers decide what to do.

@@ -22,7 +22,7 @@ export class AppModule {
   static register(config: GatewayConfig, logger: JsonLogger): DynamicModule {
     return {
       module: AppModule,
-      imports: [PlatformModule.forRoot({ service: 'gateway', config, logger, entities: [], migrations: [] })],
+      imports: [PlatformModule.forEdge({ service: 'gateway', config, logger })],
       controllers: [OpenApiController, CheckoutController, OrdersController, MeController, ReconciliationController, PosController, StoresAdminController],
       providers: [
         // Order matters: authenticate first, so the rate limit counts per user rather than per IP.

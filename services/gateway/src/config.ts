@@ -1,12 +1,14 @@
-import { baseConfigSchema } from '@omnipay/config';
+import { edgeConfigSchema } from '@omnipay/config';
 import { z } from 'zod';
 
 const url = z.string().url();
 
-/** Settings of the gateway: the platform's own plus these (docs/configuration.md). */
-export const gatewayConfigSchema = baseConfigSchema.extend({
+/**
+ * Settings of the gateway: the edge's own (HTTP, logs, Redis; no PostgreSQL or Kafka, it owns no state) plus these
+ * (docs/configuration.md).
+ */
+export const gatewayConfigSchema = edgeConfigSchema.extend({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  DATABASE_SCHEMA: baseConfigSchema.shape.DATABASE_SCHEMA.default('gateway'),
   /** HS256 key for bearer tokens (tools/scripts/mint-token.ts mints development tokens). */
   JWT_SECRET: z.string().min(16, 'must be at least 16 characters'),
   ORDERS_URL: url,

@@ -4,6 +4,7 @@ import { gatewayConfigSchema } from './config';
 
 void bootstrapService({
   service: 'gateway',
+  edge: true,
   configSchema: gatewayConfigSchema,
   module: (config, logger) => AppModule.register(config, logger),
   configureApp: (app, config) => {

@@ -29,6 +29,9 @@ describe('gateway edges', () => {
       port: await freePort(),
       env: {
         ...isolatedServiceEnv(run),
+        // An edge: it must neither need nor touch PostgreSQL or Kafka (these point at nothing).
+        DATABASE_URL: 'postgres://127.0.0.1:1/none',
+        KAFKA_BROKERS: '127.0.0.1:1',
         JWT_SECRET: secret,
         ORDERS_URL: `http://127.0.0.1:${upstreamPort}`,
         PAYMENTS_URL: `http://127.0.0.1:${upstreamPort}`,
@@ -51,6 +54,15 @@ describe('gateway edges', () => {
       ...init,
       headers: { authorization: `Bearer ${mintToken({ sub, role: 'customer' }, secret)}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
     });
+
+  it('is ready with Redis alone: no PostgreSQL schema, no Kafka', async () => {
+    const res = await fetch(`${gateway.url}/health/ready`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { checks: Record<string, { status: string }> }).checks).toEqual({
+      redis: expect.objectContaining({ status: 'up' }),
+    });
+    expect(await db.scalar<number>(`SELECT count(*) FROM information_schema.schemata WHERE schema_name = $1`, [run])).toBe(0);
+  });
 
   it('turns an upstream that does not answer in time into a 504', async () => {
     const res = await call('slow', '/v1/orders');
