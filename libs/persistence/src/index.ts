@@ -1,2 +1,3 @@
 export * from './data-source';
 export * from './messaging-tables.migration';
+export * from './together';

@@ -44,17 +44,12 @@ export class HealthController {
   @Get(['ready', ''])
   async ready(@Res({ passthrough: true }) res: Response): Promise<{ status: 'ok' | 'unavailable'; checks: Record<string, Check> }> {
     const { dataSource, kafka } = this;
-    const checks: Record<string, Check> = Object.fromEntries(
-      await Promise.all(
-        [
-          dataSource && (['postgres', () => dataSource.query('SELECT 1')] as const),
-          ['redis', () => this.redis.ping()] as const,
-          kafka && (['kafka', () => kafka.check()] as const),
-        ]
-          .filter((c) => !!c)
-          .map(async ([name, fn]) => [name, await probe(fn)] as const),
-      ),
-    );
+    const probes: [string, () => Promise<unknown>][] = [];
+    if (dataSource) probes.push(['postgres', () => dataSource.query('SELECT 1')]);
+    probes.push(['redis', () => this.redis.ping()]);
+    if (kafka) probes.push(['kafka', () => kafka.check()]);
+    const results = await Promise.all(probes.map(([, fn]) => probe(fn)));
+    const checks: Record<string, Check> = Object.fromEntries(probes.map(([name], i) => [name, results[i]]));
     const ok = Object.values(checks).every((c) => c.status === 'up');
     res.status(ok ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);
     return { status: ok ? 'ok' : 'unavailable', checks };

@@ -73,15 +73,16 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   private async run(): Promise<void> {
-    // A pass that was not asked for (the poll, after start-up or an outage) first looks for work outside a
-    // transaction: one statement instead of three while idle, which is most of the time for most services.
-    let probe = false;
+    // A pass the poll timer started (not a commit's nudge, not start-up, not a retry after a failure) first looks
+    // for work outside a transaction: one statement instead of three while idle, which is most of the time.
+    let polled = false;
     while (!this.stopped) {
-      probe = probe && !this.pending;
+      const look = polled && !this.pending;
+      polled = false;
       this.pending = false;
       let published = 0;
       try {
-        published = probe && !(await this.hasUnpublished()) ? 0 : await this.publishBatch();
+        published = look && !(await this.hasUnpublished()) ? 0 : await this.publishBatch();
         this.failures = 0;
       } catch (error) {
         this.failures++;
@@ -90,7 +91,6 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
           this.logger.pino.warn({ err: error, failures: this.failures }, 'outbox relay could not publish; will retry');
         }
       }
-      probe = false;
       if (published === BATCH) continue;
       const linger = this.settings.relayLingerMs ?? 0;
       if (this.pending && this.failures === 0) {
@@ -98,7 +98,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
         continue;
       }
       const delay = this.failures > 0 ? Math.min(5000, 100 * 2 ** Math.min(this.failures, 6)) : this.settings.relayPollMs;
-      probe = this.failures === 0;
+      polled = this.failures === 0; // unless a commit wakes it first
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
         this.wake = () => {

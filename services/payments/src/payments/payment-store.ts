@@ -2,6 +2,7 @@ import type { MessageDefinition } from '@omnipay/contracts';
 import { currentContext } from '@omnipay/observability';
 import type { EnvelopeOptions, OutboxService } from '@omnipay/messaging';
 import type { EntityManager } from 'typeorm';
+import { together, type Statement } from '@omnipay/persistence';
 import { toPayment, type Payment } from './payment.model';
 import type { PaymentsRepository } from './payments.repository';
 
@@ -166,26 +167,6 @@ const WRITABLE_NAMES = new Set<string>(WRITABLE.map(([c]) => c));
 /** As `PaymentsRepository.enqueueReconciliation`: a new generation, so a worker pass under way cannot close it. */
 const REOPEN =
   'UPDATE SET done_at = NULL, next_attempt_at = now(), attempts = 0, generation = reconciliation_sources.generation + 1';
-
-interface Statement {
-  sql: string;
-  params: unknown[];
-}
-
-/**
- * Several statements as one: each a data-modifying CTE (`s0`, `s1`, …) with its parameters renumbered after
- * those before it, and `main` reading what it needs. The statements here hold no `$` but their placeholders.
- */
-export function together(parts: Statement[], main: string): [string, unknown[]] {
-  if (parts.length === 1 && main === 'SELECT 1') return [parts[0].sql, parts[0].params];
-  const params: unknown[] = [];
-  const ctes = parts.map((p, i) => {
-    const offset = params.length;
-    params.push(...p.params);
-    return `s${i} AS (${p.sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`)})`;
-  });
-  return [`WITH ${ctes.join(',\n')}\n${main}`, params];
-}
 
 /**
  * A working copy of the rows a chunk touches, loaded with one locking SELECT per table (payments in id order, so
@@ -415,7 +396,8 @@ export class BatchPaymentStore implements PaymentStore {
     if (parts.length === 0) return;
     // The payments UPDATE (first when present) answers with each row's new updated_at: the working copy stays
     // the end state, so a caller can answer from it without reading the row again.
-    const written = await this.m.query<Written[]>(...together(parts, dirty.length > 0 ? 'SELECT id, updated_at FROM s0' : 'SELECT 1'));
+    const { sql, params } = together(parts, dirty.length > 0 ? 'SELECT id, updated_at FROM s0' : undefined);
+    const written = await this.m.query<Written[]>(sql, params);
     if (dirty.length > 0) for (const w of written) (this.payments.get(w.id) as Row).updated_at = w.updated_at;
   }
 
