@@ -102,6 +102,66 @@ describe('checkout to fulfilment through the gateway', () => {
     ).toBeGreaterThan(0);
   });
 
+  it('keeps a refund that failed after succeeding visible: order refund_failed, points given back, stock kept; a new refund settles it', async () => {
+    const carol = token('cust_e2e_carol', 'customer', { channel: 'web' });
+    const admin = token('ops_e2e', 'admin');
+    const checkout = await api(carol, 'POST', '/v1/checkout', {
+      fulfilment: 'ship',
+      currency: 'usd',
+      lines: [{ sku: 'HOODIE-GRY-L', quantity: 1 }, { sku: 'MUG-WHT', quantity: 2 }],
+    });
+    expect(checkout.status).toBe(201);
+    const { orderId, amount } = checkout.body as { orderId: string; amount: number };
+    await browser.paymentIntents.confirm(checkout.body.paymentIntentId, {
+      payment_method: 'pm_card_visa',
+      client_secret: checkout.body.clientSecret,
+    } as Stripe.PaymentIntentConfirmParams);
+    await orderState(carol, orderId, ['paid']);
+    const points = Math.floor(amount / 100);
+    const balance = () => api(carol, 'GET', '/v1/me/loyalty').then((r) => r.body.balance as number);
+    await eventually(balance, (b) => b === points, { what: 'points for the order' });
+    const mugs = await stock('MUG-WHT', 'online_fc');
+
+    // The customer sends both mugs back; the refund succeeds, then fails days later (closed card).
+    const refund = await api(admin, 'POST', `/v1/orders/${orderId}/refunds`, { amount: 2500, items: [{ sku: 'MUG-WHT', quantity: 2 }] }, { 'idempotency-key': 'carol-return-1' });
+    expect(refund.status).toBe(201);
+    await orderState(carol, orderId, ['partially_refunded']);
+    const reversed = points - Math.floor((points * 2500) / amount);
+    await eventually(balance, (b) => b === reversed, { what: 'points reversed for the return' });
+    await eventually(() => stock('MUG-WHT', 'online_fc').then((x) => x.onHand), (n) => n === mugs.onHand + 2, { what: 'mugs restocked' });
+
+    const fail = await fetch(`${stack.emulator.url}/_emulator/refunds/${refund.body.refundId}/fail`, { method: 'POST' });
+    expect(fail.status).toBe(200);
+    const failed = await orderState(carol, orderId, ['refund_failed']);
+    expect(failed.payment).toMatchObject({ amountRefunded: 0 });
+    expect((failed.history as Json[]).at(-1)).toMatchObject({ from: 'partially_refunded', to: 'refund_failed' });
+    expect((failed.history as Json[]).at(-1)?.reason).toContain(`refund ${refund.body.refundId as string} of 2500 usd failed`);
+    // The customer paid in full again, so the points come back; the mugs stay on the shelf they were returned to.
+    await eventually(balance, (b) => b === points, { what: 'points given back' });
+    expect((await stock('MUG-WHT', 'online_fc')).onHand).toBe(mugs.onHand + 2);
+
+    // Staff refund another way... here, through Stripe again: the order ends partially refunded, points reversed once more.
+    const again = await api(admin, 'POST', `/v1/orders/${orderId}/refunds`, { amount: 2500 }, { 'idempotency-key': 'carol-return-2' });
+    expect(again.status).toBe(201);
+    const settled = await orderState(carol, orderId, ['partially_refunded']);
+    expect(settled.payment).toMatchObject({ amountRefunded: 2500 });
+    await eventually(balance, (b) => b === reversed, { what: 'points reversed for the second refund' });
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await stock('MUG-WHT', 'online_fc')).onHand).toBe(mugs.onHand + 2); // the second refund returned no items
+    const kinds = onTopic(Topics.paymentsEvents, orderId).map((m) => m.json?.type);
+    expect(kinds.filter((k) => k === 'payment.refund_failed')).toHaveLength(1);
+    expect(kinds.filter((k) => k === 'payment.refunded')).toHaveLength(2);
+    expect(onTopic(Topics.loyaltyEvents, orderId).map((m) => (m.json?.data as Json).points)).toEqual([
+      points,
+      reversed - points,
+      points - reversed,
+      reversed - points,
+    ]);
+    expect(onTopic(Topics.financeReconciliation, orderId).map((m) => (m.json?.data as Json).gross).sort()).toEqual(
+      [amount, -2500, 2500, -2500].sort(),
+    );
+  });
+
   it('answers a retried checkout with the same order and PaymentIntent', async () => {
     const bob = token('cust_e2e_bob', 'customer', { channel: 'web' });
     const body = { fulfilment: 'ship', currency: 'eur', lines: [{ sku: 'CAP-NVY', quantity: 1 }] };

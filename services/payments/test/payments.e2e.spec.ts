@@ -201,6 +201,51 @@ describe('payments end to end (emulator → events → payments → Kafka)', () 
     expect((page.body.data as { orderId: string }[]).filter((e) => e.orderId === orderId)).toHaveLength(3);
   });
 
+  it('announces a refund that fails after succeeding once, lowers the refunded total and lets the amount be refunded again', async () => {
+    const orderId = order();
+    const created = await createWeb(orderId, 3000);
+    await confirmInBrowser(created, 'pm_card_visa');
+    await waitForEvent(orderId, 'payment.succeeded');
+    const kept = await post(s, `/payments/${created.paymentId}/refunds`, { refundRequestId: `rr_${orderId}_1`, amount: 500 });
+    const failing = await post(s, `/payments/${created.paymentId}/refunds`, { refundRequestId: `rr_${orderId}_2` });
+    expect([kept.status, failing.status]).toEqual([201, 201]);
+    expect(failing.body.amount).toBe(2500);
+    await eventually(async () => count(orderId, 'payment.refunded'), (n) => n >= 2, { what: 'two refunds' });
+
+    // The card was closed: Stripe gives the 2500 back to the merchant (refund.failed, refund.updated, ...).
+    const res = await fetch(`${s.emu.url}/_emulator/refunds/${failing.body.refundId}/fail`, { method: 'POST' });
+    expect(res.status).toBe(200);
+    await waitForEvent(orderId, 'payment.refund_failed');
+    const failed = paymentEvents(s, orderId).find((e) => e.type === 'payment.refund_failed')!;
+    expect(failed.data).toMatchObject({
+      refundId: failing.body.refundId,
+      amount: 2500,
+      totalRefunded: 500,
+      amountCaptured: 3000,
+      currency: 'usd',
+      failureReason: 'declined',
+    });
+    // The reconciliation worker books the money coming back as its own entry.
+    const entries = await eventually(
+      async () => reconciliationEntries(s, orderId),
+      (e) => e.some((x) => x.gross === 2500),
+      { what: 'refund failure entry' },
+    );
+    expect(entries.filter((e) => e.kind === 'refund').map((e) => e.gross).sort()).toEqual([-2500, -500, 2500].sort());
+
+    // What failed can be refunded again (and no more).
+    const over = await post(s, `/payments/${created.paymentId}/refunds`, { refundRequestId: `rr_${orderId}_3`, amount: 2501 });
+    expect(over.status).toBe(422);
+    const retry = await post(s, `/payments/${created.paymentId}/refunds`, { refundRequestId: `rr_${orderId}_4`, amount: 2500 });
+    expect(retry.status).toBe(201);
+    await eventually(async () => count(orderId, 'payment.refunded'), (n) => n >= 3, { what: 'the new refund' });
+    const last = paymentEvents(s, orderId).filter((e) => e.type === 'payment.refunded').pop()!;
+    expect(last.data).toMatchObject({ amount: 2500, totalRefunded: 3000, fullyRefunded: true });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(count(orderId, 'payment.refund_failed')).toBe(1);
+    expect((await get(s, `/payments/${created.paymentId}`)).body).toMatchObject({ amountRefunded: 3000 });
+  });
+
   it('reports a declined card as failed with the decline code', async () => {
     const orderId = order();
     const created = await createWeb(orderId, 1500);
@@ -324,7 +369,8 @@ describe('payments end to end (emulator → events → payments → Kafka)', () 
           orderId: order(),
           card: 'pm_card_visa',
           refund: true,
-          expect: ['payment.created', 'payment.succeeded', 'payment.refunded'],
+          // a second refund fails afterwards, while the deliveries of its success may still be in flight
+          expect: ['payment.created', 'payment.succeeded', 'payment.refunded', 'payment.refunded', 'payment.refund_failed'],
         },
       ];
       const created = await Promise.all(plan.map((p) => createWeb(p.orderId, 2000)));
@@ -343,6 +389,13 @@ describe('payments end to end (emulator → events → payments → Kafka)', () 
         ).status,
       ).toBe(201);
       await waitForEvent(plan[ri].orderId, 'payment.refunded');
+      const failing = await post(s, `/payments/${created[ri].paymentId}/refunds`, {
+        refundRequestId: `rr_${plan[ri].orderId}_2`,
+        amount: 700,
+      });
+      expect(failing.status).toBe(201);
+      await fetch(`${s.emu.url}/_emulator/refunds/${failing.body.refundId}/fail`, { method: 'POST' });
+      await waitForEvent(plan[ri].orderId, 'payment.refund_failed');
       await s.emu.webhooksIdle();
       await new Promise((r) => setTimeout(r, 1500));
       for (const p of plan) {
@@ -354,7 +407,9 @@ describe('payments end to end (emulator → events → payments → Kafka)', () 
       const charges = plan.filter((p) => p.card !== 'pm_card_chargeDeclined').length;
       const entries = plan.flatMap((p) => reconciliationEntries(s, p.orderId));
       expect(entries.filter((e) => e.kind === 'charge')).toHaveLength(charges);
-      expect(entries.filter((e) => e.kind === 'refund')).toHaveLength(1);
+      // the refund kept, the failing one, and the money it gave back
+      expect(entries.filter((e) => e.kind === 'refund').map((e) => e.gross).sort()).toEqual([-500, -700, 700].sort());
+      expect((await get(s, `/payments/${created[ri].paymentId}`)).body).toMatchObject({ amountRefunded: 500 });
       // the webhook fault really did deliver every event three times
       const perEvent = new Map<string, number>();
       for (const d of s.emu.deliveries()) perEvent.set(d.event, (perEvent.get(d.event) ?? 0) + 1);

@@ -253,7 +253,8 @@ describe('Stripe events consumer, a chunk at a time', () => {
 
     // And that end state is the right one (so the comparison is not between two equally wrong results).
     const byId = Object.fromEntries(actual.payments.map((p) => [p.id, p]));
-    expect(byId.pay_1).toMatchObject({ status: 'succeeded', charge_id: 'ch_1', amount_refunded: '800', disputed: true });
+    // 800 refunded, then re_2's 300 failed and came back
+    expect(byId.pay_1).toMatchObject({ status: 'succeeded', charge_id: 'ch_1', amount_refunded: '500', disputed: true });
     expect(byId.pay_2).toMatchObject({ status: 'succeeded', payment_intent_id: 'pi_2' });
     expect(byId.pay_3).toMatchObject({ status: 'succeeded', cycle: 1, decline_code: 'insufficient_funds' });
     expect(byId.pay_4).toMatchObject({ status: 'succeeded', amount_capturable: '0' });
@@ -261,6 +262,7 @@ describe('Stripe events consumer, a chunk at a time', () => {
       'pay_1:payment.succeeded',
       'pay_1:payment.refunded',
       'pay_1:payment.refunded',
+      'pay_1:payment.refund_failed',
       'pay_1:payment.disputed',
       'pay_2:payment.created',
       'pay_2:payment.succeeded',

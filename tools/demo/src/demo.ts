@@ -199,6 +199,21 @@ export class Demo {
     await this.settle();
     this.printEvents(appCheckout.body.orderId);
 
+    // 7. A refund that fails later
+    this.say("7. Refund failing later: Carol's cap is refunded, then Stripe reports the refund failed (closed card)");
+    const carolRefund = await this.api(admin, 'POST', `/v1/orders/${carolCheckout.body.orderId}/refunds`, {}, { 'idempotency-key': `demo-refund-carol-${Date.now()}` });
+    this.show('refund', `${carolRefund.status} ${carolRefund.body.amount ?? ''} ${carolRefund.body.status ?? carolRefund.body.message ?? ''}`);
+    const carolRefunded = await this.waitForOrder(carol, carolCheckout.body.orderId, ['refunded']);
+    await this.settle();
+    this.show('order', `${carolRefunded.status}; Carol points ${(await this.api(carol, 'GET', '/v1/me/loyalty')).body.balance}`);
+    // Days later in real life; the emulator's admin route plays it now (refund.failed, money back to the merchant).
+    await fetch(`${this.stack.emulator.url}/_emulator/refunds/${carolRefund.body.refundId}/fail`, { method: 'POST' });
+    const carolOwed = await this.waitForOrder(carol, carolCheckout.body.orderId, ['refund_failed']);
+    await this.settle();
+    this.show('order', `${carolOwed.status}, refunded ${carolOwed.payment?.amountRefunded} of ${carolOwed.total} (staff must refund again)`);
+    this.show('Carol points', `${(await this.api(carol, 'GET', '/v1/me/loyalty')).body.balance} (given back)`);
+    this.printEvents(carolCheckout.body.orderId);
+
     const finance = await this.api(this.token('fin_frank', 'finance'), 'GET', '/v1/finance/reconciliation');
     this.say(`Finance: ${((finance.body.data ?? finance.body.entries ?? []) as Json[]).length} reconciliation entries so far`);
     await this.recorder.stop();

@@ -14,6 +14,8 @@ export const orderStatus = z.enum([
   'partially_refunded',
   'refunded',
   'payment_mismatch',
+  /** A refund failed after succeeding: the customer did not get the money; staff must refund another way. */
+  'refund_failed',
 ]);
 
 export const OrderPlaced = defineMessage({

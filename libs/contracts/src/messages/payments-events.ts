@@ -90,6 +90,29 @@ export const PaymentRefunded = defineMessage({
   key,
 });
 
+/**
+ * A refund that had succeeded failed later (closed or expired card, say): Stripe gave the money back to the
+ * merchant's balance, so the customer did not get it. `totalRefunded` is the absolute amount still refunded after
+ * it. Emitted only after the refund's `payment.refunded`, on the same key, so consumers see them in that order.
+ */
+export const PaymentRefundFailed = defineMessage({
+  topic: Topics.paymentsEvents,
+  type: 'payment.refund_failed',
+  version: 1,
+  schema: z.object({
+    ...paymentRef,
+    refundId: z.string(),
+    /** The failed refund's amount (money back with the merchant). */
+    amount: minorUnits,
+    totalRefunded: minorUnits,
+    amountCaptured: minorUnits,
+    currency,
+    /** Stripe's `failure_reason` (`declined`, `expired_or_canceled_card`, `lost_or_stolen_card`, `unknown`, ...). */
+    failureReason: z.string().nullable(),
+  }),
+  key,
+});
+
 export const PaymentDisputed = defineMessage({
   topic: Topics.paymentsEvents,
   type: 'payment.disputed',

@@ -1,6 +1,7 @@
 import { Controller } from '@nestjs/common';
-import { PaymentDisputed, PaymentRefunded, PaymentSucceeded, Topics } from '@omnipay/contracts';
+import { Topics } from '@omnipay/contracts';
 import { OnMessages, type ConsumedBatch } from '@omnipay/messaging';
+import { POINTS_EVENTS } from './payment-batch';
 import { LoyaltyService } from './loyalty.service';
 
 /**
@@ -12,7 +13,7 @@ import { LoyaltyService } from './loyalty.service';
 export class LoyaltyConsumer {
   constructor(private readonly loyalty: LoyaltyService) {}
 
-  @OnMessages(Topics.paymentsEvents, { group: 'loyalty', types: [PaymentSucceeded, PaymentRefunded, PaymentDisputed] })
+  @OnMessages(Topics.paymentsEvents, { group: 'loyalty', types: POINTS_EVENTS })
   async onPaymentEvents(batch: ConsumedBatch): Promise<void> {
     await this.loyalty.applyPaymentEvents(
       batch.manager,

@@ -62,6 +62,28 @@ describe('loyalty: a chunk of payment events', () => {
     expect(later.entries.map((e) => e.points)).toEqual([-6]);
   });
 
+  it('gives back the points of a refund that failed after succeeding, and only those', () => {
+    const first = pay.refunded(O, 'pi_a', { refundId: 're_1', totalRefunded: 250 });
+    const second = pay.refunded(O, 'pi_a', { refundId: 're_2', amount: 1000, totalRefunded: 1250 });
+    const failed = pay.refundFailed(O, 'pi_a', { refundId: 're_2', amount: 1000, totalRefunded: 250 });
+    const p = plan([pay.succeeded(O, 'pi_a'), first, second, failed]);
+    expect(p.entries.map((e) => [e.reason, e.points, e.sourceRef])).toEqual([
+      ['accrual', 12, 'pay_a'],
+      ['refund_reversal', -2, first.id],
+      ['refund_reversal', -10, second.id],
+      ['refund_reversal', 10, failed.id],
+    ]);
+    expect(p.entries.reduce((sum, e) => sum + e.points, 0)).toBe(10); // 12 × (1 − 250/1250), floored reversal
+    expect(p.orders[0]).toMatchObject({ total_refunded: 250 });
+    // In a later chunk, from what the ledger says was reversed: the same credit.
+    const later = plan(
+      [pay.refundFailed(O, 'pi_a', { refundId: 're_2', amount: 1000, totalRefunded: 250 })],
+      order({ accrued_points: 12, paid_amount: 1250, total_refunded: 1250 }),
+      12,
+    );
+    expect(later.entries.map((e) => e.points)).toEqual([10]);
+  });
+
   it('gives no points for a mismatched payment, nor for a later matching one', () => {
     const p = plan([pay.succeeded(O, 'pi_a', { amount: 1249 }), pay.succeeded(O, 'pi_b')]);
     expect(p.entries).toEqual([]);

@@ -1,8 +1,15 @@
-import { PaymentDisputed, PaymentRefunded, PaymentSucceeded, type Envelope } from '@omnipay/contracts';
+import {
+  PaymentDisputed,
+  PaymentRefundFailed,
+  PaymentRefunded,
+  PaymentSucceeded,
+  type Envelope,
+} from '@omnipay/contracts';
 import { paymentMatches } from '../shared/payment-check';
 import { isEvent, type PlanLog } from '../shared/payment-events';
 import { accrualPoints, reversalTarget } from './points';
 
+/** A `refund_reversal` takes points back (negative); one caused by a refund that failed later gives them back. */
 export type EntryReason = 'accrual' | 'refund_reversal' | 'dispute_reversal';
 
 /** Loyalty's copy of an order, amounts as numbers. */
@@ -34,11 +41,12 @@ export interface LoyaltyPlan {
   entries: PlannedEntry[];
 }
 
+/** The payment event kinds that can change points. */
+export const POINTS_EVENTS = [PaymentSucceeded, PaymentRefunded, PaymentRefundFailed, PaymentDisputed] as const;
+
 /** Events of the chunk that can change points. */
 export function pointsEvents(events: Envelope[]): Envelope[] {
-  return events.filter(
-    (e) => isEvent(e, PaymentSucceeded) || isEvent(e, PaymentRefunded) || isEvent(e, PaymentDisputed),
-  );
+  return events.filter((e) => POINTS_EVENTS.some((d) => isEvent(e, d)));
 }
 
 /**
@@ -49,7 +57,8 @@ export function ordersNeedingReversals(orders: Map<string, LoyaltyOrderState>, e
   const ids = new Set<string>();
   for (const o of orders.values()) if (o.total_refunded > 0 || o.disputed_amount > 0) ids.add(o.order_id);
   for (const e of events) {
-    if (isEvent(e, PaymentRefunded) || isEvent(e, PaymentDisputed)) ids.add(e.data.orderId);
+    if (isEvent(e, PaymentRefunded) || isEvent(e, PaymentRefundFailed) || isEvent(e, PaymentDisputed))
+      ids.add(e.data.orderId);
   }
   return [...ids].filter((id) => orders.has(id));
 }
@@ -58,7 +67,8 @@ export function ordersNeedingReversals(orders: Map<string, LoyaltyOrderState>, e
  * Points owed for a chunk of payment events (offset order), decided in memory on the locked loyalty orders exactly
  * as one event at a time: one accrual per order for a matching payment (a mismatch earns nothing, ever), and
  * reversals that bring the order's reversed points to the pro-rata target of what is refunded and disputed so far
- * (absolute amounts: same facts in any order, any number of times → same ledger). `reversed` holds, per order of
+ * (absolute amounts: same facts in any order, any number of times → same ledger; a refund that
+ * failed later lowers the refunded total and gives points back, and it always follows its refund). `reversed` holds, per order of
  * `ordersNeedingReversals`, the points already taken back; both maps are mutated.
  */
 export function planLoyaltyPayments(
@@ -85,11 +95,14 @@ export function planLoyaltyPayments(
   const reconcileReversal = (o: LoyaltyOrderState, reason: EntryReason, cause: Envelope) => {
     if (o.accrued_points === null || o.paid_amount === null) return; // nothing accrued yet (or never will)
     const target = reversalTarget(o.accrued_points, o.paid_amount, o.total_refunded, o.disputed_amount);
-    if (target <= 0) return;
     const already = reversed.get(o.order_id);
-    if (already === undefined) throw new Error(`reversed points of ${o.order_id} were not loaded`);
+    if (already === undefined) {
+      if (target <= 0) return; // nothing refunded or disputed, ever: the ledger was not read
+      throw new Error(`reversed points of ${o.order_id} were not loaded`);
+    }
+    // Below what was taken back only when a refund failed (the total went down): the difference is given back.
     const owed = target - already;
-    if (owed > 0) append(o, reason, cause.id, -owed, cause);
+    if (owed !== 0) append(o, reason, cause.id, -owed, cause);
   };
 
   for (const e of events) {
@@ -114,6 +127,11 @@ export function planLoyaltyPayments(
       reconcileReversal(o, o.total_refunded > 0 ? 'refund_reversal' : 'dispute_reversal', e);
     } else if (isEvent(e, PaymentRefunded)) {
       o.total_refunded = Math.max(o.total_refunded, e.data.totalRefunded);
+      changed.add(o.order_id);
+      reconcileReversal(o, 'refund_reversal', e);
+    } else if (isEvent(e, PaymentRefundFailed)) {
+      // The one fact that lowers the total; it follows its refund's `payment.refunded` on the same key.
+      o.total_refunded = e.data.totalRefunded;
       changed.add(o.order_id);
       reconcileReversal(o, 'refund_reversal', e);
     } else if (isEvent(e, PaymentDisputed)) {

@@ -3,8 +3,18 @@ import { TRANSITIONS, canTransition, type OrderStatus } from './order-status';
 const all = Object.keys(TRANSITIONS) as OrderStatus[];
 
 describe('order transition table', () => {
-  it('never lets a refunded order move again', () => {
-    for (const to of all) expect(canTransition('refunded', to, 'ship')).toBe(false);
+  it('moves a refunded order only when its refund fails afterwards', () => {
+    for (const to of all) expect(canTransition('refunded', to, 'ship')).toBe(to === 'refund_failed');
+  });
+
+  it('keeps a failed refund visible: no way back to paid, only a new refund or staff carrying on', () => {
+    expect(canTransition('partially_refunded', 'refund_failed', 'ship')).toBe(true);
+    expect(canTransition('refund_failed', 'paid', 'ship')).toBe(false);
+    expect(canTransition('refund_failed', 'refunded', 'ship')).toBe(true);
+    expect(canTransition('refund_failed', 'completed', 'pickup')).toBe(true);
+    expect(canTransition('completed', 'refund_failed', 'ship')).toBe(true); // refunded in part, then completed
+    for (const s of ['pending_payment', 'paid', 'payment_failed', 'cancelled', 'payment_mismatch'] as OrderStatus[])
+      expect(canTransition(s, 'refund_failed', 'ship')).toBe(false);
   });
 
   it('keeps an order whose payment failed payable: back to pending on a new attempt, or straight to paid', () => {

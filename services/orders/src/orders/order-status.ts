@@ -14,18 +14,24 @@ export type Fulfilment = 'ship' | 'pickup' | 'in_store';
  *   paid` (inventory re-takes the stock if it can). Every module decides this the same way from the event alone.
  * - `payment_mismatch` (amount or currency differs from the order) is never paid; only a refund leaves it.
  * - `partially_refunded` can still be fulfilled: the customer keeps the rest of the order.
+ * - `refund_failed`: a refund Stripe had made failed later (closed card), so the money is back with the merchant
+ *   and the customer has not got it. It is not moved back to where it was before the refund, which would hide that
+ *   the customer is owed money: staff refund again (→ `partially_refunded`/`refunded`), or, once they settled it
+ *   another way, carry on with what is left of the order (→ `ready_for_pickup`/`fulfilled`/`completed`).
  */
 export const TRANSITIONS: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
   pending_payment: ['paid', 'payment_failed', 'payment_mismatch', 'cancelled'],
   payment_failed: ['pending_payment', 'paid', 'payment_mismatch', 'cancelled'],
   paid: ['ready_for_pickup', 'fulfilled', 'partially_refunded', 'refunded'],
-  ready_for_pickup: ['completed', 'partially_refunded', 'refunded'],
-  fulfilled: ['completed', 'partially_refunded', 'refunded'],
-  completed: ['partially_refunded', 'refunded'],
-  partially_refunded: ['ready_for_pickup', 'fulfilled', 'completed', 'refunded'],
+  // A partially refunded order may have moved on to these before its refund failed.
+  ready_for_pickup: ['completed', 'partially_refunded', 'refunded', 'refund_failed'],
+  fulfilled: ['completed', 'partially_refunded', 'refunded', 'refund_failed'],
+  completed: ['partially_refunded', 'refunded', 'refund_failed'],
+  partially_refunded: ['ready_for_pickup', 'fulfilled', 'completed', 'refunded', 'refund_failed'],
   payment_mismatch: ['partially_refunded', 'refunded'],
   cancelled: ['paid', 'payment_mismatch'],
-  refunded: [],
+  refunded: ['refund_failed'],
+  refund_failed: ['partially_refunded', 'refunded', 'ready_for_pickup', 'fulfilled', 'completed'],
 };
 
 /** Staff transitions that only make sense for some fulfilment kinds. */
@@ -52,4 +58,5 @@ export const REFUNDABLE: readonly OrderStatus[] = [
   'completed',
   'partially_refunded',
   'payment_mismatch',
+  'refund_failed',
 ];

@@ -165,6 +165,42 @@ describe('orders: a chunk of payment events', () => {
     expect(plan.transitions[1].reason).toBe('paid_after_cancellation');
   });
 
+  it('marks an order refund_failed and lowers what is refunded when a refund fails after succeeding', () => {
+    const o = { id: 'o1', total: 5000, currency: 'usd' };
+    const plan = planOrderPayments(
+      world(order('o1')),
+      [
+        pay.succeeded(o, 'pi_a'),
+        pay.refunded(o, 'pi_a', { refundId: 're_1', totalRefunded: 1000 }),
+        pay.refunded(o, 'pi_a', { refundId: 're_2', amount: 4000, totalRefunded: 5000 }),
+        pay.refundFailed(o, 'pi_a', { refundId: 're_2', amount: 4000, totalRefunded: 1000 }),
+      ],
+      recordingLog(),
+    );
+    expect(steps(plan.transitions)).toEqual([
+      'o1:pending_payment>paid',
+      'o1:paid>partially_refunded',
+      'o1:partially_refunded>refunded',
+      'o1:refunded>refund_failed',
+    ]);
+    expect(plan.transitions[3].reason).toBe(
+      'refund re_2 of 4000 usd failed (expired_or_canceled_card): the customer is still owed it',
+    );
+    expect(plan.changed[0]).toMatchObject({ status: 'refund_failed', amount_refunded: 1000 });
+  });
+
+  it('refunds an order whose refund failed once a new refund succeeds', () => {
+    const o = { id: 'o1', total: 5000, currency: 'usd' };
+    const orders = world(order('o1', { status: 'refund_failed', payment_status: 'succeeded', amount_captured: 5000, amount_refunded: 1000 }));
+    const plan = planOrderPayments(
+      orders,
+      [pay.refunded(o, 'pi_a', { refundId: 're_3', amount: 4000, totalRefunded: 5000 })],
+      recordingLog(),
+    );
+    expect(steps(plan.transitions)).toEqual(['o1:refund_failed>refunded']);
+    expect(plan.changed[0]).toMatchObject({ amount_refunded: 5000 });
+  });
+
   it('ends in the same state and transitions as one event at a time, for every ordering of a mixed chunk', () => {
     const o = { id: 'o1', total: 5000, currency: 'usd' };
     const p = { id: 'o2', total: 3000, currency: 'usd' };

@@ -5,6 +5,7 @@ import {
   PaymentDisputed,
   PaymentFailed,
   PaymentRefunded,
+  PaymentRefundFailed,
   PaymentRequiresAction,
   PaymentSucceeded,
   type Envelope,
@@ -76,7 +77,8 @@ type Facts = Partial<Omit<OrderPaymentState, 'id' | 'status' | 'fulfilment' | 'c
  * (created then succeeded, succeeded then refunded) end as they would apart. Events may come late, twice (also
  * re-published under a new message id) or out of order: the transition table refuses anything that would move an
  * order backwards, and refunds are applied from Stripe's absolute `totalRefunded`, so the final state does not
- * depend on arrival order. `orders` is mutated.
+ * depend on arrival order. (A refund that fails later lowers the total; that event follows its refund's on the
+ * same key.) `orders` is mutated.
  */
 export function planOrderPayments(
   orders: Map<string, OrderPaymentState>,
@@ -192,6 +194,14 @@ export function planOrderPayments(
       const captured = Math.max(order.amount_captured ?? 0, d.amountCaptured);
       record(order, { amount_refunded: d.totalRefunded, amount_captured: captured });
       applyRefundState(order, refunded, d.fullyRefunded ? refunded : captured, e);
+    } else if (isEvent(e, PaymentRefundFailed)) {
+      // The one fact that lowers the refunded total: payments sends it after that refund's `payment.refunded`,
+      // on the same key, so it is never overtaken by the refund it undoes.
+      const d = e.data;
+      order.amount_refunded = d.totalRefunded;
+      changed.add(order.id);
+      const reason = `refund ${d.refundId} of ${d.amount} ${d.currency} failed (${d.failureReason ?? 'unknown'}): the customer is still owed it`;
+      transition(order, 'refund_failed', reason, e);
     } else if (isEvent(e, PaymentDisputed)) {
       record(order, { dispute_id: e.data.disputeId });
     }

@@ -6,6 +6,7 @@ import {
   PaymentDisputed,
   PaymentFailed,
   PaymentRefunded,
+  PaymentRefundFailed,
   PaymentSucceeded,
   type DataOf,
   type Envelope,
@@ -91,6 +92,17 @@ export const pay = {
       returnedItems: r.returnedItems ?? [],
       returnStoreId: r.returnStoreId ?? null,
     } as DataOf<typeof PaymentRefunded>),
+  /** A refund that had succeeded failed; `totalRefunded` is what stays refunded after it. */
+  refundFailed: (o: TestOrder, pi: string, r: { refundId: string; amount: number; totalRefunded: number }) =>
+    envelope(PaymentRefundFailed, {
+      ...ref(o, pi),
+      refundId: r.refundId,
+      amount: r.amount,
+      totalRefunded: r.totalRefunded,
+      amountCaptured: o.total,
+      currency: o.currency,
+      failureReason: 'expired_or_canceled_card',
+    } as DataOf<typeof PaymentRefundFailed>),
   disputed: (o: TestOrder, pi: string, amount: number) =>
     envelope(PaymentDisputed, {
       ...ref(o, pi),

@@ -6,6 +6,7 @@ import {
   PaymentDisputed,
   PaymentFailed,
   PaymentRefunded,
+  PaymentRefundFailed,
   PaymentRequiresAction,
   PaymentSucceeded,
   type MessageDefinition,
@@ -275,8 +276,10 @@ export class PaymentStateService {
         status === 'succeeded' || status === 'pending' ? status : 'failed',
       );
     }
-    if (status === 'failed' && existing === 'succeeded')
+    if (status === 'failed' && existing === 'succeeded') {
       await m.enqueueReconciliation(refund.id, 'refund', payment.id, true);
+      await this.announceRefundFailure(m, payment, refund, source);
+    }
     if (status !== 'succeeded') return;
     await m.enqueueReconciliation(refund.id, 'refund', payment.id);
     if (!(await m.recordTransition(payment.id, `refunded:${refund.id}`, null, `${source.kind}:${source.id}`)))
@@ -300,6 +303,42 @@ export class PaymentStateService {
       reason: request?.reason ?? refund.reason ?? null,
       returnedItems: request?.returned_items ?? [],
       returnStoreId: request?.return_store_id ?? null,
+    });
+  }
+
+  /**
+   * A refund we announced as succeeded failed: the money is back with the merchant, so the payment's refunded total
+   * goes down (the one case it does) and consumers hear `payment.refund_failed` with the new absolute total. A
+   * refund first seen as failed was never announced and needs nothing.
+   */
+  private async announceRefundFailure(
+    m: PaymentStore,
+    payment: Payment,
+    refund: Stripe.Refund,
+    source: ObservationSource,
+  ): Promise<void> {
+    if (!(await m.recordTransition(payment.id, `refund_failed:${refund.id}`, null, `${source.kind}:${source.id}`)))
+      return;
+    const fresh = await m.amounts(payment.id);
+    const captured = fresh.amountReceived || payment.amount;
+    // The stored total counted this refund when it was announced. A charge snapshot that already left it out may
+    // have lowered it since: the refunds still succeeded, which every refund event adds to, are the floor.
+    const known = await m.succeededRefundTotal(payment.id);
+    const total = Math.min(captured, Math.max(0, known, fresh.amountRefunded - refund.amount));
+    // Observed a second after the failure: a charge snapshot of the failure's own second may predate it, and the
+    // same-second rule of applyCharge (the larger wins) would count the failed refund again.
+    await m.update(payment.id, {
+      amount_refunded: total,
+      amount_refunded_observed_at: Math.max(fresh.amountRefundedObservedAt, source.created + 1),
+    });
+    await this.emit(m, PaymentRefundFailed, payment, `refund_failed:${refund.id}`, {
+      ...paymentRef(payment),
+      refundId: refund.id,
+      amount: refund.amount,
+      totalRefunded: total,
+      amountCaptured: captured,
+      currency: refund.currency,
+      failureReason: refund.failure_reason ?? null,
     });
   }
 

@@ -38,9 +38,16 @@ export interface PaymentStore {
   /** Links our refund request to Stripe's refund, unless the request already failed. */
   markRefundRequest(requestId: string, refundId: string, status: string): Promise<void>;
   succeededRefundTotal(paymentId: string): Promise<number>;
-  amounts(paymentId: string): Promise<{ amountRefunded: number; amountReceived: number }>;
+  amounts(paymentId: string): Promise<PaymentAmounts>;
   refundRequest(requestId: string): Promise<RefundRequestDetails | undefined>;
   emit(definition: MessageDefinition, data: Record<string, unknown>, opts: EnvelopeOptions): Promise<void>;
+}
+
+export interface PaymentAmounts {
+  amountRefunded: number;
+  /** Stripe `created` of the observation `amountRefunded` came from. */
+  amountRefundedObservedAt: number;
+  amountReceived: number;
 }
 
 /** A statement per call, in the caller's transaction. */
@@ -98,11 +105,14 @@ export class SqlPaymentStore implements PaymentStore {
     return Number(known);
   }
   async amounts(paymentId: string) {
-    const [row] = await this.m.query<{ amount_refunded: string; amount_received: string }[]>(
-      'SELECT amount_refunded, amount_received FROM payments WHERE id = $1',
-      [paymentId],
-    );
-    return { amountRefunded: Number(row.amount_refunded), amountReceived: Number(row.amount_received) };
+    const [row] = await this.m.query<
+      { amount_refunded: string; amount_refunded_observed_at: string; amount_received: string }[]
+    >('SELECT amount_refunded, amount_refunded_observed_at, amount_received FROM payments WHERE id = $1', [paymentId]);
+    return {
+      amountRefunded: Number(row.amount_refunded),
+      amountRefundedObservedAt: Number(row.amount_refunded_observed_at),
+      amountReceived: Number(row.amount_received),
+    };
   }
   async refundRequest(requestId: string) {
     const [row] = await this.m.query<RefundRequestDetails[]>(
@@ -311,7 +321,11 @@ export class BatchPaymentStore implements PaymentStore {
   }
   async amounts(paymentId: string) {
     const row = this.loaded(paymentId);
-    return { amountRefunded: Number(row.amount_refunded ?? 0), amountReceived: Number(row.amount_received ?? 0) };
+    return {
+      amountRefunded: Number(row.amount_refunded ?? 0),
+      amountRefundedObservedAt: Number(row.amount_refunded_observed_at ?? 0),
+      amountReceived: Number(row.amount_received ?? 0),
+    };
   }
   async refundRequest(requestId: string) {
     const row = this.requestRows().get(requestId);
