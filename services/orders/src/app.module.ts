@@ -14,12 +14,12 @@ import {
 import { InventoryService } from './inventory/inventory.service';
 import { LoyaltyConsumer } from './loyalty/loyalty.consumer';
 import { LoyaltyController } from './loyalty/loyalty.controller';
-import { Loyalty1710000000400 } from './loyalty/loyalty.migration';
+import { Loyalty1710000000400, LoyaltyDisputeOutcome1710000000700 } from './loyalty/loyalty.migration';
 import { LoyaltyService } from './loyalty/loyalty.service';
 import { OrderExpirySweeper } from './orders/order-expiry.sweeper';
 import { OrdersConsumer } from './orders/orders.consumer';
 import { OrdersController } from './orders/orders.controller';
-import { Orders1710000000200 } from './orders/orders.migration';
+import { Orders1710000000200, OrdersDisputeStatus1710000000600 } from './orders/orders.migration';
 import { OrdersService } from './orders/orders.service';
 
 /**
@@ -45,6 +45,8 @@ export class AppModule {
             Inventory1710000000300,
             Loyalty1710000000400,
             InventoryPendingReturns1710000000500,
+            OrdersDisputeStatus1710000000600,
+            LoyaltyDisputeOutcome1710000000700,
           ],
         }),
       ],

@@ -515,6 +515,52 @@ describe('orders, inventory and loyalty driven by payment events', () => {
     ]);
   });
 
+  it('gives the points of a won dispute back once and shows the outcome; a failed refund gives its points back and marks the order', async () => {
+    const order = await place({
+      channel: 'web',
+      customerId: 'cus_won',
+      fulfilment: 'ship',
+      currency: 'usd',
+      lines: [{ sku: 'MUG-WHT', quantity: 2 }],
+    });
+    const pi = newPi();
+    const opened = events.disputed(order, pi, 2500);
+    const won = events.disputeClosed(order, pi, 'won');
+    await payments.send([events.succeeded(order, pi), opened, won, won, republished(opened)]);
+    await eventually(
+      () => q.ledger('cus_won'),
+      (l) => l.length === 3,
+      { what: 'accrual, reversal and its return' },
+    );
+    const view = async () =>
+      (await svc.get<{ status: string; history: { to: string; reason: string }[]; payment: Record<string, unknown> }>(`/orders/${order.id}`))
+        .body;
+    expect((await view()).payment).toMatchObject({ disputeId: `dp_${pi.slice(3)}`, disputeStatus: 'won' });
+
+    // Then a refund, which fails after succeeding: the order says so and the points come back again.
+    await payments.send([
+      events.refunded(order, pi, { refundId: 're_w', amount: 1000, totalRefunded: 1000 }),
+      events.refundFailed(order, pi, { refundId: 're_w', amount: 1000, totalRefunded: 0 }),
+    ]);
+    await statusOf(order.id, 'refund_failed');
+    await eventually(
+      () => q.ledger('cus_won'),
+      (l) => l.length === 5,
+      { what: 'refund reversal and its return' },
+    );
+    expect((await q.ledger('cus_won')).map((e) => [e.reason, e.points])).toEqual([
+      ['accrual', 25],
+      ['dispute_reversal', -25],
+      ['dispute_reversal', 25],
+      ['refund_reversal', -10],
+      ['refund_reversal', 10],
+    ]);
+    expect(await q.balances('cus_won')).toEqual({ sum: 25, account: 25 });
+    const after = await view();
+    expect(after.history.map((h) => h.to)).toEqual(['pending_payment', 'paid', 'partially_refunded', 'refund_failed']);
+    expect(after.payment).toMatchObject({ amountRefunded: 0, disputeStatus: 'won' });
+  });
+
   it('cancels an unpaid order at its deadline (also after a failed payment) and releases its stock; a late payment is honoured', async () => {
     await setStock('store_nyc', 'STICKER-PACK', 5);
     const unpaid = await place({

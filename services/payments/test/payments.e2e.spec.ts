@@ -246,6 +246,37 @@ describe('payments end to end (emulator → events → payments → Kafka)', () 
     expect((await get(s, `/payments/${created.paymentId}`)).body).toMatchObject({ amountRefunded: 3000 });
   });
 
+  it('follows a dispute from opening to its outcome: one payment.disputed, one payment.dispute_closed, and the money out and back for finance', async () => {
+    const won = order();
+    const lost = order();
+    const [a, b] = [await createWeb(won, 4000), await createWeb(lost, 1000)];
+    await confirmInBrowser(a, 'pm_card_createDispute');
+    await confirmInBrowser(b, 'pm_card_createDispute');
+    await Promise.all([waitForEvent(won, 'payment.disputed'), waitForEvent(lost, 'payment.disputed')]);
+    const disputeOf = (orderId: string) =>
+      String(paymentEvents(s, orderId).find((e) => e.type === 'payment.disputed')!.data.disputeId);
+
+    // The merchant wins one with evidence (Stripe's test-mode text) and accepts the other.
+    expect((await s.stripe.disputes.update(disputeOf(won), { evidence: { uncategorized_text: 'winning_evidence' } })).status).toBe('won');
+    expect((await s.stripe.disputes.close(disputeOf(lost))).status).toBe('lost');
+    await Promise.all([waitForEvent(won, 'payment.dispute_closed'), waitForEvent(lost, 'payment.dispute_closed')]);
+    const closed = (orderId: string) => paymentEvents(s, orderId).find((e) => e.type === 'payment.dispute_closed')!.data;
+    expect(closed(won)).toMatchObject({ disputeId: disputeOf(won), outcome: 'won', amount: 4000, currency: 'usd' });
+    expect(closed(lost)).toMatchObject({ outcome: 'lost', amount: 1000 });
+
+    // Finance sees the withdrawal (with the dispute fee) and, for the won one, the money coming back.
+    const disputeEntries = async (orderId: string) => reconciliationEntries(s, orderId).filter((e) => e.kind === 'dispute');
+    const wonEntries = await eventually(() => disputeEntries(won), (e) => e.length >= 2, { what: 'withdrawal and reinstatement' });
+    expect(wonEntries.map((e) => [e.gross, e.fee]).sort()).toEqual([[-4000, 1500], [4000, 0]].sort());
+    await eventually(() => disputeEntries(lost), (e) => e.length >= 1, { what: 'withdrawal of the lost one' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await disputeEntries(lost)).toHaveLength(1); // no reinstatement
+    for (const o of [won, lost]) {
+      expect(count(o, 'payment.disputed')).toBe(1);
+      expect(count(o, 'payment.dispute_closed')).toBe(1);
+    }
+  });
+
   it('reports a declined card as failed with the decline code', async () => {
     const orderId = order();
     const created = await createWeb(orderId, 1500);

@@ -64,6 +64,18 @@ function refund(id: string, pi: string, amount: number, status: string, requestI
     metadata: requestId ? { platform: 'omnipay', refundRequestId: requestId } : {},
   };
 }
+function dispute(status: string) {
+  return {
+    id: 'dp_1',
+    object: 'dispute',
+    amount: 2000,
+    currency: 'usd',
+    reason: 'fraudulent',
+    status,
+    charge: 'ch_1',
+    payment_intent: 'pi_1',
+  };
+}
 function event(id: string, type: string, created: number, object: Record<string, unknown>) {
   return { id, object: 'event', type, created, livemode: false, api_version: '2026-10-28.endive', data: { object } };
 }
@@ -83,15 +95,7 @@ function deliveries() {
     event('evt_8', 'refund.updated', T + 12, refund('re_2', 'pi_1', 300, 'succeeded')),
     event('evt_9', 'charge.refunded', T + 12, charge('ch_1', 'pi_1', 800)),
     event('evt_10', 'refund.failed', T + 20, refund('re_2', 'pi_1', 300, 'failed')),
-    event('evt_11', 'charge.dispute.created', T + 21, {
-      id: 'dp_1',
-      object: 'dispute',
-      amount: 2000,
-      currency: 'usd',
-      reason: 'fraudulent',
-      charge: 'ch_1',
-      payment_intent: 'pi_1',
-    }),
+    event('evt_11', 'charge.dispute.created', T + 21, dispute('needs_response')),
     // pay_2: the webhook beats the API answer, and its `created` event comes last
     event('evt_12', 'payment_intent.succeeded', T + 5, intent('pi_2', 'pay_2', 'succeeded', { latest_charge: 'ch_2' })),
     event('evt_13', 'payment_intent.created', T, intent('pi_2', 'pay_2', 'requires_payment_method')),
@@ -129,6 +133,9 @@ function deliveries() {
     event('evt_19', 'payment_intent.succeeded', T + 1, intent('pi_x', null, 'succeeded', { latest_charge: 'ch_x' })),
     event('evt_20', 'charge.succeeded', T + 1, charge('ch_x', 'pi_x', 0)),
     event('evt_21', 'customer.created', T + 1, { id: 'cus_1', object: 'customer' }),
+    // pay_1's dispute is won; a late update of the open dispute comes after (no second opening, no reopening)
+    event('evt_24', 'charge.dispute.closed', T + 30, dispute('won')),
+    event('evt_25', 'charge.dispute.updated', T + 22, dispute('under_review')),
   ];
   // The same Stripe event in a second envelope: once within the first chunk, once in the second.
   return [...e.slice(0, 12), e[1], ...e.slice(12), e[4], e[11]];
@@ -271,6 +278,7 @@ describe('Stripe events consumer, a chunk at a time', () => {
       'pay_4:payment.authorized',
       'pay_4:payment.succeeded',
       'pay_4:payment.refunded',
+      'pay_1:payment.dispute_closed',
     ].map((k) => k.replace(/^(pay_\d)/, (id) => `ord_${id}`)));
     expect(byId.pay_5).toMatchObject({ status: 'failed', cycle: 1 });
     expect(actual.refundRequests).toEqual([
@@ -292,7 +300,7 @@ describe('Stripe events consumer, a chunk at a time', () => {
       're_2:open',
       're_3:open',
     ]);
-    expect(actual.applied).toHaveLength(23);
+    expect(actual.applied).toHaveLength(25);
   });
 
   it('gives each normalised event the correlation id and causation of the Stripe event that caused it', async () => {

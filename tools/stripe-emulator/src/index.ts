@@ -16,6 +16,7 @@ import * as paymentMethods from './resources/payment-methods';
 import * as paymentIntents from './resources/payment-intents';
 import * as setupIntents from './resources/setup-intents';
 import * as charges from './resources/charges';
+import * as disputes from './resources/disputes';
 import * as refunds from './resources/refunds';
 import * as balance from './resources/balance';
 import * as events from './resources/events';
@@ -77,7 +78,7 @@ export interface EmulatorHandle {
 
 export function buildEmulator(config: Partial<EmulatorConfig> = {}): Emulator {
   const emu = new Emulator({ ...DEFAULT_CONFIG, ...config });
-  for (const m of [customers, paymentMethods, paymentIntents, setupIntents, charges, refunds, balance, events, ephemeralKeys, webhookEndpoints, terminal]) m.register(emu);
+  for (const m of [customers, paymentMethods, paymentIntents, setupIntents, charges, disputes, refunds, balance, events, ephemeralKeys, webhookEndpoints, terminal]) m.register(emu);
   return emu;
 }
 

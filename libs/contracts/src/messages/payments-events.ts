@@ -120,3 +120,23 @@ export const PaymentDisputed = defineMessage({
   schema: z.object({ ...paymentRef, disputeId: z.string(), amount: minorUnits, currency, reason: z.string().nullable() }),
   key,
 });
+
+/**
+ * A dispute ended. `won`: the bank sided with the merchant and the disputed amount came back (Stripe's
+ * `charge.dispute.funds_reinstated`); `lost`: the customer keeps it. Emitted once per dispute, after its
+ * `payment.disputed`, on the same key.
+ */
+export const PaymentDisputeClosed = defineMessage({
+  topic: Topics.paymentsEvents,
+  type: 'payment.dispute_closed',
+  version: 1,
+  schema: z.object({
+    ...paymentRef,
+    disputeId: z.string(),
+    /** Stripe's closed statuses; `warning_closed` (an inquiry) and `prevented` also leave the money with the merchant. */
+    outcome: z.enum(['won', 'lost', 'warning_closed', 'prevented']),
+    amount: minorUnits,
+    currency,
+  }),
+  key,
+});

@@ -50,3 +50,16 @@ export class Loyalty1710000000400 implements MigrationInterface {
     await q.query('DROP TABLE loyalty_accounts; DROP TABLE loyalty_entries; DROP TABLE loyalty_orders');
   }
 }
+
+/** How a dispute of the order's payment ended: a won dispute gives the reversed points back, once. */
+export class LoyaltyDisputeOutcome1710000000700 implements MigrationInterface {
+  name = 'LoyaltyDisputeOutcome1710000000700';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE loyalty_orders ADD COLUMN dispute_outcome text`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('ALTER TABLE loyalty_orders DROP COLUMN dispute_outcome');
+  }
+}

@@ -27,6 +27,7 @@ interface LoyaltyOrder {
   accrued_points: number | null;
   total_refunded: string;
   disputed_amount: string;
+  dispute_outcome: string | null;
 }
 
 /**
@@ -97,6 +98,7 @@ export class LoyaltyService {
           accrued_points: r.accrued_points,
           total_refunded: Number(r.total_refunded),
           disputed_amount: Number(r.disputed_amount),
+          dispute_outcome: r.dispute_outcome,
         },
       ]),
     );
@@ -125,9 +127,11 @@ export class LoyaltyService {
       await manager.query(
         `UPDATE loyalty_orders l SET payment_id = v.payment_id, paid_amount = v.paid_amount, mismatch = v.mismatch,
                 accrued_points = v.accrued_points, total_refunded = v.total_refunded,
-                disputed_amount = v.disputed_amount, updated_at = now()
-           FROM unnest($1::text[], $2::text[], $3::bigint[], $4::boolean[], $5::int[], $6::bigint[], $7::bigint[])
-                AS v(order_id, payment_id, paid_amount, mismatch, accrued_points, total_refunded, disputed_amount)
+                disputed_amount = v.disputed_amount, dispute_outcome = v.dispute_outcome, updated_at = now()
+           FROM unnest($1::text[], $2::text[], $3::bigint[], $4::boolean[], $5::int[], $6::bigint[], $7::bigint[],
+                       $8::text[])
+                AS v(order_id, payment_id, paid_amount, mismatch, accrued_points, total_refunded, disputed_amount,
+                     dispute_outcome)
           WHERE l.order_id = v.order_id`,
         [
           o.map((x) => x.order_id),
@@ -137,6 +141,7 @@ export class LoyaltyService {
           o.map((x) => x.accrued_points),
           o.map((x) => x.total_refunded),
           o.map((x) => x.disputed_amount),
+          o.map((x) => x.dispute_outcome),
         ],
       );
     }

@@ -14,6 +14,7 @@ const order = (over: Partial<LoyaltyOrderState> = {}): LoyaltyOrderState => ({
   accrued_points: null,
   total_refunded: 0,
   disputed_amount: 0,
+  dispute_outcome: null,
   ...over,
 });
 
@@ -82,6 +83,25 @@ describe('loyalty: a chunk of payment events', () => {
       12,
     );
     expect(later.entries.map((e) => e.points)).toEqual([10]);
+  });
+
+  it('gives the points of a dispute back when the merchant wins it, and keeps them taken when it is lost', () => {
+    const opened = pay.disputed(O, 'pi_a', 1250);
+    const won = pay.disputeClosed(O, 'pi_a', 'won');
+    const p = plan([pay.succeeded(O, 'pi_a'), opened, won, republished(opened)]);
+    expect(p.entries.map((e) => [e.reason, e.points, e.sourceRef])).toEqual([
+      ['accrual', 12, 'pay_a'],
+      ['dispute_reversal', -12, opened.id],
+      ['dispute_reversal', 12, won.id],
+    ]);
+    expect(p.orders[0]).toMatchObject({ disputed_amount: 0, dispute_outcome: 'won' });
+    const lost = plan(
+      [pay.disputeClosed(O, 'pi_a', 'lost')],
+      order({ accrued_points: 12, paid_amount: 1250, disputed_amount: 1250 }),
+      12,
+    );
+    expect(lost.entries).toEqual([]);
+    expect(lost.orders[0]).toMatchObject({ disputed_amount: 1250, dispute_outcome: 'lost' });
   });
 
   it('gives no points for a mismatched payment, nor for a later matching one', () => {

@@ -1,4 +1,5 @@
 import {
+  PaymentDisputeClosed,
   PaymentDisputed,
   PaymentRefundFailed,
   PaymentRefunded,
@@ -24,6 +25,8 @@ export interface LoyaltyOrderState {
   accrued_points: number | null;
   total_refunded: number;
   disputed_amount: number;
+  /** Set once the dispute closed; a `won` one (any but `lost`) no longer counts as disputed. */
+  dispute_outcome: string | null;
 }
 
 export interface PlannedEntry {
@@ -41,8 +44,11 @@ export interface LoyaltyPlan {
   entries: PlannedEntry[];
 }
 
+/** The payment event kinds that move what was taken back of an order's points. */
+const REVERSAL_EVENTS = [PaymentRefunded, PaymentRefundFailed, PaymentDisputed, PaymentDisputeClosed] as const;
+
 /** The payment event kinds that can change points. */
-export const POINTS_EVENTS = [PaymentSucceeded, PaymentRefunded, PaymentRefundFailed, PaymentDisputed] as const;
+export const POINTS_EVENTS = [PaymentSucceeded, ...REVERSAL_EVENTS] as const;
 
 /** Events of the chunk that can change points. */
 export function pointsEvents(events: Envelope[]): Envelope[] {
@@ -57,8 +63,7 @@ export function ordersNeedingReversals(orders: Map<string, LoyaltyOrderState>, e
   const ids = new Set<string>();
   for (const o of orders.values()) if (o.total_refunded > 0 || o.disputed_amount > 0) ids.add(o.order_id);
   for (const e of events) {
-    if (isEvent(e, PaymentRefunded) || isEvent(e, PaymentRefundFailed) || isEvent(e, PaymentDisputed))
-      ids.add(e.data.orderId);
+    if (REVERSAL_EVENTS.some((d) => isEvent(e, d))) ids.add((e.data as { orderId: string }).orderId);
   }
   return [...ids].filter((id) => orders.has(id));
 }
@@ -67,8 +72,9 @@ export function ordersNeedingReversals(orders: Map<string, LoyaltyOrderState>, e
  * Points owed for a chunk of payment events (offset order), decided in memory on the locked loyalty orders exactly
  * as one event at a time: one accrual per order for a matching payment (a mismatch earns nothing, ever), and
  * reversals that bring the order's reversed points to the pro-rata target of what is refunded and disputed so far
- * (absolute amounts: same facts in any order, any number of times → same ledger; a refund that
- * failed later lowers the refunded total and gives points back, and it always follows its refund). `reversed` holds, per order of
+ * (absolute amounts: same facts in any order, any number of times → same ledger). A refund that fails later or a
+ * dispute the merchant wins lowers what counts as given back, and the difference comes back as points; payments
+ * emits either only after the refund or dispute it ends, on the same key. `reversed` holds, per order of
  * `ordersNeedingReversals`, the points already taken back; both maps are mutated.
  */
 export function planLoyaltyPayments(
@@ -135,7 +141,14 @@ export function planLoyaltyPayments(
       changed.add(o.order_id);
       reconcileReversal(o, 'refund_reversal', e);
     } else if (isEvent(e, PaymentDisputed)) {
+      if (o.dispute_outcome !== null) continue; // closed already: a repeated opening changes nothing
       o.disputed_amount = Math.max(o.disputed_amount, e.data.amount);
+      changed.add(o.order_id);
+      reconcileReversal(o, 'dispute_reversal', e);
+    } else if (isEvent(e, PaymentDisputeClosed)) {
+      // Won (or an inquiry closed): the merchant keeps the money, so the points taken back come back.
+      o.dispute_outcome = e.data.outcome;
+      o.disputed_amount = e.data.outcome === 'lost' ? Math.max(o.disputed_amount, e.data.amount) : 0;
       changed.add(o.order_id);
       reconcileReversal(o, 'dispute_reversal', e);
     }

@@ -20,6 +20,7 @@ export interface OrderRow {
   amount_refunded: string | number;
   last_payment_error: { code: string | null; declineCode: string | null; message: string | null } | null;
   dispute_id: string | null;
+  dispute_status: 'open' | 'won' | 'lost' | 'warning_closed' | 'prevented' | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -72,6 +73,7 @@ export function toOrderView(o: OrderRow, lines: LineRow[], history?: HistoryRow[
       amountRefunded: Number(o.amount_refunded),
       lastError: o.last_payment_error,
       disputeId: o.dispute_id,
+      disputeStatus: o.dispute_status,
     },
     ...(history
       ? {

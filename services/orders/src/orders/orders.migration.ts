@@ -66,3 +66,17 @@ export class Orders1710000000200 implements MigrationInterface {
     await q.query('DROP TABLE order_status_history; DROP TABLE order_lines; DROP TABLE orders');
   }
 }
+
+/** How a dispute of the order's payment ended (`open` until `payment.dispute_closed`). */
+export class OrdersDisputeStatus1710000000600 implements MigrationInterface {
+  name = 'OrdersDisputeStatus1710000000600';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE orders ADD COLUMN dispute_status text`);
+    await q.query(`UPDATE orders SET dispute_status = 'open' WHERE dispute_id IS NOT NULL`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('ALTER TABLE orders DROP COLUMN dispute_status');
+  }
+}

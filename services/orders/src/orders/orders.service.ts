@@ -359,11 +359,12 @@ export class OrdersService {
         `UPDATE orders o SET status = v.status, payment_id = v.payment_id, payment_intent_id = v.payment_intent_id,
                 payment_status = v.payment_status, amount_paid = v.amount_paid, paid_currency = v.paid_currency,
                 amount_captured = v.amount_captured, amount_refunded = v.amount_refunded,
-                last_payment_error = v.last_payment_error::jsonb, dispute_id = v.dispute_id, updated_at = now()
+                last_payment_error = v.last_payment_error::jsonb, dispute_id = v.dispute_id,
+                dispute_status = v.dispute_status, updated_at = now()
            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
-                       $8::bigint[], $9::bigint[], $10::text[], $11::text[])
+                       $8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::text[])
                 AS v(id, status, payment_id, payment_intent_id, payment_status, amount_paid, paid_currency,
-                     amount_captured, amount_refunded, last_payment_error, dispute_id)
+                     amount_captured, amount_refunded, last_payment_error, dispute_id, dispute_status)
           WHERE o.id = v.id`,
         [
           c.map((o) => o.id),
@@ -377,6 +378,7 @@ export class OrdersService {
           c.map((o) => o.amount_refunded),
           c.map((o) => (o.last_payment_error === null ? null : JSON.stringify(o.last_payment_error))),
           c.map((o) => o.dispute_id),
+          c.map((o) => o.dispute_status),
         ],
       );
     }

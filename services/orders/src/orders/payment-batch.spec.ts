@@ -18,6 +18,7 @@ const order = (id: string, over: Partial<OrderPaymentState> = {}): OrderPaymentS
   amount_refunded: 0,
   last_payment_error: null,
   dispute_id: null,
+  dispute_status: null,
   ...over,
 });
 
@@ -199,6 +200,18 @@ describe('orders: a chunk of payment events', () => {
     );
     expect(steps(plan.transitions)).toEqual(['o1:refund_failed>refunded']);
     expect(plan.changed[0]).toMatchObject({ amount_refunded: 5000 });
+  });
+
+  it('records a dispute as open, then its outcome, and a repeated opening does not undo the outcome', () => {
+    const o = { id: 'o1', total: 5000, currency: 'usd' };
+    const opened = pay.disputed(o, 'pi_a', 5000);
+    const plan = planOrderPayments(
+      world(order('o1', { status: 'paid', payment_status: 'succeeded' })),
+      [opened, pay.disputeClosed(o, 'pi_a', 'won'), republished(opened)],
+      recordingLog(),
+    );
+    expect(plan.transitions).toEqual([]); // a dispute is not an order state
+    expect(plan.changed[0]).toMatchObject({ status: 'paid', dispute_id: 'dp_a', dispute_status: 'won' });
   });
 
   it('ends in the same state and transitions as one event at a time, for every ordering of a mixed chunk', () => {

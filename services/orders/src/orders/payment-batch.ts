@@ -2,6 +2,7 @@ import {
   PaymentAuthorized,
   PaymentCanceled,
   PaymentCreated,
+  PaymentDisputeClosed,
   PaymentDisputed,
   PaymentFailed,
   PaymentRefunded,
@@ -31,6 +32,7 @@ export interface OrderPaymentState {
   amount_refunded: number;
   last_payment_error: OrderRow['last_payment_error'];
   dispute_id: string | null;
+  dispute_status: OrderRow['dispute_status'];
 }
 
 export interface PlannedTransition {
@@ -66,6 +68,7 @@ export function toPaymentState(row: OrderRow): OrderPaymentState {
     amount_refunded: Number(row.amount_refunded),
     last_payment_error: row.last_payment_error,
     dispute_id: row.dispute_id,
+    dispute_status: row.dispute_status,
   };
 }
 
@@ -203,7 +206,10 @@ export function planOrderPayments(
       const reason = `refund ${d.refundId} of ${d.amount} ${d.currency} failed (${d.failureReason ?? 'unknown'}): the customer is still owed it`;
       transition(order, 'refund_failed', reason, e);
     } else if (isEvent(e, PaymentDisputed)) {
-      record(order, { dispute_id: e.data.disputeId });
+      // A dispute's close follows its opening on the same key: opening never overwrites an outcome.
+      if (order.dispute_id !== e.data.disputeId) record(order, { dispute_id: e.data.disputeId, dispute_status: 'open' });
+    } else if (isEvent(e, PaymentDisputeClosed)) {
+      record(order, { dispute_id: e.data.disputeId, dispute_status: e.data.outcome });
     }
   }
   return { changed: [...changed].map((id) => orders.get(id) as OrderPaymentState), transitions };

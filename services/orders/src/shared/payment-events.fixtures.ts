@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   PaymentCreated,
+  PaymentDisputeClosed,
   PaymentDisputed,
   PaymentFailed,
   PaymentRefunded,
@@ -111,6 +112,14 @@ export const pay = {
       currency: o.currency,
       reason: 'fraudulent',
     } as DataOf<typeof PaymentDisputed>),
+  disputeClosed: (o: TestOrder, pi: string, outcome: 'won' | 'lost', amount = o.total) =>
+    envelope(PaymentDisputeClosed, {
+      ...ref(o, pi),
+      disputeId: `dp_${pi.slice(3)}`,
+      outcome,
+      amount,
+      currency: o.currency,
+    } as DataOf<typeof PaymentDisputeClosed>),
 };
 
 /** The same Stripe fact re-published under a new message id (a retried producer). */

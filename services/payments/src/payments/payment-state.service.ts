@@ -3,6 +3,7 @@ import {
   PaymentAuthorized,
   PaymentCanceled,
   PaymentCreated,
+  PaymentDisputeClosed,
   PaymentDisputed,
   PaymentFailed,
   PaymentRefunded,
@@ -31,6 +32,9 @@ export interface ObservationSource {
 }
 
 export const PLATFORM = 'omnipay';
+
+/** Stripe's closed dispute statuses (`payment.dispute_closed` outcomes). */
+const DISPUTE_OUTCOMES = ['won', 'lost', 'warning_closed', 'prevented'] as const;
 
 const transitionsApplied = new Counter({
   name: 'payments_transitions_total',
@@ -352,16 +356,28 @@ export class PaymentStateService {
       return;
     }
     await m.enqueueReconciliation(dispute.id, 'dispute', payment.id);
-    if (!(await m.recordTransition(payment.id, `disputed:${dispute.id}`, null, `${source.kind}:${source.id}`)))
-      return;
-    await m.update(payment.id, { disputed: true });
-    await this.emit(m, PaymentDisputed, payment, `disputed:${dispute.id}`, {
-      ...paymentRef(payment),
-      disputeId: dispute.id,
-      amount: dispute.amount,
-      currency: dispute.currency,
-      reason: dispute.reason ?? null,
-    });
+    const from = `${source.kind}:${source.id}`;
+    // Opened, then (maybe in the same observation, when the first event seen is a late one) closed: in that order.
+    if (await m.recordTransition(payment.id, `disputed:${dispute.id}`, null, from)) {
+      await m.update(payment.id, { disputed: true });
+      await this.emit(m, PaymentDisputed, payment, `disputed:${dispute.id}`, {
+        ...paymentRef(payment),
+        disputeId: dispute.id,
+        amount: dispute.amount,
+        currency: dispute.currency,
+        reason: dispute.reason ?? null,
+      });
+    }
+    const outcome = DISPUTE_OUTCOMES.find((o) => o === dispute.status);
+    if (outcome && (await m.recordTransition(payment.id, `dispute_closed:${dispute.id}`, null, from))) {
+      await this.emit(m, PaymentDisputeClosed, payment, `dispute_closed:${dispute.id}`, {
+        ...paymentRef(payment),
+        disputeId: dispute.id,
+        outcome,
+        amount: dispute.amount,
+        currency: dispute.currency,
+      });
+    }
   }
 
   /** The outbox id is derived from (payment, transition): publishing the same fact twice dedups downstream. */

@@ -3,7 +3,6 @@ import { f, EXPAND, LIST } from '../http/params';
 import type { RequestContext } from '../http/router';
 import { newId, nowSeconds, randomToken } from '../ids';
 import type { StripeObject } from '../store';
-import { createBalanceTransaction } from './balance';
 import { applyUpdates } from './common';
 
 const DAY = 86_400;
@@ -155,48 +154,6 @@ export function newCharge(
   return ch;
 }
 
-/** `pm_card_createDispute`: a fraudulent-use dispute opens shortly after the charge succeeds. */
-export function scheduleDispute(emu: Emulator, chargeId: string): void {
-  emu.later(emu.config.asyncCaptureDelayMs + 5, () => {
-    const ch = emu.store.charges.get(chargeId);
-    if (!ch || ch.disputed) return;
-    const amount = ch.amount_captured || ch.amount;
-    const id = newId('du');
-    const txn = createBalanceTransaction(emu, {
-      amount: -amount,
-      currency: ch.currency,
-      source: id,
-      type: 'adjustment',
-      reporting_category: 'dispute',
-      description: `Chargeback withdrawal for ${ch.id}`,
-      fee: { amount: 1500, description: 'Dispute fee' },
-    });
-    const dispute: StripeObject = {
-      id,
-      object: 'dispute',
-      amount,
-      balance_transactions: [txn],
-      charge: ch.id,
-      created: nowSeconds(),
-      currency: ch.currency,
-      enhanced_eligibility_types: [],
-      evidence: {},
-      evidence_details: { due_by: nowSeconds() + 7 * DAY, has_evidence: false, past_due: false, submission_count: 0, enhanced_eligibility: {} },
-      is_charge_refundable: false,
-      livemode: false,
-      metadata: {},
-      payment_intent: ch.payment_intent,
-      payment_method_details: { card: { brand: ch.payment_method_details?.card?.brand ?? 'visa', case_type: 'chargeback', network_reason_code: '10.4' }, type: 'card' },
-      reason: 'fraudulent',
-      status: 'needs_response',
-    };
-    emu.store.disputes.insert(dispute);
-    ch.disputed = true;
-    emu.emit('charge.dispute.created', dispute, null);
-    emu.emit('charge.dispute.funds_withdrawn', dispute, null);
-  });
-}
-
 /** Charge object with its refunds list attached (for `expand[]=refunds`). */
 export function chargeWithRefunds(emu: Emulator, ch: StripeObject): StripeObject {
   const ids = emu.store.refundsByCharge.get(ch.id) ?? [];
@@ -239,16 +196,6 @@ export function register(emu: Emulator): void {
     handler: (ctx) => {
       const { customer, payment_intent } = ctx.params;
       return emu.list(store.charges, '/v1/charges', ctx.params, customer || payment_intent ? (c) => (!customer || c.customer === customer) && (!payment_intent || c.payment_intent === payment_intent) : undefined);
-    },
-  });
-  emu.route({ method: 'GET', path: '/v1/disputes/:id', spec: EXPAND, handler: (ctx) => emu.get(store.disputes, 'dispute', ctx.pathParams.id!) });
-  emu.route({
-    method: 'GET',
-    path: '/v1/disputes',
-    spec: { ...LIST, charge: f.str(), payment_intent: f.str() },
-    handler: (ctx) => {
-      const { charge, payment_intent } = ctx.params;
-      return emu.list(store.disputes, '/v1/disputes', ctx.params, (d) => (!charge || d.charge === charge) && (!payment_intent || d.payment_intent === payment_intent));
     },
   });
 }
