@@ -19,6 +19,13 @@ export const messagesConsumed = new Counter({
   registers: [metricsRegistry],
 });
 
+export const offsetCommits = new Counter({
+  name: 'kafka_offset_commits_total',
+  help: 'Offset commit requests a consumer group sent to Kafka (at most one per commit interval while busy)',
+  labelNames: ['group'] as const,
+  registers: [metricsRegistry],
+});
+
 export const messageHandleDuration = new Histogram({
   name: 'message_handle_duration_seconds',
   help: 'Time to apply one consumed message, including its transaction',

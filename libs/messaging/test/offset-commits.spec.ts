@@ -1,0 +1,67 @@
+import { PointsChanged } from '@omnipay/contracts';
+import { TestDatabase, engines, eventually, testKafka, type ServiceProcess } from '@omnipay/testing';
+import { createEnvelope } from '../src/outbox/create-envelope';
+import { isolatedRun, metricValue, startLedger } from './ledger-fixture';
+
+const MESSAGES = 60;
+
+/**
+ * A group that receives messages one at a time (light load) must not send an offset commit per message: kafkajs's
+ * own autoCommit does, whatever its interval. Commits are throttled to one per interval, and the last offsets of a
+ * burst are still committed once the group is idle, so its lag reads zero.
+ */
+describe('offset commits', () => {
+  const world = isolatedRun('offset_commits');
+  const db = new TestDatabase(engines().databaseUrl);
+  const kafka = testKafka(engines().kafkaBrokers);
+  let ledger: ServiceProcess | undefined;
+
+  afterAll(async () => {
+    await ledger?.stop();
+    await db.dropSchema(world.schema);
+    await db.close();
+  });
+
+  async function committed(): Promise<number> {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const [topic] = await admin.fetchOffsets({ groupId: world.groupId, topics: [world.topic] });
+      return topic.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  it('commits far fewer times than it receives messages one by one, and commits the last ones once idle', async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: world.topic, numPartitions: 1 }] });
+    await admin.disconnect();
+    ledger = await startLedger(world);
+    const effects = () => db.scalar<number>(`SELECT count(*) FROM ${world.schema}.fixture_effects`);
+
+    const producer = kafka.producer();
+    await producer.connect();
+    try {
+      for (let i = 0; i < MESSAGES; i++) {
+        const env = createEnvelope(
+          PointsChanged,
+          { customerId: 'cust-1', orderId: `o-${i}`, entryId: String(i), reason: 'accrual', points: 1, balance: i + 1 } as never,
+          'test',
+        );
+        await producer.send({ topic: world.topic, acks: -1, messages: [{ key: 'cust-1', value: JSON.stringify(env) }] });
+        // Each message applied before the next is sent: every one is a batch of its own.
+        await eventually(effects, (n) => n >= i + 1, { intervalMs: 5, what: `message ${i} applied` });
+      }
+    } finally {
+      await producer.disconnect();
+    }
+
+    // Idle now: the last offsets are committed without another message arriving.
+    await eventually(committed, (n) => n === MESSAGES, { timeoutMs: 10000, what: 'every offset committed' });
+    const commits = metricValue((await ledger.get('/metrics')).text, 'kafka_offset_commits_total', { group: world.groupId });
+    expect(commits).toBeGreaterThan(0);
+    expect(commits).toBeLessThan(MESSAGES / 2);
+  });
+});
