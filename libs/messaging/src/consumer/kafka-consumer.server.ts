@@ -217,7 +217,10 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     const topic = batch.topic.slice(this.settings.topicPrefix.length);
     const handler = group.handlers.get(topic);
     if (!handler) return;
-    group.offsets = { commitOffsetsIfNecessary: payload.commitOffsetsIfNecessary, uncommittedOffsets: payload.uncommittedOffsets };
+    group.offsets = {
+      commitOffsetsIfNecessary: (offsets) => payload.commitOffsetsIfNecessary(offsets),
+      uncommittedOffsets: () => payload.uncommittedOffsets(),
+    };
     for (let i = 0; i < batch.messages.length; i += CHUNK) {
       if (this.closed || !payload.isRunning() || payload.isStale()) return;
       const chunk = batch.messages.slice(i, i + CHUNK);
