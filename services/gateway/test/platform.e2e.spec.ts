@@ -162,6 +162,26 @@ describe('checkout to fulfilment through the gateway', () => {
     );
   });
 
+  it('cancels the order and frees its stock at once when Stripe refuses its PaymentIntent for good', async () => {
+    const dan = token('cust_e2e_dan', 'customer', { channel: 'web' });
+    const before = await stock('CAP-NVY', 'online_fc');
+    const fault = await fetch(`${stack.emulator.url}/_emulator/faults/api`, {
+      method: 'POST',
+      body: JSON.stringify({ method: 'POST', path: '^/v1/payment_intents$', status: 400, code: 'amount_too_large', times: 1 }),
+    });
+    expect(fault.status).toBe(200);
+    const refused = await api(dan, 'POST', '/v1/checkout', { fulfilment: 'ship', currency: 'usd', lines: [{ sku: 'CAP-NVY', quantity: 3 }] });
+    expect(refused.status).toBe(422);
+    expect(JSON.stringify(refused.body)).toContain('amount_too_large');
+    const [order] = (await api(dan, 'GET', '/v1/orders')).body.orders as Json[];
+    const cancelled = await orderState(dan, order.id as string, ['cancelled']);
+    expect((cancelled.history as Json[]).at(-1)).toMatchObject({ to: 'cancelled', reason: 'payment_not_created: amount_too_large' });
+    expect(await stock('CAP-NVY', 'online_fc')).toEqual(before);
+    // The next checkout (Stripe accepts it again) goes through.
+    const next = await api(dan, 'POST', '/v1/checkout', { fulfilment: 'ship', currency: 'usd', lines: [{ sku: 'CAP-NVY', quantity: 3 }] });
+    expect(next.status).toBe(201);
+  });
+
   it('answers a retried checkout with the same order and PaymentIntent', async () => {
     const bob = token('cust_e2e_bob', 'customer', { channel: 'web' });
     const body = { fulfilment: 'ship', currency: 'eur', lines: [{ sku: 'CAP-NVY', quantity: 1 }] };

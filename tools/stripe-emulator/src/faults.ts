@@ -9,8 +9,10 @@ export interface ApiFaultInput {
   method?: string;
   /** path prefix (e.g. `/v1/payment_intents`) or, when it starts with `^`, a regular expression */
   path?: string;
-  /** answer with this status (500, 502, 503 or 429) instead of running the request */
+  /** answer with this status (500, 502, 503, 504 or 429; 400 = Stripe refuses it for good) instead of running the request */
   status?: number;
+  /** with status 400: the `invalid_request_error` code (e.g. `amount_too_large`) */
+  code?: string;
   /** wait this long before handling (combined with `status` or alone) */
   delay_ms?: number;
   /** run the request (commit the write), then answer 500; the idempotency store keeps the real result */

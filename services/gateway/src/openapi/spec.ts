@@ -25,7 +25,8 @@ export const routes: Route[] = [
   {
     method: 'post',
     path: '/v1/checkout',
-    summary: 'Place a server-priced order and create its PaymentIntent; answers with the client secret',
+    summary:
+      'Place a server-priced order and create its PaymentIntent; answers with the client secret. A PaymentIntent Stripe refuses (422) cancels the order and frees its stock; after a 502/504 retry with the same Idempotency-Key',
     roles: ['customer'],
     body: checkoutBody,
     response: checkoutResponse,

@@ -33,11 +33,13 @@ function num(v: unknown, name: string): number | undefined {
 }
 
 export function validateApiFault(b: Record<string, unknown>): ApiFaultInput {
-  const allowed = ['method', 'path', 'status', 'delay_ms', 'ambiguous', 'times'];
+  const allowed = ['method', 'path', 'status', 'code', 'delay_ms', 'ambiguous', 'times'];
   for (const k of Object.keys(b)) if (!allowed.includes(k)) throw new AdminError(400, `unknown field ${k} (allowed: ${allowed.join(', ')})`);
   const status = num(b.status, 'status');
-  if (status !== undefined && ![429, 500, 502, 503, 504].includes(status)) throw new AdminError(400, 'status must be 429, 500, 502, 503 or 504');
+  if (status !== undefined && ![400, 429, 500, 502, 503, 504].includes(status)) throw new AdminError(400, 'status must be 400, 429, 500, 502, 503 or 504');
+  if (b.code !== undefined && status !== 400) throw new AdminError(400, 'code goes with status 400');
   const out: ApiFaultInput = {};
+  if (b.code !== undefined) out.code = String(b.code);
   if (b.method !== undefined) out.method = String(b.method).toUpperCase();
   if (b.path !== undefined) out.path = String(b.path);
   if (status !== undefined) out.status = status;

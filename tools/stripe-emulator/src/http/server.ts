@@ -192,7 +192,12 @@ async function handleApi(
   if (fault?.delay_ms) await sleep(fault.delay_ms);
   if (fault?.status && !fault.ambiguous) {
     if (idemKey) emu.idempotency.abandon(scope, idemKey);
-    const e = fault.status === 429 ? rateLimited() : apiError(fault.status, 'An unknown error occurred (injected by the emulator).');
+    const e =
+      fault.status === 429
+        ? rateLimited()
+        : fault.status === 400
+          ? invalidRequest(`The request was refused (${fault.code ?? 'invalid_request'}, injected by the emulator).`, { code: fault.code })
+          : apiError(fault.status, 'An unknown error occurred (injected by the emulator).');
     return fail(e);
   }
 
