@@ -179,6 +179,11 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
       });
       group.consumer = consumer;
       consumer.on(consumer.events.COMMIT_OFFSETS, () => offsetCommits.inc({ group: group.groupId }));
+      // A crashed or rejoined consumer has a new offset manager: the last batch's functions would commit for the
+      // old member (and fail every interval) until the next batch.
+      const forget = () => (group.offsets = undefined);
+      consumer.on(consumer.events.CRASH, forget);
+      consumer.on(consumer.events.GROUP_JOIN, forget);
       // A fresh broker creates its offsets topic on the first group join and may answer "coordinator not
       // available" for a while, longer than kafkajs's own retries when several groups join at once.
       for (let attempt = 1; ; attempt++) {
@@ -226,8 +231,16 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
       const chunk = batch.messages.slice(i, i + CHUNK);
       await this.applyChunk(group, topic, batch, chunk, handler, payload);
       payload.resolveOffset(chunk[chunk.length - 1].offset);
+      // Closing: this chunk finished after close() committed, so commit it now rather than redeliver it.
+      if (this.closed) return this.commitOffsets(group, true);
       await payload.commitOffsetsIfNecessary();
-      await payload.heartbeat();
+      try {
+        await payload.heartbeat();
+      } catch (error) {
+        // A rebalance: hand over what was applied, as kafkajs's autoCommit did, before the partitions move.
+        await this.commitOffsets(group, true);
+        throw error;
+      }
     }
   }
 

@@ -74,7 +74,8 @@ export function ordersNeedingReversals(orders: Map<string, LoyaltyOrderState>, e
  * reversals that bring the order's reversed points to the pro-rata target of what is refunded and disputed so far
  * (absolute amounts: same facts in any order, any number of times → same ledger). A refund that fails later or a
  * dispute the merchant wins lowers what counts as given back, and the difference comes back as points; payments
- * emits either only after the refund or dispute it ends, on the same key. `reversed` holds, per order of
+ * emits either only after the refund or dispute it ends, on the same key, and a refund's failure relies on that
+ * order (decision 0011 names the limit). `reversed` holds, per order of
  * `ordersNeedingReversals`, the points already taken back; both maps are mutated.
  */
 export function planLoyaltyPayments(

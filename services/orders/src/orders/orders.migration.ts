@@ -72,8 +72,8 @@ export class OrdersDisputeStatus1710000000600 implements MigrationInterface {
   name = 'OrdersDisputeStatus1710000000600';
 
   async up(q: QueryRunner): Promise<void> {
+    // Disputes recorded before this column have no known outcome: left NULL, not guessed `open`.
     await q.query(`ALTER TABLE orders ADD COLUMN dispute_status text`);
-    await q.query(`UPDATE orders SET dispute_status = 'open' WHERE dispute_id IS NOT NULL`);
   }
 
   async down(q: QueryRunner): Promise<void> {

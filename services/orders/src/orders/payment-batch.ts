@@ -80,8 +80,9 @@ type Facts = Partial<Omit<OrderPaymentState, 'id' | 'status' | 'fulfilment' | 'c
  * (created then succeeded, succeeded then refunded) end as they would apart. Events may come late, twice (also
  * re-published under a new message id) or out of order: the transition table refuses anything that would move an
  * order backwards, and refunds are applied from Stripe's absolute `totalRefunded`, so the final state does not
- * depend on arrival order. (A refund that fails later lowers the total; that event follows its refund's on the
- * same key.) `orders` is mutated.
+ * depend on arrival order. (A refund that fails later lowers the total: that event must follow its refund's, which
+ * one payments process publishing in commit order per key gives; decision 0011 names the limit.) `orders` is
+ * mutated.
  */
 export function planOrderPayments(
   orders: Map<string, OrderPaymentState>,
