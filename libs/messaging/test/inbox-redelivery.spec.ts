@@ -2,7 +2,7 @@ import { PointsChanged } from '@omnipay/contracts';
 import { createEnvelope } from '../src/outbox/create-envelope';
 import { TestDatabase, engines, eventually, testKafka } from '@omnipay/testing';
 import type { ServiceProcess } from '@omnipay/testing';
-import { isolatedRun, metricValue, startLedger } from './ledger-fixture';
+import { committedOffsets, isolatedRun, metricValue, startLedger } from './ledger-fixture';
 
 const TOTAL = 20000;
 
@@ -19,17 +19,6 @@ describe('idempotent inbox', () => {
   });
 
   const effects = () => db.scalar<number>(`SELECT count(*) FROM ${world.schema}.fixture_effects`);
-
-  async function committedOffsets(): Promise<number> {
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      const [topic] = await admin.fetchOffsets({ groupId: world.groupId, topics: [world.topic] });
-      return topic.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
-    } finally {
-      await admin.disconnect();
-    }
-  }
 
   async function produceBacklog(): Promise<void> {
     const admin = kafka.admin();
@@ -66,7 +55,7 @@ describe('idempotent inbox', () => {
       await eventually(effects, (n) => n >= before + 1000 || n >= TOTAL - 1000, { intervalMs: 20, what: 'progress before the kill' });
       await ledger.kill();
       const applied = await effects();
-      redelivered = applied - (await committedOffsets());
+      redelivered = applied - (await committedOffsets(kafka, world.groupId, world.topic));
       ledger = await startLedger(world);
       if (redelivered > 0) {
         duplicatesSeen = await eventually(

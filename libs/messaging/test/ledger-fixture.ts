@@ -1,3 +1,4 @@
+import type { Kafka } from 'kafkajs';
 import { engines, freePort, ServiceProcess, TestDatabase, TopicRecorder, testKafka, uniqueName } from '@omnipay/testing';
 
 export const LEDGER_ENTRY = 'libs/testing/src/fixtures/ledger/main.ts';
@@ -72,4 +73,16 @@ export function metricValue(metricsText: string, name: string, labels: Record<st
     if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.split(' ').pop());
   }
   return 0;
+}
+
+/** The sum of a group's committed offsets on one topic (what a restart would resume from). */
+export async function committedOffsets(kafka: Kafka, groupId: string, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return t.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+  } finally {
+    await admin.disconnect();
+  }
 }

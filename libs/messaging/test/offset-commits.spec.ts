@@ -1,7 +1,7 @@
 import { PointsChanged } from '@omnipay/contracts';
 import { TestDatabase, engines, eventually, testKafka, type ServiceProcess } from '@omnipay/testing';
 import { createEnvelope } from '../src/outbox/create-envelope';
-import { isolatedRun, metricValue, startLedger } from './ledger-fixture';
+import { committedOffsets, isolatedRun, metricValue, startLedger } from './ledger-fixture';
 
 const MESSAGES = 60;
 
@@ -21,17 +21,6 @@ describe('offset commits', () => {
     await db.dropSchema(world.schema);
     await db.close();
   });
-
-  async function committed(): Promise<number> {
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      const [topic] = await admin.fetchOffsets({ groupId: world.groupId, topics: [world.topic] });
-      return topic.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
-    } finally {
-      await admin.disconnect();
-    }
-  }
 
   it('commits far fewer times than it receives messages one by one, and commits the last ones once idle', async () => {
     const admin = kafka.admin();
@@ -59,7 +48,7 @@ describe('offset commits', () => {
     }
 
     // Idle now: the last offsets are committed without another message arriving.
-    await eventually(committed, (n) => n === MESSAGES, { timeoutMs: 10000, what: 'every offset committed' });
+    await eventually(() => committedOffsets(kafka, world.groupId, world.topic), (n) => n === MESSAGES, { timeoutMs: 10000, what: 'every offset committed' });
     const commits = metricValue((await ledger.get('/metrics')).text, 'kafka_offset_commits_total', { group: world.groupId });
     expect(commits).toBeGreaterThan(0);
     expect(commits).toBeLessThan(MESSAGES / 2);
