@@ -14,12 +14,20 @@ import {
 import { InventoryService } from './inventory/inventory.service';
 import { LoyaltyConsumer } from './loyalty/loyalty.consumer';
 import { LoyaltyController } from './loyalty/loyalty.controller';
-import { Loyalty1710000000400, LoyaltyDisputeOutcome1710000000700 } from './loyalty/loyalty.migration';
+import {
+  Loyalty1710000000400,
+  LoyaltyDisputeOutcome1710000000700,
+  LoyaltyRefundSeq1710000000900,
+} from './loyalty/loyalty.migration';
 import { LoyaltyService } from './loyalty/loyalty.service';
 import { OrderExpirySweeper } from './orders/order-expiry.sweeper';
 import { OrdersConsumer } from './orders/orders.consumer';
 import { OrdersController } from './orders/orders.controller';
-import { Orders1710000000200, OrdersDisputeStatus1710000000600 } from './orders/orders.migration';
+import {
+  Orders1710000000200,
+  OrdersDisputeStatus1710000000600,
+  OrdersRefundSeq1710000000800,
+} from './orders/orders.migration';
 import { OrdersService } from './orders/orders.service';
 
 /**
@@ -47,6 +55,8 @@ export class AppModule {
             InventoryPendingReturns1710000000500,
             OrdersDisputeStatus1710000000600,
             LoyaltyDisputeOutcome1710000000700,
+            OrdersRefundSeq1710000000800,
+            LoyaltyRefundSeq1710000000900,
           ],
         }),
       ],

@@ -244,6 +244,14 @@ describe('payments end to end (emulator → events → payments → Kafka)', () 
     await new Promise((r) => setTimeout(r, 500));
     expect(count(orderId, 'payment.refund_failed')).toBe(1);
     expect((await get(s, `/payments/${created.paymentId}`)).body).toMatchObject({ amountRefunded: 3000 });
+    // Every refund fact carries its place among the payment's, in the order payments decided them (decision 0011).
+    const facts = paymentEvents(s, orderId).filter((e) => e.type === 'payment.refunded' || e.type === 'payment.refund_failed');
+    const bySeq = [...facts].sort((a, b) => Number(a.data.refundSeq) - Number(b.data.refundSeq));
+    expect(bySeq.map((e) => e.data.refundSeq)).toEqual([1, 2, 3, 4]);
+    expect(bySeq.slice(2).map((e) => [e.type, e.data.refundId])).toEqual([
+      ['payment.refund_failed', failing.body.refundId],
+      ['payment.refunded', retry.body.refundId],
+    ]);
   });
 
   it('follows a dispute from opening to its outcome: one payment.disputed, one payment.dispute_closed, and the money out and back for finance', async () => {

@@ -68,6 +68,14 @@ export const PaymentCanceled = defineMessage({
   key,
 });
 
+/**
+ * The place of a refund fact (`payment.refunded`, `payment.refund_failed`) among its payment's: 1, 2, … in the
+ * order payments decided them. A consumer applies a `totalRefunded` only when its `refundSeq` is above the last it
+ * applied, so a failure that overtakes its refund (several payments replicas, a replay) cannot be undone by it.
+ * Absent from messages written before it existed: apply those as before (the largest total wins).
+ */
+const refundSeq = z.number().int().positive().optional();
+
 export const PaymentRefunded = defineMessage({
   topic: Topics.paymentsEvents,
   type: 'payment.refunded',
@@ -79,6 +87,7 @@ export const PaymentRefunded = defineMessage({
     amount: minorUnits,
     /** Stripe's absolute `amount_refunded` after this refund: consumers apply totals, never increments. */
     totalRefunded: minorUnits,
+    refundSeq,
     amountCaptured: minorUnits,
     currency,
     fullyRefunded: z.boolean(),
@@ -93,7 +102,7 @@ export const PaymentRefunded = defineMessage({
 /**
  * A refund that had succeeded failed later (closed or expired card, say): Stripe gave the money back to the
  * merchant's balance, so the customer did not get it. `totalRefunded` is the absolute amount still refunded after
- * it. Emitted only after the refund's `payment.refunded`, on the same key, so consumers see them in that order.
+ * it. Emitted after the refund's `payment.refunded`, on the same key, with a higher `refundSeq`.
  */
 export const PaymentRefundFailed = defineMessage({
   topic: Topics.paymentsEvents,
@@ -105,6 +114,7 @@ export const PaymentRefundFailed = defineMessage({
     /** The failed refund's amount (money back with the merchant). */
     amount: minorUnits,
     totalRefunded: minorUnits,
+    refundSeq,
     amountCaptured: minorUnits,
     currency,
     /** Stripe's `failure_reason` (`declined`, `expired_or_canceled_card`, `lost_or_stolen_card`, `unknown`, ...). */

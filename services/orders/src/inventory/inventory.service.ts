@@ -11,6 +11,7 @@ import {
 } from '@omnipay/contracts';
 import { OutboxService, UnitOfWork } from '@omnipay/messaging';
 import { JsonLogger, metricsRegistry } from '@omnipay/observability';
+import { together, type Statement } from '@omnipay/persistence';
 import { Counter } from 'prom-client';
 import { DataSource, type EntityManager } from 'typeorm';
 import { causedBy, isEvent } from '../shared/payment-events';
@@ -236,80 +237,88 @@ export class InventoryService {
     return { holds, lines, stock, returns };
   }
 
-  /** Writes a chunk's decisions: a statement per table touched, whatever the chunk's size. */
+  /**
+   * Writes a chunk's decisions, whatever its size, as one statement of data-modifying CTEs (a part per table and
+   * kind of change; no two parts touch one row): one round trip.
+   */
   async applyPaymentPlan(manager: EntityManager, plan: InventoryPlan): Promise<void> {
+    const parts: Statement[] = [];
     const existing = plan.stock.filter((r) => !r.created);
     if (existing.length > 0) {
-      await manager.query(
-        `UPDATE stock s SET on_hand = v.on_hand, reserved = v.reserved, updated_at = now()
-           FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]) AS v(sku, location_id, on_hand, reserved)
-          WHERE s.sku = v.sku AND s.location_id = v.location_id`,
-        [
+      parts.push({
+        sql: `UPDATE stock s SET on_hand = v.on_hand, reserved = v.reserved, updated_at = now()
+              FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]) AS v(sku, location_id, on_hand, reserved)
+              WHERE s.sku = v.sku AND s.location_id = v.location_id`,
+        params: [
           existing.map((r) => r.sku),
           existing.map((r) => r.location_id),
           existing.map((r) => r.on_hand),
           existing.map((r) => r.reserved),
         ],
-      );
+      });
     }
     const created = plan.stock.filter((r) => r.created);
     if (created.length > 0) {
       // Not locked beforehand (there was no row): add to whatever a concurrent writer may have created meanwhile.
-      await manager.query(
-        `INSERT INTO stock (sku, location_id, on_hand, reserved)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]) ORDER BY 1, 2
-         ON CONFLICT (sku, location_id) DO UPDATE SET on_hand = stock.on_hand + EXCLUDED.on_hand,
-            reserved = stock.reserved + EXCLUDED.reserved, updated_at = now()`,
-        [
+      parts.push({
+        sql: `INSERT INTO stock (sku, location_id, on_hand, reserved)
+              SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]) ORDER BY 1, 2
+              ON CONFLICT (sku, location_id) DO UPDATE SET on_hand = stock.on_hand + EXCLUDED.on_hand,
+                reserved = stock.reserved + EXCLUDED.reserved, updated_at = now()`,
+        params: [
           created.map((r) => r.sku),
           created.map((r) => r.location_id),
           created.map((r) => r.on_hand),
           created.map((r) => r.reserved),
         ],
-      );
+      });
     }
     if (plan.holds.length > 0) {
-      await manager.query(
-        `UPDATE inventory_holds h SET status = v.status, updated_at = now()
-           FROM unnest($1::text[], $2::text[]) AS v(order_id, status) WHERE h.order_id = v.order_id`,
-        [plan.holds.map((h) => h.order_id), plan.holds.map((h) => h.status)],
-      );
+      parts.push({
+        sql: `UPDATE inventory_holds h SET status = v.status, updated_at = now()
+              FROM unnest($1::text[], $2::text[]) AS v(order_id, status) WHERE h.order_id = v.order_id`,
+        params: [plan.holds.map((h) => h.order_id), plan.holds.map((h) => h.status)],
+      });
     }
     if (plan.lines.length > 0) {
-      await manager.query(
-        `UPDATE inventory_hold_lines l SET returned = v.returned
-           FROM unnest($1::text[], $2::text[], $3::int[]) AS v(order_id, sku, returned)
-          WHERE l.order_id = v.order_id AND l.sku = v.sku`,
-        [plan.lines.map((l) => l.order_id), plan.lines.map((l) => l.sku), plan.lines.map((l) => l.returned)],
-      );
+      parts.push({
+        sql: `UPDATE inventory_hold_lines l SET returned = v.returned
+              FROM unnest($1::text[], $2::text[], $3::int[]) AS v(order_id, sku, returned)
+              WHERE l.order_id = v.order_id AND l.sku = v.sku`,
+        params: [plan.lines.map((l) => l.order_id), plan.lines.map((l) => l.sku), plan.lines.map((l) => l.returned)],
+      });
     }
     const newReturns = plan.returns.filter((r) => r.isNew);
     if (newReturns.length > 0) {
-      await manager.query(
-        `INSERT INTO inventory_returns (refund_id, order_id, location_id, items, status)
-         SELECT r.refund_id, r.order_id, r.location_id, r.items::jsonb, r.status
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS r(refund_id, order_id, location_id, items, status)`,
-        [
+      parts.push({
+        sql: `INSERT INTO inventory_returns (refund_id, order_id, location_id, items, status)
+              SELECT r.refund_id, r.order_id, r.location_id, r.items::jsonb, r.status
+              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS r(refund_id, order_id, location_id, items, status)`,
+        params: [
           newReturns.map((r) => r.refund_id),
           newReturns.map((r) => r.order_id),
           newReturns.map((r) => r.location_id),
           newReturns.map((r) => JSON.stringify(r.items)),
           newReturns.map((r) => r.status),
         ],
-      );
+      });
     }
     const restocked = plan.returns.filter((r) => !r.isNew && r.status === 'restocked');
     if (restocked.length > 0) {
-      await manager.query(
-        `UPDATE inventory_returns SET status = 'restocked' WHERE refund_id = ANY($1::text[])`,
-        [restocked.map((r) => r.refund_id)],
-      );
+      parts.push({
+        sql: `UPDATE inventory_returns SET status = 'restocked' WHERE refund_id = ANY($1::text[])`,
+        params: [restocked.map((r) => r.refund_id)],
+      });
     }
     for (let i = 0; i < plan.shortfalls; i++) inventoryShortfalls.inc();
-    await this.outbox.addMany(
+    const outbox = this.outbox.insertion(
       manager,
       plan.events.map((e) => ({ definition: StockChanged, data: e.data, opts: causedBy(e.cause) })),
     );
+    if (outbox) parts.push(outbox);
+    if (parts.length === 0) return;
+    const { sql, params } = together(parts);
+    await manager.query(sql, params);
   }
 
   private async updateStock(

@@ -63,3 +63,16 @@ export class LoyaltyDisputeOutcome1710000000700 implements MigrationInterface {
     await q.query('ALTER TABLE loyalty_orders DROP COLUMN dispute_outcome');
   }
 }
+
+/** As `OrdersRefundSeq1710000000800`, for the points: a late refund fact cannot take points back twice. */
+export class LoyaltyRefundSeq1710000000900 implements MigrationInterface {
+  name = 'LoyaltyRefundSeq1710000000900';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE loyalty_orders ADD COLUMN refund_seq int NOT NULL DEFAULT 0`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('ALTER TABLE loyalty_orders DROP COLUMN refund_seq');
+  }
+}

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { PointsChanged, type CustomerId, type Envelope, type OrderId } from '@omnipay/contracts';
 import { OutboxService } from '@omnipay/messaging';
 import { JsonLogger } from '@omnipay/observability';
+import { together, type Statement } from '@omnipay/persistence';
 import { APP_CONFIG } from '@omnipay/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { OrdersConfig } from '../config';
@@ -28,6 +29,7 @@ interface LoyaltyOrder {
   total_refunded: string;
   disputed_amount: string;
   dispute_outcome: string | null;
+  refund_seq: number;
 }
 
 /**
@@ -99,6 +101,7 @@ export class LoyaltyService {
           total_refunded: Number(r.total_refunded),
           disputed_amount: Number(r.disputed_amount),
           dispute_outcome: r.dispute_outcome,
+          refund_seq: Number(r.refund_seq ?? 0),
         },
       ]),
     );
@@ -117,23 +120,26 @@ export class LoyaltyService {
   }
 
   /**
-   * Writes a chunk's decisions: the loyalty orders, the ledger entries (in decision order), each customer's balance
-   * in one upsert (customer id order, so concurrent chunks queue rather than deadlock), and a `PointsChanged` per
-   * entry with the balance right after it.
+   * Writes a chunk's decisions in two round trips: one statement of data-modifying CTEs for the loyalty orders, the
+   * ledger entries (in decision order) and each customer's balance (one upsert over the entries actually written,
+   * in customer id order, so concurrent chunks queue rather than deadlock); then a `PointsChanged` per entry with the
+   * balance right after it.
    */
   async applyPaymentPlan(manager: EntityManager, plan: LoyaltyPlan, chunkSize: number): Promise<void> {
+    const parts: Statement[] = [];
     const o = plan.orders;
     if (o.length > 0) {
-      await manager.query(
-        `UPDATE loyalty_orders l SET payment_id = v.payment_id, paid_amount = v.paid_amount, mismatch = v.mismatch,
-                accrued_points = v.accrued_points, total_refunded = v.total_refunded,
-                disputed_amount = v.disputed_amount, dispute_outcome = v.dispute_outcome, updated_at = now()
-           FROM unnest($1::text[], $2::text[], $3::bigint[], $4::boolean[], $5::int[], $6::bigint[], $7::bigint[],
-                       $8::text[])
-                AS v(order_id, payment_id, paid_amount, mismatch, accrued_points, total_refunded, disputed_amount,
-                     dispute_outcome)
-          WHERE l.order_id = v.order_id`,
-        [
+      parts.push({
+        sql: `UPDATE loyalty_orders l SET payment_id = v.payment_id, paid_amount = v.paid_amount, mismatch = v.mismatch,
+                     accrued_points = v.accrued_points, total_refunded = v.total_refunded,
+                     disputed_amount = v.disputed_amount, dispute_outcome = v.dispute_outcome,
+                     refund_seq = v.refund_seq, updated_at = now()
+                FROM unnest($1::text[], $2::text[], $3::bigint[], $4::boolean[], $5::int[], $6::bigint[], $7::bigint[],
+                            $8::text[], $9::int[])
+                     AS v(order_id, payment_id, paid_amount, mismatch, accrued_points, total_refunded, disputed_amount,
+                          dispute_outcome, refund_seq)
+               WHERE l.order_id = v.order_id`,
+        params: [
           o.map((x) => x.order_id),
           o.map((x) => x.payment_id),
           o.map((x) => x.paid_amount),
@@ -142,49 +148,65 @@ export class LoyaltyService {
           o.map((x) => x.total_refunded),
           o.map((x) => x.disputed_amount),
           o.map((x) => x.dispute_outcome),
+          o.map((x) => x.refund_seq),
         ],
-      );
+      });
     }
-    if (plan.entries.length === 0) return;
     const e = plan.entries;
-    const inserted = await manager.query<{ id: string; n: string }[]>(
-      `INSERT INTO loyalty_entries (customer_id, order_id, reason, source_ref, points)
-       SELECT e.customer_id, e.order_id, e.reason, e.source_ref, e.points
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[])
-              WITH ORDINALITY AS e(customer_id, order_id, reason, source_ref, points, n)
-        ORDER BY e.n
-       ON CONFLICT DO NOTHING RETURNING id, order_id, reason, source_ref`,
-      [
+    if (e.length === 0) {
+      if (parts.length > 0) await manager.query(parts[0].sql, parts[0].params);
+      return;
+    }
+    // s{n}: the entries written (a fact recorded before under another message is not), then the balances they move.
+    const entries = `s${parts.length}`;
+    parts.push({
+      sql: `INSERT INTO loyalty_entries (customer_id, order_id, reason, source_ref, points)
+            SELECT e.customer_id, e.order_id, e.reason, e.source_ref, e.points
+              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[])
+                   WITH ORDINALITY AS e(customer_id, order_id, reason, source_ref, points, n)
+             ORDER BY e.n
+            ON CONFLICT DO NOTHING RETURNING id, customer_id, order_id, reason, source_ref, points`,
+      params: [
         e.map((x) => x.customerId),
         e.map((x) => x.orderId),
         e.map((x) => x.reason),
         e.map((x) => x.sourceRef),
         e.map((x) => x.points),
       ],
+    });
+    const balances = `s${parts.length}`;
+    parts.push({
+      sql: `INSERT INTO loyalty_accounts (customer_id, balance)
+            SELECT customer_id, SUM(points)::int FROM ${entries} GROUP BY customer_id ORDER BY 1
+            ON CONFLICT (customer_id) DO UPDATE SET balance = loyalty_accounts.balance + EXCLUDED.balance, updated_at = now()
+            RETURNING customer_id, balance`,
+      params: [],
+    });
+    const { sql, params } = together(
+      parts,
+      `SELECT id::text AS id, order_id, reason, source_ref, NULL::text AS customer_id, NULL::int AS balance FROM ${entries}
+       UNION ALL SELECT NULL, NULL, NULL, NULL, customer_id, balance FROM ${balances}`,
     );
-    const idOf = new Map(
-      (inserted as unknown as { id: string; order_id: string; reason: string; source_ref: string }[]).map(
-        (r) => [`${r.order_id}\u0000${r.reason}\u0000${r.source_ref}`, String(r.id)],
-      ),
-    );
+    const rows = await manager.query<
+      { id: string | null; order_id: string; reason: string; source_ref: string; customer_id: string | null; balance: number | null }[]
+    >(sql, params);
+    const idOf = new Map<string, string>();
+    const accounts: { customer_id: string; balance: number }[] = [];
+    for (const r of rows) {
+      if (r.id !== null) idOf.set(`${r.order_id}\u0000${r.reason}\u0000${r.source_ref}`, r.id);
+      else if (r.customer_id !== null) accounts.push({ customer_id: r.customer_id, balance: Number(r.balance) });
+    }
     const written = e.flatMap((x) => {
       const id = idOf.get(`${x.orderId}\u0000${x.reason}\u0000${x.sourceRef}`);
       return id === undefined ? [] : [{ ...x, id }];
     });
     // An entry that already existed (a fact seen before under another message) was not written; later decisions of a
-    // longer chunk may have counted on it, so the chunk is redone one message at a time, where none depends on it.
+    // longer chunk may have counted on it, so the chunk is redone one message at a time, where none depends on it
+    // (the balances written with it roll back with the transaction).
     if (written.length < e.length && chunkSize > 1) throw new LedgerEntryExists();
     if (written.length === 0) return;
     const delta = new Map<string, number>();
     for (const x of written) delta.set(x.customerId, (delta.get(x.customerId) ?? 0) + x.points);
-    const customers = [...delta.keys()].sort();
-    const accounts = await manager.query<{ customer_id: string; balance: number }[]>(
-      `INSERT INTO loyalty_accounts (customer_id, balance)
-       SELECT * FROM unnest($1::text[], $2::int[]) ORDER BY 1
-       ON CONFLICT (customer_id) DO UPDATE SET balance = loyalty_accounts.balance + EXCLUDED.balance, updated_at = now()
-       RETURNING customer_id, balance`,
-      [customers, customers.map((c) => delta.get(c))],
-    );
     // Each event carries the balance right after its entry: start from the balance before this chunk's entries.
     const running = new Map(
       accounts.map((a) => [a.customer_id, a.balance - (delta.get(a.customer_id) ?? 0)]),

@@ -15,6 +15,7 @@ const order = (over: Partial<LoyaltyOrderState> = {}): LoyaltyOrderState => ({
   total_refunded: 0,
   disputed_amount: 0,
   dispute_outcome: null,
+  refund_seq: 0,
   ...over,
 });
 
@@ -83,6 +84,21 @@ describe('loyalty: a chunk of payment events', () => {
       12,
     );
     expect(later.entries.map((e) => e.points)).toEqual([10]);
+  });
+
+  it('takes back only the points of refunds that stayed refunded when a refund arrives after its own failure', () => {
+    const first = pay.refunded(O, 'pi_a', { refundId: 're_1', totalRefunded: 250, refundSeq: 1 });
+    const second = pay.refunded(O, 'pi_a', { refundId: 're_2', amount: 1000, totalRefunded: 1250, refundSeq: 2 });
+    const failed = pay.refundFailed(O, 'pi_a', { refundId: 're_2', amount: 1000, totalRefunded: 250, refundSeq: 3 });
+    const p = plan([pay.succeeded(O, 'pi_a'), first, failed, second]);
+    expect(p.entries.map((e) => [e.reason, e.points, e.sourceRef])).toEqual([
+      ['accrual', 12, 'pay_a'],
+      ['refund_reversal', -2, first.id],
+    ]);
+    expect(p.orders[0]).toMatchObject({ total_refunded: 250, refund_seq: 3 });
+    // The late refund in a chunk of its own changes nothing either.
+    const later = plan([second], order({ accrued_points: 12, paid_amount: 1250, total_refunded: 250, refund_seq: 3 }), 2);
+    expect(later.entries).toEqual([]);
   });
 
   it('gives the points of a dispute back when the merchant wins it, and keeps them taken when it is lost', () => {

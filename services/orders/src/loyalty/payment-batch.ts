@@ -27,6 +27,8 @@ export interface LoyaltyOrderState {
   disputed_amount: number;
   /** Set once the dispute closed; a `won` one (any but `lost`) no longer counts as disputed. */
   dispute_outcome: string | null;
+  /** `refundSeq` of the last refund fact applied (0: none yet, or only unsequenced ones). */
+  refund_seq: number;
 }
 
 export interface PlannedEntry {
@@ -132,13 +134,17 @@ export function planLoyaltyPayments(
       if (points > 0) append(o, 'accrual', p.paymentId, points, e);
       // Refunds or disputes that overtook this success are reversed now.
       reconcileReversal(o, o.total_refunded > 0 ? 'refund_reversal' : 'dispute_reversal', e);
-    } else if (isEvent(e, PaymentRefunded)) {
-      o.total_refunded = Math.max(o.total_refunded, e.data.totalRefunded);
-      changed.add(o.order_id);
-      reconcileReversal(o, 'refund_reversal', e);
-    } else if (isEvent(e, PaymentRefundFailed)) {
-      // The one fact that lowers the total; it follows its refund's `payment.refunded` on the same key.
-      o.total_refunded = e.data.totalRefunded;
+    } else if (isEvent(e, PaymentRefunded) || isEvent(e, PaymentRefundFailed)) {
+      // Totals in `refundSeq` order: a failure lowers the total, and a refund that arrives after its own failure is
+      // older and changes nothing. Unsequenced (older) messages: the larger refund total wins, a failure sets it.
+      const { totalRefunded, refundSeq } = e.data;
+      if (refundSeq !== undefined && refundSeq <= o.refund_seq) {
+        log.info({ orderId: o.order_id, type: e.type, refundSeq, applied: o.refund_seq }, 'older refund fact; ignored');
+        continue;
+      }
+      if (refundSeq !== undefined) o.refund_seq = refundSeq;
+      o.total_refunded =
+        refundSeq === undefined && isEvent(e, PaymentRefunded) ? Math.max(o.total_refunded, totalRefunded) : totalRefunded;
       changed.add(o.order_id);
       reconcileReversal(o, 'refund_reversal', e);
     } else if (isEvent(e, PaymentDisputed)) {

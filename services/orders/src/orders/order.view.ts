@@ -21,6 +21,8 @@ export interface OrderRow {
   last_payment_error: { code: string | null; declineCode: string | null; message: string | null } | null;
   dispute_id: string | null;
   dispute_status: 'open' | 'won' | 'lost' | 'warning_closed' | 'prevented' | null;
+  /** `refundSeq` of the last refund fact applied (0: none, or only facts from before refundSeq existed). */
+  refund_seq: number;
   created_at: Date;
   updated_at: Date;
 }

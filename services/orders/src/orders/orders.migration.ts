@@ -80,3 +80,16 @@ export class OrdersDisputeStatus1710000000600 implements MigrationInterface {
     await q.query('ALTER TABLE orders DROP COLUMN dispute_status');
   }
 }
+
+/** The `refundSeq` of the last refund fact applied: an older one arriving late cannot move the total (decision 0011). */
+export class OrdersRefundSeq1710000000800 implements MigrationInterface {
+  name = 'OrdersRefundSeq1710000000800';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE orders ADD COLUMN refund_seq int NOT NULL DEFAULT 0`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('ALTER TABLE orders DROP COLUMN refund_seq');
+  }
+}

@@ -11,6 +11,7 @@ import {
 } from '@omnipay/contracts';
 import { OutboxService, UnitOfWork } from '@omnipay/messaging';
 import { JsonLogger, metricsRegistry } from '@omnipay/observability';
+import { together, type Statement } from '@omnipay/persistence';
 import { APP_CONFIG } from '@omnipay/platform';
 import { Counter } from 'prom-client';
 import { DataSource, type EntityManager } from 'typeorm';
@@ -348,25 +349,27 @@ export class OrdersService {
   }
 
   /**
-   * Writes what a chunk of payment events decided, in three statements whatever its size: the orders' final
-   * payment facts and status, their history rows (in the order the transitions happened) and `OrderStatusChanged`
-   * for each transition, caused by its own payment event.
+   * Writes what a chunk of payment events decided, in one statement of data-modifying CTEs whatever its size (one
+   * round trip; the parts are different tables): the orders' final payment facts and status, their history rows
+   * (in the order the transitions happened) and `OrderStatusChanged` for each transition, caused by its own payment
+   * event.
    */
   async applyPaymentPlan(manager: EntityManager, plan: OrdersPaymentPlan): Promise<void> {
+    const parts: Statement[] = [];
     const c = plan.changed;
     if (c.length > 0) {
-      await manager.query(
-        `UPDATE orders o SET status = v.status, payment_id = v.payment_id, payment_intent_id = v.payment_intent_id,
-                payment_status = v.payment_status, amount_paid = v.amount_paid, paid_currency = v.paid_currency,
-                amount_captured = v.amount_captured, amount_refunded = v.amount_refunded,
-                last_payment_error = v.last_payment_error::jsonb, dispute_id = v.dispute_id,
-                dispute_status = v.dispute_status, updated_at = now()
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
-                       $8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::text[])
-                AS v(id, status, payment_id, payment_intent_id, payment_status, amount_paid, paid_currency,
-                     amount_captured, amount_refunded, last_payment_error, dispute_id, dispute_status)
-          WHERE o.id = v.id`,
-        [
+      parts.push({
+        sql: `UPDATE orders o SET status = v.status, payment_id = v.payment_id, payment_intent_id = v.payment_intent_id,
+                     payment_status = v.payment_status, amount_paid = v.amount_paid, paid_currency = v.paid_currency,
+                     amount_captured = v.amount_captured, amount_refunded = v.amount_refunded,
+                     last_payment_error = v.last_payment_error::jsonb, dispute_id = v.dispute_id,
+                     dispute_status = v.dispute_status, refund_seq = v.refund_seq, updated_at = now()
+                FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
+                            $8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::text[], $13::int[])
+                     AS v(id, status, payment_id, payment_intent_id, payment_status, amount_paid, paid_currency,
+                          amount_captured, amount_refunded, last_payment_error, dispute_id, dispute_status, refund_seq)
+               WHERE o.id = v.id`,
+        params: [
           c.map((o) => o.id),
           c.map((o) => o.status),
           c.map((o) => o.payment_id),
@@ -379,33 +382,39 @@ export class OrdersService {
           c.map((o) => (o.last_payment_error === null ? null : JSON.stringify(o.last_payment_error))),
           c.map((o) => o.dispute_id),
           c.map((o) => o.dispute_status),
+          c.map((o) => o.refund_seq),
         ],
-      );
+      });
     }
     const t = plan.transitions;
-    if (t.length === 0) return;
-    await manager.query(
-      `INSERT INTO order_status_history (order_id, from_status, to_status, reason, actor, message_id)
-       SELECT h.order_id, h.from_status, h.to_status, h.reason, 'payments', h.message_id
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::uuid[])
-              WITH ORDINALITY AS h(order_id, from_status, to_status, reason, message_id, n)
-        ORDER BY h.n`,
-      [
-        t.map((x) => x.orderId),
-        t.map((x) => x.from),
-        t.map((x) => x.to),
-        t.map((x) => x.reason),
-        t.map((x) => x.cause.id),
-      ],
-    );
-    await this.outbox.addMany(
-      manager,
-      t.map((x) => ({
-        definition: OrderStatusChanged,
-        data: { orderId: x.orderId as OrderId, from: x.from, to: x.to, reason: x.reason },
-        opts: causedBy(x.cause),
-      })),
-    );
+    if (t.length > 0) {
+      parts.push({
+        sql: `INSERT INTO order_status_history (order_id, from_status, to_status, reason, actor, message_id)
+              SELECT h.order_id, h.from_status, h.to_status, h.reason, 'payments', h.message_id
+                FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::uuid[])
+                     WITH ORDINALITY AS h(order_id, from_status, to_status, reason, message_id, n)
+               ORDER BY h.n`,
+        params: [
+          t.map((x) => x.orderId),
+          t.map((x) => x.from),
+          t.map((x) => x.to),
+          t.map((x) => x.reason),
+          t.map((x) => x.cause.id),
+        ],
+      });
+      const outbox = this.outbox.insertion(
+        manager,
+        t.map((x) => ({
+          definition: OrderStatusChanged,
+          data: { orderId: x.orderId as OrderId, from: x.from, to: x.to, reason: x.reason },
+          opts: causedBy(x.cause),
+        })),
+      );
+      if (outbox) parts.push(outbox);
+    }
+    if (parts.length === 0) return;
+    const { sql, params } = together(parts);
+    await manager.query(sql, params);
   }
 
   /** The only place a status changes: table check, update, history row and `OrderStatusChanged`, in the caller's transaction. */

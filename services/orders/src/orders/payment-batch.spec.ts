@@ -19,6 +19,7 @@ const order = (id: string, over: Partial<OrderPaymentState> = {}): OrderPaymentS
   last_payment_error: null,
   dispute_id: null,
   dispute_status: null,
+  refund_seq: 0,
   ...over,
 });
 
@@ -188,6 +189,27 @@ describe('orders: a chunk of payment events', () => {
       'refund re_2 of 4000 usd failed (expired_or_canceled_card): the customer is still owed it',
     );
     expect(plan.changed[0]).toMatchObject({ status: 'refund_failed', amount_refunded: 1000 });
+  });
+
+  it('keeps the lower total of a failed refund when the refund itself arrives after its failure', () => {
+    const o = { id: 'o1', total: 5000, currency: 'usd' };
+    const first = pay.refunded(o, 'pi_a', { refundId: 're_1', totalRefunded: 1000, refundSeq: 1 });
+    const second = pay.refunded(o, 'pi_a', { refundId: 're_2', amount: 4000, totalRefunded: 5000, refundSeq: 2 });
+    const failure = pay.refundFailed(o, 'pi_a', { refundId: 're_2', amount: 4000, totalRefunded: 1000, refundSeq: 3 });
+    const log = recordingLog();
+    // Two payments replicas published the failure before the refund it undoes.
+    const plan = planOrderPayments(world(order('o1')), [pay.succeeded(o, 'pi_a'), first, failure, second], log);
+    expect(steps(plan.transitions)).toEqual([
+      'o1:pending_payment>paid',
+      'o1:paid>partially_refunded',
+      'o1:partially_refunded>refund_failed',
+    ]);
+    expect(plan.changed[0]).toMatchObject({ status: 'refund_failed', amount_refunded: 1000, refund_seq: 3 });
+    expect(log.lines.some((l) => l.msg === 'older refund fact; ignored')).toBe(true);
+
+    // In order, it ends with the same total and status.
+    const inOrder = planOrderPayments(world(order('o1')), [pay.succeeded(o, 'pi_a'), first, second, failure], recordingLog());
+    expect(inOrder.changed[0]).toMatchObject({ status: 'refund_failed', amount_refunded: 1000, refund_seq: 3 });
   });
 
   it('refunds an order whose refund failed once a new refund succeeds', () => {

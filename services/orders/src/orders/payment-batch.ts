@@ -33,6 +33,7 @@ export interface OrderPaymentState {
   last_payment_error: OrderRow['last_payment_error'];
   dispute_id: string | null;
   dispute_status: OrderRow['dispute_status'];
+  refund_seq: number;
 }
 
 export interface PlannedTransition {
@@ -69,20 +70,20 @@ export function toPaymentState(row: OrderRow): OrderPaymentState {
     last_payment_error: row.last_payment_error,
     dispute_id: row.dispute_id,
     dispute_status: row.dispute_status,
+    refund_seq: Number(row.refund_seq ?? 0),
   };
 }
 
-type Facts = Partial<Omit<OrderPaymentState, 'id' | 'status' | 'fulfilment' | 'currency' | 'total'>>;
+type Facts = Partial<Omit<OrderPaymentState, 'id' | 'status' | 'fulfilment' | 'currency' | 'total' | 'refund_seq'>>;
 
 /**
  * Applies a chunk of payment events (offset order) to the locked orders in memory, exactly as handling them one
  * at a time would: each event sees the state the previous ones left, so two events of one order in one chunk
  * (created then succeeded, succeeded then refunded) end as they would apart. Events may come late, twice (also
  * re-published under a new message id) or out of order: the transition table refuses anything that would move an
- * order backwards, and refunds are applied from Stripe's absolute `totalRefunded`, so the final state does not
- * depend on arrival order. (A refund that fails later lowers the total: that event must follow its refund's, which
- * one payments process publishing in commit order per key gives; decision 0011 names the limit.) `orders` is
- * mutated.
+ * order backwards, and refunds are applied from Stripe's absolute `totalRefunded` in `refundSeq` order (a refund
+ * that fails later lowers the total, and must win over its refund whichever arrives last), so the final state does
+ * not depend on arrival order. `orders` is mutated.
  */
 export function planOrderPayments(
   orders: Map<string, OrderPaymentState>,
@@ -100,6 +101,19 @@ export function planOrderPayments(
       else (order as unknown as Record<string, unknown>)[k] = v;
       changed.add(order.id);
     }
+  };
+
+  /** A refund fact at or below the last applied `refundSeq` is out of date: its total and status change nothing. */
+  const staleRefund = (order: OrderPaymentState, seq: number | undefined, e: Envelope) => {
+    if (seq === undefined || seq > order.refund_seq) return false;
+    log.info({ orderId: order.id, type: e.type, refundSeq: seq, applied: order.refund_seq }, 'older refund fact; ignored');
+    return true;
+  };
+  /** A sequenced total is exact (it may be lower than the one before: a failure in between). */
+  const takeRefundTotal = (order: OrderPaymentState, total: number, seq: number) => {
+    order.amount_refunded = total;
+    order.refund_seq = seq;
+    changed.add(order.id);
   };
 
   /** The table decides; an equal or refused status is silently kept (late, duplicate or stale events). */
@@ -194,16 +208,19 @@ export function planOrderPayments(
       transition(order, 'payment_failed', reason, e);
     } else if (isEvent(e, PaymentRefunded)) {
       const d = e.data;
-      const refunded = Math.max(order.amount_refunded, d.totalRefunded);
+      if (staleRefund(order, d.refundSeq, e)) continue;
       const captured = Math.max(order.amount_captured ?? 0, d.amountCaptured);
-      record(order, { amount_refunded: d.totalRefunded, amount_captured: captured });
+      if (d.refundSeq === undefined) record(order, { amount_refunded: d.totalRefunded });
+      else takeRefundTotal(order, d.totalRefunded, d.refundSeq);
+      record(order, { amount_captured: captured });
+      const refunded = order.amount_refunded;
       applyRefundState(order, refunded, d.fullyRefunded ? refunded : captured, e);
     } else if (isEvent(e, PaymentRefundFailed)) {
-      // The one fact that lowers the refunded total: payments sends it after that refund's `payment.refunded`,
-      // on the same key, so it is never overtaken by the refund it undoes.
+      // The one fact that lowers the refunded total. Its refundSeq is above its refund's, so a refund arriving after
+      // its own failure is stale and cannot raise the total again.
       const d = e.data;
-      order.amount_refunded = d.totalRefunded;
-      changed.add(order.id);
+      if (staleRefund(order, d.refundSeq, e)) continue;
+      takeRefundTotal(order, d.totalRefunded, d.refundSeq ?? order.refund_seq);
       const reason = `refund ${d.refundId} of ${d.amount} ${d.currency} failed (${d.failureReason ?? 'unknown'}): the customer is still owed it`;
       transition(order, 'refund_failed', reason, e);
     } else if (isEvent(e, PaymentDisputed)) {

@@ -79,6 +79,8 @@ export const pay = {
       totalRefunded: number;
       returnedItems?: { sku: string; quantity: number }[];
       returnStoreId?: string;
+      /** Left out: a message from before `refundSeq` existed. */
+      refundSeq?: number;
     },
   ) =>
     envelope(PaymentRefunded, {
@@ -92,9 +94,10 @@ export const pay = {
       reason: null,
       returnedItems: r.returnedItems ?? [],
       returnStoreId: r.returnStoreId ?? null,
+      ...(r.refundSeq === undefined ? {} : { refundSeq: r.refundSeq }),
     } as DataOf<typeof PaymentRefunded>),
   /** A refund that had succeeded failed; `totalRefunded` is what stays refunded after it. */
-  refundFailed: (o: TestOrder, pi: string, r: { refundId: string; amount: number; totalRefunded: number }) =>
+  refundFailed: (o: TestOrder, pi: string, r: { refundId: string; amount: number; totalRefunded: number; refundSeq?: number }) =>
     envelope(PaymentRefundFailed, {
       ...ref(o, pi),
       refundId: r.refundId,
@@ -103,6 +106,7 @@ export const pay = {
       amountCaptured: o.total,
       currency: o.currency,
       failureReason: 'expired_or_canceled_card',
+      ...(r.refundSeq === undefined ? {} : { refundSeq: r.refundSeq }),
     } as DataOf<typeof PaymentRefundFailed>),
   disputed: (o: TestOrder, pi: string, amount: number) =>
     envelope(PaymentDisputed, {

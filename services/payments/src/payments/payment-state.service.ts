@@ -294,13 +294,15 @@ export class PaymentStateService {
     const fresh = await m.amounts(payment.id);
     const captured = fresh.amountReceived || payment.amount;
     const total = Math.min(captured, Math.max(fresh.amountRefunded, known));
-    if (total > fresh.amountRefunded) await m.update(payment.id, { amount_refunded: total });
+    const refundSeq = fresh.refundSeq + 1;
+    await m.update(payment.id, { ...(total > fresh.amountRefunded ? { amount_refunded: total } : {}), refund_seq: refundSeq });
     const request = requestId ? await m.refundRequest(requestId) : undefined;
     await this.emit(m, PaymentRefunded, payment, `refunded:${refund.id}`, {
       ...paymentRef(payment),
       refundId: refund.id,
       amount: refund.amount,
       totalRefunded: total,
+      refundSeq,
       amountCaptured: captured,
       currency: refund.currency,
       fullyRefunded: total >= captured,
@@ -331,15 +333,18 @@ export class PaymentStateService {
     const total = Math.min(captured, Math.max(0, known, fresh.amountRefunded - refund.amount));
     // Observed a second after the failure: a charge snapshot of the failure's own second may predate it, and the
     // same-second rule of applyCharge (the larger wins) would count the failed refund again.
+    const refundSeq = fresh.refundSeq + 1;
     await m.update(payment.id, {
       amount_refunded: total,
       amount_refunded_observed_at: Math.max(fresh.amountRefundedObservedAt, source.created + 1),
+      refund_seq: refundSeq,
     });
     await this.emit(m, PaymentRefundFailed, payment, `refund_failed:${refund.id}`, {
       ...paymentRef(payment),
       refundId: refund.id,
       amount: refund.amount,
       totalRefunded: total,
+      refundSeq,
       amountCaptured: captured,
       currency: refund.currency,
       failureReason: refund.failure_reason ?? null,

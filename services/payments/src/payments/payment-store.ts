@@ -48,6 +48,8 @@ export interface PaymentAmounts {
   /** Stripe `created` of the observation `amountRefunded` came from. */
   amountRefundedObservedAt: number;
   amountReceived: number;
+  /** How many refund facts (`payment.refunded`, `payment.refund_failed`) were announced so far. */
+  refundSeq: number;
 }
 
 /** A statement per call, in the caller's transaction. */
@@ -106,12 +108,16 @@ export class SqlPaymentStore implements PaymentStore {
   }
   async amounts(paymentId: string) {
     const [row] = await this.m.query<
-      { amount_refunded: string; amount_refunded_observed_at: string; amount_received: string }[]
-    >('SELECT amount_refunded, amount_refunded_observed_at, amount_received FROM payments WHERE id = $1', [paymentId]);
+      { amount_refunded: string; amount_refunded_observed_at: string; amount_received: string; refund_seq: number }[]
+    >(
+      'SELECT amount_refunded, amount_refunded_observed_at, amount_received, refund_seq FROM payments WHERE id = $1',
+      [paymentId],
+    );
     return {
       amountRefunded: Number(row.amount_refunded),
       amountRefundedObservedAt: Number(row.amount_refunded_observed_at),
       amountReceived: Number(row.amount_received),
+      refundSeq: Number(row.refund_seq),
     };
   }
   async refundRequest(requestId: string) {
@@ -171,6 +177,7 @@ const WRITABLE = [
   ['decline_code', 'text'],
   ['failure_message', 'text'],
   ['disputed', 'boolean'],
+  ['refund_seq', 'int'],
 ] as const;
 const WRITABLE_NAMES = new Set<string>(WRITABLE.map(([c]) => c));
 
@@ -325,6 +332,7 @@ export class BatchPaymentStore implements PaymentStore {
       amountRefunded: Number(row.amount_refunded ?? 0),
       amountRefundedObservedAt: Number(row.amount_refunded_observed_at ?? 0),
       amountReceived: Number(row.amount_received ?? 0),
+      refundSeq: Number(row.refund_seq ?? 0),
     };
   }
   async refundRequest(requestId: string) {
