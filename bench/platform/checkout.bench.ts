@@ -4,6 +4,7 @@
 //
 //   node -r @swc-node/register bench/platform/checkout.bench.ts [--concurrency 32] [--seconds 30]
 //        [--baseline-seconds 15] [--warmup 4] [--light-seconds 5] [--scarce 10] [--scarce-every 10]
+//        [--idempotency-keys]
 //
 // Load: each worker loops checkout after checkout (closed loop), as one of 1,000 customers, buying one
 // TSHIRT-BLK-M (stock given: plenty), except every `--scarce-every`-th checkout buys one MUG-WHT, of which only
@@ -15,11 +16,13 @@
 // Prints checkouts/s, p50/p99/max of successful checkouts and of the direct emulator call, our overhead at p50,
 // 409s vs stock given, the stock check (reserved = successful checkouts, onHand − reserved ≥ 0), and CPU per
 // 1,000 checkouts and peak RSS per service. Asserts nothing. Payments are not confirmed: orders stay
-// pending_payment (the default 15-minute expiry never fires during a run).
+// pending_payment (the default 15-minute expiry never fires during a run). `--idempotency-keys`: every checkout
+// sends a fresh Idempotency-Key, as a real client should (the gateway, orders and payments then record and check
+// it); without it, the run measures checkouts that skip that work.
 import { performance } from 'node:perf_hooks';
 import Stripe from 'stripe';
 import { arg, percentile, printTable, summarize } from '../lib';
-import { benchCpuSeconds, cpuSnapshot, http, resourceRows, setStock, settle, stockOf, withPlatform } from './platform';
+import { benchCpuSeconds, cpuSnapshot, flag, http, resourceRows, setStock, settle, stockOf, withPlatform } from './platform';
 
 const CONCURRENCY = arg('concurrency', 32);
 const SECONDS = arg('seconds', 30);
@@ -28,6 +31,7 @@ const WARMUP = arg('warmup', 4);
 const LIGHT_SECONDS = arg('light-seconds', 5);
 const SCARCE = arg('scarce', 10);
 const SCARCE_EVERY = arg('scarce-every', 10);
+const IDEMPOTENCY_KEYS = flag('idempotency-keys');
 const CUSTOMERS = 1000;
 const MAIN_SKU = 'TSHIRT-BLK-M';
 const SCARCE_SKU = 'MUG-WHT';
@@ -66,7 +70,10 @@ void withPlatform('checkout bench', { env: { gateway: { RATE_LIMIT_PER_MINUTE: '
         `${stack.urls.gateway}/v1/checkout`,
         'POST',
         { fulfilment: 'ship', currency: 'usd', lines: [{ sku, quantity: 1 }] },
-        { authorization: `Bearer ${tokens[i % CUSTOMERS]}` },
+        {
+          authorization: `Bearer ${tokens[i % CUSTOMERS]}`,
+          ...(IDEMPOTENCY_KEYS ? { 'idempotency-key': `bench-${process.pid}-${i}` } : {}),
+        },
       );
       return { ms: performance.now() - t, status: res.status, error: res.body.error as string | undefined, sku };
     } catch (e) {

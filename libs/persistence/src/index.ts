@@ -1,3 +1,4 @@
 export * from './data-source';
 export * from './messaging-tables.migration';
 export * from './together';
+export * from './append-only';

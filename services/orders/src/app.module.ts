@@ -17,6 +17,7 @@ import { LoyaltyController } from './loyalty/loyalty.controller';
 import {
   Loyalty1710000000400,
   LoyaltyDisputeOutcome1710000000700,
+  LoyaltyAppendOnly1710000001000,
   LoyaltyRefundSeq1710000000900,
 } from './loyalty/loyalty.migration';
 import { LoyaltyService } from './loyalty/loyalty.service';
@@ -57,6 +58,7 @@ export class AppModule {
             LoyaltyDisputeOutcome1710000000700,
             OrdersRefundSeq1710000000800,
             LoyaltyRefundSeq1710000000900,
+            LoyaltyAppendOnly1710000001000,
           ],
         }),
       ],

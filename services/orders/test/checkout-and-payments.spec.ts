@@ -123,6 +123,15 @@ describe('orders, inventory and loyalty driven by payment events', () => {
     expect(view.history.map((h) => h.to)).toEqual(['pending_payment', 'paid']);
     const loyalty = (await svc.get<{ balance: number }>('/loyalty/customers/cus_once')).body;
     expect(loyalty.balance).toBe(59);
+
+    // The ledger is append-only, whoever asks: a correction is a new entry.
+    await expect(db.query(`UPDATE ${world.schema}.loyalty_entries SET points = 1000 WHERE customer_id = 'cus_once'`)).rejects.toThrow(
+      /loyalty_entries is append-only: UPDATE refused/,
+    );
+    await expect(db.query(`DELETE FROM ${world.schema}.loyalty_entries WHERE customer_id = 'cus_once'`)).rejects.toThrow(
+      /loyalty_entries is append-only: DELETE refused/,
+    );
+    expect(await q.balances('cus_once')).toEqual({ sum: 59, account: 59 });
   });
 
   it('ends in exactly the right order, stock and points when every event arrives three times, shuffled', async () => {

@@ -288,5 +288,13 @@ describe('Reconciliation worker, a pass at a time', () => {
     );
     expect(await worker.runOnce()).toBe(0);
     expect((await state()).outbox).toHaveLength(8);
+
+    // Entries finance has been sent are never edited or deleted, whoever asks: a correction is a new entry.
+    const entries = await q<{ n: number }>('SELECT count(*)::int AS n FROM §.reconciliation_entries');
+    await expect(q(`UPDATE §.reconciliation_entries SET gross = 0`)).rejects.toThrow(
+      /reconciliation_entries is append-only: UPDATE refused/,
+    );
+    await expect(q(`DELETE FROM §.reconciliation_entries`)).rejects.toThrow(/reconciliation_entries is append-only: DELETE refused/);
+    expect(await q<{ n: number }>('SELECT count(*)::int AS n FROM §.reconciliation_entries')).toEqual(entries);
   });
 });

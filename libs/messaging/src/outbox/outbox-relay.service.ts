@@ -131,6 +131,11 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     const client = await this.pool.connect();
     let open = false;
     let broken: Error | undefined;
+    // A checked-out pg client has no error listener of the pool's any more: without one, the connection dying
+    // while the batch is being sent (database restart, idle-in-transaction timeout) would be an uncaught 'error'
+    // event that ends the process. The query under way fails on its own; the client is then discarded.
+    const onError = (error: Error) => (broken ??= error);
+    client.on('error', onError);
     try {
       open = true;
       // One statement claims and marks the batch; the mark only holds if the transaction commits after Kafka
@@ -161,6 +166,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       }
       throw error;
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }

@@ -1,3 +1,4 @@
+import { appendOnly, appendOnlyDown } from '@omnipay/persistence';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 export class Loyalty1710000000400 implements MigrationInterface {
@@ -74,5 +75,18 @@ export class LoyaltyRefundSeq1710000000900 implements MigrationInterface {
 
   async down(q: QueryRunner): Promise<void> {
     await q.query('ALTER TABLE loyalty_orders DROP COLUMN refund_seq');
+  }
+}
+
+/** The points ledger is append-only: a reversal is a new entry, never an edit (the balance is the sum). */
+export class LoyaltyAppendOnly1710000001000 implements MigrationInterface {
+  name = 'LoyaltyAppendOnly1710000001000';
+
+  async up(q: QueryRunner): Promise<void> {
+    for (const sql of appendOnly('loyalty_entries')) await q.query(sql);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    for (const sql of appendOnlyDown('loyalty_entries')) await q.query(sql);
   }
 }

@@ -36,7 +36,7 @@ interface LoyaltyOrder {
  * The points ledger. Entries are append-only and unique per (order, reason, source); the points owed for an
  * order are recomputed from the absolute payment facts it has seen (paid, refunded so far, disputed), and only
  * the difference from what the ledger already says is written. Same facts in any order, any number of times →
- * same ledger (a refund's later failure excepted: it must follow its refund, decision 0011).
+ * same ledger (refund totals in `refundSeq` order, decision 0011).
  */
 @Injectable()
 export class LoyaltyService {

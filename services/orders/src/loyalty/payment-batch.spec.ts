@@ -101,6 +101,13 @@ describe('loyalty: a chunk of payment events', () => {
     expect(later.entries).toEqual([]);
   });
 
+  it('takes no points back when a duplicate payment of the order is refunded', () => {
+    const duplicateRefunded = pay.refunded(O, 'pi_b', { refundId: 're_b', totalRefunded: 1250, refundSeq: 1 });
+    const p = plan([pay.succeeded(O, 'pi_a'), pay.succeeded(O, 'pi_b'), duplicateRefunded]);
+    expect(p.entries.map((e) => [e.reason, e.points, e.sourceRef])).toEqual([['accrual', 12, 'pay_a']]);
+    expect(p.orders[0]).toMatchObject({ payment_id: 'pay_a', total_refunded: 0 });
+  });
+
   it('gives the points of a dispute back when the merchant wins it, and keeps them taken when it is lost', () => {
     const opened = pay.disputed(O, 'pi_a', 1250);
     const won = pay.disputeClosed(O, 'pi_a', 'won');

@@ -75,9 +75,9 @@ export function ordersNeedingReversals(orders: Map<string, LoyaltyOrderState>, e
  * as one event at a time: one accrual per order for a matching payment (a mismatch earns nothing, ever), and
  * reversals that bring the order's reversed points to the pro-rata target of what is refunded and disputed so far
  * (absolute amounts: same facts in any order, any number of times → same ledger). A refund that fails later or a
- * dispute the merchant wins lowers what counts as given back, and the difference comes back as points; payments
- * emits either only after the refund or dispute it ends, on the same key, and a refund's failure relies on that
- * order (decision 0011 names the limit). `reversed` holds, per order of
+ * dispute the merchant wins lowers what counts as given back, and the difference comes back as points. Refund totals
+ * are taken in `refundSeq` order, so a refund arriving after its own failure changes nothing, and only the facts of
+ * the payment that earned the points count (decision 0011). `reversed` holds, per order of
  * `ordersNeedingReversals`, the points already taken back; both maps are mutated.
  */
 export function planLoyaltyPayments(
@@ -137,7 +137,12 @@ export function planLoyaltyPayments(
     } else if (isEvent(e, PaymentRefunded) || isEvent(e, PaymentRefundFailed)) {
       // Totals in `refundSeq` order: a failure lowers the total, and a refund that arrives after its own failure is
       // older and changes nothing. Unsequenced (older) messages: the larger refund total wins, a failure sets it.
-      const { totalRefunded, refundSeq } = e.data;
+      const { totalRefunded, refundSeq, paymentId } = e.data;
+      if (o.payment_id !== null && o.payment_id !== paymentId) {
+        // A duplicate payment being refunded: the points were earned by the payment that paid the order.
+        log.warn({ orderId: o.order_id, type: e.type, paymentId, paidBy: o.payment_id }, 'refund fact of another payment; no points change');
+        continue;
+      }
       if (refundSeq !== undefined && refundSeq <= o.refund_seq) {
         log.info({ orderId: o.order_id, type: e.type, refundSeq, applied: o.refund_seq }, 'older refund fact; ignored');
         continue;

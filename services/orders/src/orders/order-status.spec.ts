@@ -13,7 +13,8 @@ describe('order transition table', () => {
     expect(canTransition('refund_failed', 'refunded', 'ship')).toBe(true);
     expect(canTransition('refund_failed', 'completed', 'pickup')).toBe(true);
     expect(canTransition('completed', 'refund_failed', 'ship')).toBe(true); // refunded in part, then completed
-    for (const s of ['pending_payment', 'paid', 'payment_failed', 'cancelled', 'payment_mismatch'] as OrderStatus[])
+    expect(canTransition('paid', 'refund_failed', 'ship')).toBe(true); // the failure overtook its refund
+    for (const s of ['pending_payment', 'payment_failed', 'cancelled', 'payment_mismatch'] as OrderStatus[])
       expect(canTransition(s, 'refund_failed', 'ship')).toBe(false);
   });
 

@@ -22,7 +22,9 @@ export type Fulfilment = 'ship' | 'pickup' | 'in_store';
 export const TRANSITIONS: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
   pending_payment: ['paid', 'payment_failed', 'payment_mismatch', 'cancelled'],
   payment_failed: ['pending_payment', 'paid', 'payment_mismatch', 'cancelled'],
-  paid: ['ready_for_pickup', 'fulfilled', 'partially_refunded', 'refunded'],
+  // `refund_failed` straight from `paid`: the failure of a refund overtook the refund itself (it is only ever sent
+  // for a refund that had succeeded, so the customer was refunded and is owed the money again).
+  paid: ['ready_for_pickup', 'fulfilled', 'partially_refunded', 'refunded', 'refund_failed'],
   // A partially refunded order may have moved on to these before its refund failed.
   ready_for_pickup: ['completed', 'partially_refunded', 'refunded', 'refund_failed'],
   fulfilled: ['completed', 'partially_refunded', 'refunded', 'refund_failed'],

@@ -212,9 +212,40 @@ describe('orders: a chunk of payment events', () => {
     expect(inOrder.changed[0]).toMatchObject({ status: 'refund_failed', amount_refunded: 1000, refund_seq: 3 });
   });
 
+  it('marks a paid order refund_failed when the failure of its only refund arrives before the refund', () => {
+    const o = { id: 'o1', total: 5000, currency: 'usd' };
+    const refund = pay.refunded(o, 'pi_a', { refundId: 're_1', totalRefunded: 5000, refundSeq: 1 });
+    const failure = pay.refundFailed(o, 'pi_a', { refundId: 're_1', amount: 5000, totalRefunded: 0, refundSeq: 2 });
+    const plan = planOrderPayments(world(order('o1')), [pay.succeeded(o, 'pi_a'), failure, refund], recordingLog());
+    expect(steps(plan.transitions)).toEqual(['o1:pending_payment>paid', 'o1:paid>refund_failed']);
+    expect(plan.changed[0]).toMatchObject({ status: 'refund_failed', amount_refunded: 0, refund_seq: 2 });
+  });
+
+  it('leaves an order paid by one payment as it is when a duplicate payment of it is refunded, in either order', () => {
+    const o = { id: 'o1', total: 5000, currency: 'usd' };
+    const paid = pay.succeeded(o, 'pi_a');
+    const duplicate = pay.succeeded(o, 'pi_b');
+    const duplicateRefunded = pay.refunded(o, 'pi_b', { refundId: 're_b', totalRefunded: 5000, refundSeq: 1 });
+    const partlyRefunded = pay.refunded(o, 'pi_a', { refundId: 're_a', totalRefunded: 1000, refundSeq: 1 });
+    for (const events of [
+      [paid, duplicate, duplicateRefunded, partlyRefunded],
+      [paid, duplicate, partlyRefunded, duplicateRefunded],
+    ]) {
+      const log = recordingLog();
+      const plan = planOrderPayments(world(order('o1')), events, log);
+      expect(steps(plan.transitions)).toEqual(['o1:pending_payment>paid', 'o1:paid>partially_refunded']);
+      expect(plan.changed[0]).toMatchObject({ status: 'partially_refunded', amount_refunded: 1000, payment_id: 'pay_a' });
+      expect(log.lines.map((l) => l.msg)).toContain(
+        'refund fact of another payment than the one that paid the order; the order keeps its own refund state',
+      );
+    }
+  });
+
   it('refunds an order whose refund failed once a new refund succeeds', () => {
     const o = { id: 'o1', total: 5000, currency: 'usd' };
-    const orders = world(order('o1', { status: 'refund_failed', payment_status: 'succeeded', amount_captured: 5000, amount_refunded: 1000 }));
+    const orders = world(
+      order('o1', { status: 'refund_failed', payment_id: 'pay_a', payment_status: 'succeeded', amount_captured: 5000, amount_refunded: 1000 }),
+    );
     const plan = planOrderPayments(
       orders,
       [pay.refunded(o, 'pi_a', { refundId: 're_3', amount: 4000, totalRefunded: 5000 })],

@@ -103,10 +103,21 @@ export function planOrderPayments(
     }
   };
 
-  /** A refund fact at or below the last applied `refundSeq` is out of date: its total and status change nothing. */
-  const staleRefund = (order: OrderPaymentState, seq: number | undefined, e: Envelope) => {
-    if (seq === undefined || seq > order.refund_seq) return false;
-    log.info({ orderId: order.id, type: e.type, refundSeq: seq, applied: order.refund_seq }, 'older refund fact; ignored');
+  /**
+   * Refund facts that do not move this order's refund state: those of another payment than the one that paid it (a
+   * duplicate payment being refunded: the order stays paid by its own), and those at or below the last applied
+   * `refundSeq` (out of date: a later fact of the same payment was applied).
+   */
+  const ignoredRefund = (order: OrderPaymentState, d: { paymentId: string; refundSeq?: number }, e: Envelope) => {
+    if (order.payment_status === 'succeeded' && order.payment_id !== null && order.payment_id !== d.paymentId) {
+      log.warn(
+        { orderId: order.id, type: e.type, paymentId: d.paymentId, paidBy: order.payment_id },
+        'refund fact of another payment than the one that paid the order; the order keeps its own refund state',
+      );
+      return true;
+    }
+    if (d.refundSeq === undefined || d.refundSeq > order.refund_seq) return false;
+    log.info({ orderId: order.id, type: e.type, refundSeq: d.refundSeq, applied: order.refund_seq }, 'older refund fact; ignored');
     return true;
   };
   /** A sequenced total is exact (it may be lower than the one before: a failure in between). */
@@ -208,7 +219,7 @@ export function planOrderPayments(
       transition(order, 'payment_failed', reason, e);
     } else if (isEvent(e, PaymentRefunded)) {
       const d = e.data;
-      if (staleRefund(order, d.refundSeq, e)) continue;
+      if (ignoredRefund(order, d, e)) continue;
       const captured = Math.max(order.amount_captured ?? 0, d.amountCaptured);
       if (d.refundSeq === undefined) record(order, { amount_refunded: d.totalRefunded });
       else takeRefundTotal(order, d.totalRefunded, d.refundSeq);
@@ -219,7 +230,7 @@ export function planOrderPayments(
       // The one fact that lowers the refunded total. Its refundSeq is above its refund's, so a refund arriving after
       // its own failure is stale and cannot raise the total again.
       const d = e.data;
-      if (staleRefund(order, d.refundSeq, e)) continue;
+      if (ignoredRefund(order, d, e)) continue;
       takeRefundTotal(order, d.totalRefunded, d.refundSeq ?? order.refund_seq);
       const reason = `refund ${d.refundId} of ${d.amount} ${d.currency} failed (${d.failureReason ?? 'unknown'}): the customer is still owed it`;
       transition(order, 'refund_failed', reason, e);

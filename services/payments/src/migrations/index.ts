@@ -1,6 +1,12 @@
 import { Payments1720000000000 } from './1720000000000-payments';
 import { ReconciliationGeneration1720000000001 } from './1720000000001-reconciliation-generation';
 import { RefundSeq1720000000002 } from './1720000000002-refund-seq';
+import { AppendOnlyEntries1720000000003 } from './1720000000003-append-only-entries';
 
 /** Every payments migration, in order: the service and the tests that build its schema use this one list. */
-export const paymentsMigrations = [Payments1720000000000, ReconciliationGeneration1720000000001, RefundSeq1720000000002];
+export const paymentsMigrations = [
+  Payments1720000000000,
+  ReconciliationGeneration1720000000001,
+  RefundSeq1720000000002,
+  AppendOnlyEntries1720000000003,
+];
