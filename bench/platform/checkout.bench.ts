@@ -19,6 +19,7 @@
 // pending_payment (the default 15-minute expiry never fires during a run). `--idempotency-keys`: every checkout
 // sends a fresh Idempotency-Key, as a real client should (the gateway, orders and payments then record and check
 // it); without it, the run measures checkouts that skip that work.
+import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import Stripe from 'stripe';
 import { arg, percentile, printTable, summarize } from '../lib';
@@ -72,7 +73,7 @@ void withPlatform('checkout bench', { env: { gateway: { RATE_LIMIT_PER_MINUTE: '
         { fulfilment: 'ship', currency: 'usd', lines: [{ sku, quantity: 1 }] },
         {
           authorization: `Bearer ${tokens[i % CUSTOMERS]}`,
-          ...(IDEMPOTENCY_KEYS ? { 'idempotency-key': `bench-${process.pid}-${i}` } : {}),
+          ...(IDEMPOTENCY_KEYS ? { 'idempotency-key': randomUUID() } : {}),
         },
       );
       return { ms: performance.now() - t, status: res.status, error: res.body.error as string | undefined, sku };

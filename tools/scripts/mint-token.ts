@@ -1,6 +1,7 @@
 // Mints a development bearer token for the gateway.
 //   npm run token -- --role cashier --sub alice --store store_berlin [--ttl 3600]
-// Uses JWT_SECRET from the environment (the gateway's setting); `npm start` prints tokens it minted itself.
+// Uses JWT_SECRET from the environment (the gateway's setting), and JWT_ISSUER / JWT_AUDIENCE when the gateway is
+// configured with them (else the development defaults); `npm start` prints tokens it minted itself.
 import { mintToken, roleSchema } from '@omnipay/auth';
 
 const args = new Map<string, string>();
@@ -18,7 +19,14 @@ if (!role.success || !args.get('sub')) {
 }
 process.stdout.write(
   `${mintToken(
-    { sub: args.get('sub') as string, role: role.data, storeId: args.get('store'), ttlSeconds: Number(args.get('ttl') ?? 3600) },
+    {
+      sub: args.get('sub') as string,
+      role: role.data,
+      storeId: args.get('store'),
+      ttlSeconds: Number(args.get('ttl') ?? 3600),
+      ...(process.env.JWT_ISSUER ? { iss: process.env.JWT_ISSUER } : {}),
+      ...(process.env.JWT_AUDIENCE ? { aud: process.env.JWT_AUDIENCE } : {}),
+    },
     secret,
   )}\n`,
 );

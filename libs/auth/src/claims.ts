@@ -14,7 +14,11 @@ export const claimsSchema = z
     channel: z.enum(['app', 'web', 'pos']).optional(),
     iat: z.number().int(),
     exp: z.number().int(),
+    /** Not valid before (unix s), when the issuer sets it. */
+    nbf: z.number().int().optional(),
+    /** Who issued the token and for whom: the gateway accepts only its configured pair (JWT_ISSUER, JWT_AUDIENCE). */
     iss: z.string().optional(),
+    aud: z.union([z.string(), z.array(z.string())]).optional(),
   })
   .superRefine((c, ctx) => {
     const staff = c.role === 'cashier' || c.role === 'manager';

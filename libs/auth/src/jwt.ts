@@ -16,19 +16,43 @@ function sign(data: string, secret: string): string {
   return createHmac('sha256', secret).update(data).digest('base64url');
 }
 
+/** The issuer and audience of tokens minted here, and what the gateway expects unless configured otherwise. */
+export const DEFAULT_ISSUER = 'omnipay';
+export const DEFAULT_AUDIENCE = 'omnipay-gateway';
+
 export function mintToken(
   claims: Omit<Claims, 'iat' | 'exp'> & { ttlSeconds?: number },
   secret: string,
   now = Math.floor(Date.now() / 1000),
 ): string {
   const { ttlSeconds = 3600, ...rest } = claims;
-  const payload = base64url(JSON.stringify({ ...rest, iat: now, exp: now + ttlSeconds }));
+  const payload = base64url(
+    JSON.stringify({ iss: DEFAULT_ISSUER, aud: DEFAULT_AUDIENCE, ...rest, iat: now, exp: now + ttlSeconds }),
+  );
   return `${HEADER}.${payload}.${sign(`${HEADER}.${payload}`, secret)}`;
 }
 
 export class InvalidTokenError extends Error {}
 
-export function verifyToken(token: string, secret: string, now = Math.floor(Date.now() / 1000)): Claims {
+export interface TokenExpectations {
+  /** The `iss` a token must carry. */
+  issuer: string;
+  /** A value the token's `aud` (a string or a list) must contain. */
+  audience: string;
+}
+
+const CLOCK_SKEW_S = 60;
+
+/**
+ * Checks signature, claims, lifetime (`exp`, and `iat`/`nbf` with a minute of clock skew), issuer and audience: a
+ * token signed with the same secret for another system (another issuer or audience) is refused.
+ */
+export function verifyToken(
+  token: string,
+  secret: string,
+  expect: TokenExpectations = { issuer: DEFAULT_ISSUER, audience: DEFAULT_AUDIENCE },
+  now = Math.floor(Date.now() / 1000),
+): Claims {
   const parts = token.split('.');
   if (parts.length !== 3) throw new InvalidTokenError('malformed token');
   const [header, payload, signature] = parts;
@@ -44,7 +68,12 @@ export function verifyToken(token: string, secret: string, now = Math.floor(Date
   }
   const claims = claimsSchema.safeParse(json);
   if (!claims.success) throw new InvalidTokenError(`invalid claims: ${claims.error.issues[0]?.message ?? 'unknown'}`);
-  if (claims.data.exp <= now) throw new InvalidTokenError('token expired');
-  if (claims.data.iat > now + 60) throw new InvalidTokenError('token issued in the future');
-  return claims.data;
+  const c = claims.data;
+  if (c.exp <= now) throw new InvalidTokenError('token expired');
+  if (c.iat > now + CLOCK_SKEW_S) throw new InvalidTokenError('token issued in the future');
+  if (c.nbf !== undefined && c.nbf > now + CLOCK_SKEW_S) throw new InvalidTokenError('token not valid yet');
+  if (c.iss !== expect.issuer) throw new InvalidTokenError('token issuer not accepted');
+  const audiences = c.aud === undefined ? [] : Array.isArray(c.aud) ? c.aud : [c.aud];
+  if (!audiences.includes(expect.audience)) throw new InvalidTokenError('token not issued for this audience');
+  return c;
 }

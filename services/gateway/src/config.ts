@@ -1,3 +1,4 @@
+import { DEFAULT_AUDIENCE, DEFAULT_ISSUER } from '@omnipay/auth';
 import { edgeConfigSchema } from '@omnipay/config';
 import { z } from 'zod';
 
@@ -11,6 +12,9 @@ export const gatewayConfigSchema = edgeConfigSchema.extend({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /** HS256 key for bearer tokens (tools/scripts/mint-token.ts mints development tokens). */
   JWT_SECRET: z.string().min(16, 'must be at least 16 characters'),
+  /** The `iss` and an `aud` every bearer token must carry: a token for another system with the same key is refused. */
+  JWT_ISSUER: z.string().min(1).default(DEFAULT_ISSUER),
+  JWT_AUDIENCE: z.string().min(1).default(DEFAULT_AUDIENCE),
   ORDERS_URL: url,
   PAYMENTS_URL: url,
   TERMINAL_URL: url.optional(),

@@ -10,6 +10,7 @@ import { ServiceProcess, TestDatabase, engines, freePort, isolatedServiceEnv, un
 describe('gateway edges', () => {
   const run = uniqueName('gw_edges');
   const secret = 'edges-test-jwt-secret-0123456789';
+  const [issuer, audience] = ['https://id.edges.test', 'edges-gateway'];
   let upstream: Server;
   let gateway: ServiceProcess;
   const db = new TestDatabase(engines().databaseUrl);
@@ -33,6 +34,8 @@ describe('gateway edges', () => {
         DATABASE_URL: 'postgres://127.0.0.1:1/none',
         KAFKA_BROKERS: '127.0.0.1:1',
         JWT_SECRET: secret,
+        JWT_ISSUER: issuer,
+        JWT_AUDIENCE: audience,
         ORDERS_URL: `http://127.0.0.1:${upstreamPort}`,
         PAYMENTS_URL: `http://127.0.0.1:${upstreamPort}`,
         UPSTREAM_TIMEOUT_MS: '300',
@@ -52,7 +55,11 @@ describe('gateway edges', () => {
   const call = (sub: string, path: string, init: RequestInit = {}) =>
     fetch(`${gateway.url}${path}`, {
       ...init,
-      headers: { authorization: `Bearer ${mintToken({ sub, role: 'customer' }, secret)}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
+      headers: {
+        authorization: `Bearer ${mintToken({ sub, role: 'customer', iss: issuer, aud: audience }, secret)}`,
+        'content-type': 'application/json',
+        ...(init.headers ?? {}),
+      },
     });
 
   it('is ready with Redis alone: no PostgreSQL schema, no Kafka', async () => {
@@ -108,6 +115,17 @@ describe('gateway edges', () => {
 
   it('never answers without a valid token, and serves the OpenAPI document publicly', async () => {
     expect((await fetch(`${gateway.url}/v1/orders`)).status).toBe(401);
+    // Signed with the right key but for another issuer or audience (another system sharing the key): refused.
+    for (const [claims, reason] of [
+      [{}, 'token issuer not accepted'],
+      [{ iss: issuer, aud: 'another-api' }, 'token not issued for this audience'],
+    ] as const) {
+      const res = await fetch(`${gateway.url}/v1/orders`, {
+        headers: { authorization: `Bearer ${mintToken({ sub: 'cus_x', role: 'customer', ...claims }, secret)}` },
+      });
+      expect(res.status).toBe(401);
+      expect(((await res.json()) as { message: string }).message).toBe(reason);
+    }
     const spec = (await (await fetch(`${gateway.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
     expect(spec.openapi).toBe('3.0.3');
     expect(Object.keys(spec.paths)).toContain('/v1/checkout');

@@ -29,7 +29,10 @@ export class AuthGuard implements CanActivate {
     const match = /^Bearer ([A-Za-z0-9._-]+)$/.exec(header);
     if (!match) throw new UnauthorizedException('a bearer token is required');
     try {
-      req.user = verifyToken(match[1], this.config.JWT_SECRET);
+      req.user = verifyToken(match[1], this.config.JWT_SECRET, {
+        issuer: this.config.JWT_ISSUER,
+        audience: this.config.JWT_AUDIENCE,
+      });
     } catch (error) {
       throw new UnauthorizedException(error instanceof InvalidTokenError ? error.message : 'invalid token');
     }

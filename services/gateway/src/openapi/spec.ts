@@ -101,7 +101,16 @@ export function buildOpenApi(): Record<string, unknown> {
     openapi: '3.0.3',
     info: { title: 'omnipay gateway', version: '1.0.0', description: 'The one public API for app, web and POS clients.' },
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      securitySchemes: {
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description:
+            'HS256 JWT with sub, role (customer, cashier, manager, finance, admin), storeId for store staff, channel, ' +
+            'iat, exp, optional nbf, and the iss and aud this gateway is configured to accept (JWT_ISSUER, JWT_AUDIENCE).',
+        },
+      },
       schemas: {
         Error: {
           type: 'object',
