@@ -45,6 +45,11 @@ export const baseConfigSchema = edgeConfigSchema.extend({
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier'),
   /** Consumer groups apply up to KAFKA_CONSUMER_CONCURRENCY chunks each at once, beside HTTP and the relay. */
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  /**
+   * How long a statement waits for a row lock before it gives up (55P03): an API call answers 503 with Retry-After
+   * instead of hanging behind a hot row, a consumer chunk is redone.
+   */
+  DATABASE_LOCK_TIMEOUT_MS: z.coerce.number().int().min(1).max(60000).default(5000),
   KAFKA_BROKERS: kafkaBrokers,
   /** Prefixed to consumer group ids and client ids; one per deployment (tests use a unique one per run). */
   KAFKA_GROUP_PREFIX: z.string().regex(/^[A-Za-z0-9._-]+$/).default('omnipay'),

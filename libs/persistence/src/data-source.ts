@@ -7,6 +7,8 @@ export interface DatabaseSettings {
   /** The service's own schema; every unqualified table name resolves into it (search_path). */
   schema: string;
   poolSize: number;
+  /** Row-lock wait limit (ms); 5000 unless given. */
+  lockTimeoutMs?: number;
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
   entities: MixedList<Function | string | EntitySchema>;
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
@@ -31,6 +33,7 @@ export function dataSourceOptions(s: DatabaseSettings): DataSourceOptions {
       connectionTimeoutMillis: 5000,
       // A statement stuck behind a lock must not hang a request or a consumer batch forever.
       statement_timeout: 15000,
+      lock_timeout: s.lockTimeoutMs ?? 5000,
       idle_in_transaction_session_timeout: 60000,
     },
   };
@@ -55,11 +58,16 @@ export async function runMigrations(ds: DataSource, schema: string, logger?: Log
   const lockRunner = ds.createQueryRunner();
   await lockRunner.connect();
   try {
+    // A replica waits for another's migrations however long they take (not the lock_timeout of requests); the
+    // setting goes back to the connection's default before the connection goes back to the pool.
+    await lockRunner.query('SET lock_timeout = 0');
     await lockRunner.query('SELECT pg_advisory_lock(hashtext($1))', [`migrations:${schema}`]);
+    await lockRunner.query('RESET lock_timeout');
     const applied = await ds.runMigrations({ transaction: 'each' });
     if (applied.length > 0) logger?.info({ migrations: applied.map((m) => m.name), schema }, 'migrations applied');
   } finally {
     await lockRunner.query('SELECT pg_advisory_unlock(hashtext($1))', [`migrations:${schema}`]).catch(() => undefined);
+    await lockRunner.query('RESET lock_timeout').catch(() => undefined);
     await lockRunner.release();
   }
 }

@@ -1,12 +1,13 @@
 import 'reflect-metadata';
 import type { Server } from 'node:http';
 import type { DynamicModule, INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { ConfigValidationError, validateConfig, type BaseConfig, type EdgeConfig } from '@omnipay/config';
 import { KafkaConsumerServer, RethrowErrorsFilter } from '@omnipay/messaging';
 import { JsonLogger, createLogger } from '@omnipay/observability';
 import { ensureSchema } from '@omnipay/persistence';
+import { DatabaseErrorsFilter } from './database-errors.filter';
 import type { z } from 'zod';
 
 /** Any schema whose output has at least the edge settings (HTTP, logs, Redis). */
@@ -59,6 +60,7 @@ export async function bootstrapService<S extends ServiceConfigSchema>(
     def.configureApp?.(app, config);
     app.enableShutdownHooks();
     if (!def.edge) {
+      app.useGlobalFilters(new DatabaseErrorsFilter(app.get(HttpAdapterHost).httpAdapter, logger));
       app
         .connectMicroservice({ strategy: app.get(KafkaConsumerServer) }, { deferInitialization: true })
         .useGlobalFilters(new RethrowErrorsFilter());

@@ -37,6 +37,7 @@ export class PlatformModule implements NestModule {
             url: config.DATABASE_URL,
             schema: config.DATABASE_SCHEMA,
             poolSize: config.DATABASE_POOL_SIZE,
+            lockTimeoutMs: config.DATABASE_LOCK_TIMEOUT_MS,
             entities: opts.entities,
             migrations: [MessagingTables1700000000000, ...(opts.migrations as unknown[])] as DatabaseSettings['migrations'],
           }),

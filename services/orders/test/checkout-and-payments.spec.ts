@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import {
   TestDatabase,
   TopicRecorder,
@@ -35,7 +36,7 @@ describe('orders, inventory and loyalty driven by payment events', () => {
   let svc: ServiceProcess;
 
   beforeAll(async () => {
-    svc = await startOrders(world);
+    svc = await startOrders(world, { DATABASE_LOCK_TIMEOUT_MS: '1000' });
     await payments.connect();
     await recorder.start();
   });
@@ -568,6 +569,35 @@ describe('orders, inventory and loyalty driven by payment events', () => {
     const after = await view();
     expect(after.history.map((h) => h.to)).toEqual(['pending_payment', 'paid', 'partially_refunded', 'refund_failed']);
     expect(after.payment).toMatchObject({ amountRefunded: 0, disputeStatus: 'won' });
+  });
+
+  it('answers 503 busy with Retry-After while an order row stays locked past the lock timeout, and the retry succeeds', async () => {
+    await setStock('online_fc', 'CAP-NVY', 5);
+    const order = await place({ channel: 'web', customerId: 'cus_locked', fulfilment: 'ship', currency: 'usd', lines: [{ sku: 'CAP-NVY', quantity: 1 }] });
+    // Another transaction holds the order's row (a long one, or a stuck one) for longer than the lock timeout.
+    const holder = new Client({ connectionString: engines().databaseUrl });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT id FROM ${world.schema}.orders WHERE id = $1 FOR UPDATE`, [order.id]);
+      const started = Date.now();
+      const res = await fetch(`${svc.url}/orders/${order.id}/cancel`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ actor: 'alice' }),
+      });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('1');
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('busy');
+      expect(Date.now() - started).toBeLessThan(10000); // the lock timeout (1 s here), not the statement timeout (15 s)
+      expect(await q.status(order.id)).toBe('pending_payment');
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+    }
+    const retried = await svc.post(`/orders/${order.id}/cancel`, { actor: 'alice' });
+    expect(retried.status).toBe(200);
+    expect(await q.status(order.id)).toBe('cancelled');
   });
 
   it('cancels an unpaid order at its deadline (also after a failed payment) and releases its stock; a late payment is honoured', async () => {

@@ -25,7 +25,6 @@ describe('contract: request shapes the services send', () => {
   });
   afterAll(async () => {
     await emu.close();
-    // eslint-disable-next-line no-console
     console.log(
       unchecked.length
         ? `stripe-mock could not check these parameters (its bundled API spec predates ${emu.apiVersion}):\n  ${unchecked.join('\n  ')}`

@@ -1,4 +1,11 @@
-import { BadGatewayException, GatewayTimeoutException, HttpException, Inject, Injectable } from '@nestjs/common';
+import {
+  BadGatewayException,
+  GatewayTimeoutException,
+  HttpException,
+  Inject,
+  Injectable,
+  ServiceUnavailableException,
+} from '@nestjs/common';
 import { currentContext } from '@omnipay/observability';
 import { APP_CONFIG } from '@omnipay/platform';
 import type { GatewayConfig } from '../config';
@@ -12,9 +19,9 @@ export interface UpstreamResponse<T> {
 }
 
 /**
- * Internal HTTP to the owning services. A call that exceeds UPSTREAM_TIMEOUT_MS is a 504, never a hang; an
- * unreachable service or a 5xx is a 502; a 4xx is passed through with the service's message, which is written
- * for clients. Correlation id and trace context go along.
+ * Internal HTTP to the owning services. A call that exceeds UPSTREAM_TIMEOUT_MS is a 504, never a hang; a 503
+ * (busy, database down) stays a 503; an unreachable service or another 5xx is a 502; a 4xx is passed through with
+ * the service's message, which is written for clients. Correlation id and trace context go along.
  */
 @Injectable()
 export class UpstreamClient {
@@ -59,6 +66,8 @@ export class UpstreamClient {
         throw new BadGatewayException(`${service} answered with something that is not JSON`);
       }
     }
+    // 503 is a service saying "busy or database down, retry" (the same request, with its Idempotency-Key, is safe).
+    if (res.status === 503) throw new ServiceUnavailableException(`${service} is busy; retry shortly`);
     if (res.status >= 500) throw new BadGatewayException(`${service} failed (${res.status})`);
     return { status: res.status, body: parsed as T };
   }

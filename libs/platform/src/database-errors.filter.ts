@@ -1,0 +1,51 @@
+import { type ArgumentsHost, Catch, HttpException, HttpStatus, type HttpServer } from '@nestjs/common';
+import { BaseExceptionFilter } from '@nestjs/core';
+import { JsonLogger } from '@omnipay/observability';
+import { isDatabaseUnavailable, isTransientConflict } from '@omnipay/persistence';
+import type { Response } from 'express';
+
+/** query_canceled: the statement hit statement_timeout (or was cancelled), not a fault of the request. */
+const STATEMENT_TIMEOUT = '57014';
+
+function sqlState(error: unknown): string {
+  const e = error as { code?: string; driverError?: { code?: string } } | null;
+  return e?.driverError?.code ?? e?.code ?? '';
+}
+
+/**
+ * HTTP answers for database errors a retry can cure: the database is down or restarting, or the request lost a
+ * race for a row (lock timeout, deadlock, serialisation failure) or ran out of time behind one. Those are a 503
+ * with Retry-After, so callers (the gateway, a client with its Idempotency-Key) retry instead of treating a 500 as
+ * a bug. Everything else goes to Nest's own handling unchanged.
+ */
+@Catch()
+export class DatabaseErrorsFilter extends BaseExceptionFilter {
+  constructor(
+    httpAdapter: HttpServer,
+    private readonly logger: JsonLogger,
+  ) {
+    super(httpAdapter);
+  }
+
+  override catch(exception: unknown, host: ArgumentsHost): void {
+    // (`super.catch` below is ExceptionFilter#catch, not Promise#catch.)
+    // eslint-disable-next-line promise/valid-params
+    if (host.getType() !== 'http' || exception instanceof HttpException) return super.catch(exception, host);
+    const unavailable = isDatabaseUnavailable(exception);
+    const busy = !unavailable && (isTransientConflict(exception) || sqlState(exception) === STATEMENT_TIMEOUT);
+    // eslint-disable-next-line promise/valid-params
+    if (!unavailable && !busy) return super.catch(exception, host);
+    const code = unavailable ? 'database_unavailable' : 'busy';
+    this.logger.pino.warn({ err: exception, sqlState: sqlState(exception) }, `answered 503 ${code}`);
+    const res = host.switchToHttp().getResponse<Response>();
+    res
+      .status(HttpStatus.SERVICE_UNAVAILABLE)
+      .setHeader('Retry-After', '1')
+      .json({
+        error: {
+          code,
+          message: unavailable ? 'the database is unavailable; retry shortly' : 'the data is busy; retry shortly',
+        },
+      });
+  }
+}
