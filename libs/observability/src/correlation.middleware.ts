@@ -28,9 +28,20 @@ export class CorrelationMiddleware implements NestMiddleware {
       httpRequestDuration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
       if (route === '/metrics' || route.startsWith('/health')) return;
       if (this.mode === 'errors' && res.statusCode < 400 && seconds < 1) return;
+      // Who asked (set by the gateway's auth guard): a refused or hidden object (403, 404) names its principal, so
+      // an audit can tell a probing client from a mistake. Ids and role only, never the token.
+      const user = (req as Request & { user?: { sub?: string; role?: string; storeId?: string } }).user;
+      const principal = user?.sub ? { sub: user.sub, role: user.role, ...(user.storeId ? { storeId: user.storeId } : {}) } : undefined;
       runWithContext(ctx, () =>
         this.logger.pino.info(
-          { method: req.method, path: req.path, route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 },
+          {
+            method: req.method,
+            path: req.path,
+            route,
+            status: res.statusCode,
+            ms: Math.round(seconds * 1e4) / 10,
+            ...(principal ? { principal } : {}),
+          },
           'http request',
         ),
       );

@@ -7,7 +7,7 @@ import { ConfigValidationError, validateConfig, type BaseConfig, type EdgeConfig
 import { KafkaConsumerServer, RethrowErrorsFilter } from '@omnipay/messaging';
 import { JsonLogger, createLogger } from '@omnipay/observability';
 import { ensureSchema } from '@omnipay/persistence';
-import { DatabaseErrorsFilter } from './database-errors.filter';
+import { RetryableErrorsFilter } from './retryable-errors.filter';
 import type { z } from 'zod';
 
 /** Any schema whose output has at least the edge settings (HTTP, logs, Redis). */
@@ -59,8 +59,8 @@ export async function bootstrapService<S extends ServiceConfigSchema>(
     app.disable('x-powered-by');
     def.configureApp?.(app, config);
     app.enableShutdownHooks();
+    app.useGlobalFilters(new RetryableErrorsFilter(app.get(HttpAdapterHost).httpAdapter, logger));
     if (!def.edge) {
-      app.useGlobalFilters(new DatabaseErrorsFilter(app.get(HttpAdapterHost).httpAdapter, logger));
       app
         .connectMicroservice({ strategy: app.get(KafkaConsumerServer) }, { deferInitialization: true })
         .useGlobalFilters(new RethrowErrorsFilter());

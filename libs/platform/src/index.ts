@@ -3,4 +3,4 @@ export * from './platform.module';
 export * from './bootstrap';
 export * from './health.controller';
 export * from './api-error';
-export * from './database-errors.filter';
+export * from './retryable-errors.filter';

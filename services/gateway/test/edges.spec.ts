@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { mintToken } from '@omnipay/auth';
 import Redis from 'ioredis';
-import { ServiceProcess, TestDatabase, engines, freePort, isolatedServiceEnv, uniqueName } from '@omnipay/testing';
+import { ServiceProcess, TestDatabase, engines, eventually, freePort, isolatedServiceEnv, uniqueName } from '@omnipay/testing';
 
 /**
  * The gateway's own protections, with a stand-in upstream that answers slowly: rate limits (Redis), body size
@@ -111,6 +111,27 @@ describe('gateway edges', () => {
     expect(kept.headers.get('x-correlation-id')).toBe('client-abc-123');
     const replaced = await call('corr2', '/v1/orders', { headers: { 'x-correlation-id': 'evil\tvalue{"level":"fatal"}' } });
     expect(replaced.headers.get('x-correlation-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('names the principal of a refused request in its access log line, never the token', async () => {
+    const token = mintToken({ sub: 'cus_audit', role: 'customer', iss: issuer, aud: audience }, secret);
+    const res = await fetch(`${gateway.url}/v1/finance/reconciliation?day=2026-12-01`, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(403);
+    const correlationId = res.headers.get('x-correlation-id');
+    const accessLine = () =>
+      gateway.logs
+        .flatMap((l) => {
+          try {
+            return [JSON.parse(l) as { msg?: string; correlationId?: string; status?: number; principal?: unknown }];
+          } catch {
+            return []; // not a log record
+          }
+        })
+        .find((l) => l.msg === 'http request' && l.correlationId === correlationId);
+    // The line is written when the response has finished, and reaches this process through the child's stdout.
+    const line = await eventually(async () => accessLine(), (l) => l !== undefined, { what: 'the access log line', timeoutMs: 5000 });
+    expect(line).toMatchObject({ status: 403, principal: { sub: 'cus_audit', role: 'customer' } });
+    expect(gateway.logs.join('\n')).not.toContain(token);
   });
 
   it('never answers without a valid token, and serves the OpenAPI document publicly', async () => {

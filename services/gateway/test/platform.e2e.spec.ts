@@ -182,6 +182,26 @@ describe('checkout to fulfilment through the gateway', () => {
     expect(next.status).toBe(201);
   });
 
+  it('answers 503 with Retry-After while Stripe rate-limits us, keeps the order payable, and the retried checkout completes it', async () => {
+    const erin = token('cust_e2e_erin', 'customer', { channel: 'web' });
+    const fault = await fetch(`${stack.emulator.url}/_emulator/faults/api`, {
+      method: 'POST',
+      body: JSON.stringify({ method: 'POST', path: '^/v1/payment_intents$', status: 429, times: 1 }),
+    });
+    expect(fault.status).toBe(200);
+    const body = { fulfilment: 'ship', currency: 'usd', lines: [{ sku: 'CAP-NVY', quantity: 1 }] };
+    const limited = await api(erin, 'POST', '/v1/checkout', body, { 'idempotency-key': 'erin-checkout-1' });
+    expect(limited.status).toBe(503);
+    expect(limited.headers.get('retry-after')).toBe('1');
+    expect(JSON.stringify(limited.body)).toContain('payments is busy');
+    const [order] = (await api(erin, 'GET', '/v1/orders')).body.orders as Json[];
+    expect(order.status).toBe('pending_payment'); // not cancelled: a rate limit is not a refusal
+    const retried = await api(erin, 'POST', '/v1/checkout', body, { 'idempotency-key': 'erin-checkout-1' });
+    expect(retried.status).toBe(201);
+    expect(retried.body.orderId).toBe(order.id);
+    expect((await api(erin, 'GET', '/v1/orders')).body.orders).toHaveLength(1);
+  });
+
   it('answers a retried checkout with the same order and PaymentIntent', async () => {
     const bob = token('cust_e2e_bob', 'customer', { channel: 'web' });
     const body = { fulfilment: 'ship', currency: 'eur', lines: [{ sku: 'CAP-NVY', quantity: 1 }] };

@@ -78,6 +78,8 @@ export function buildOpenApi(): Record<string, unknown> {
       },
       '400': { description: 'Invalid request (each bad field listed)', content: { 'application/json': { schema: error } } },
       '429': { description: 'Rate limit exceeded (Retry-After)' },
+      '502': { description: 'A service or Stripe failed; retry with the same Idempotency-Key' },
+      '503': { description: 'Busy (Stripe rate-limiting, a hot row, a dependency restarting): retry after Retry-After seconds with the same Idempotency-Key' },
       '504': { description: 'A service did not answer in time' },
     };
     if (r.roles !== 'public') {

@@ -5,7 +5,7 @@ import { ApiError, conflict, unprocessable } from '@omnipay/platform';
 // The error shape and input parsing are shared with the other internal APIs (libs/platform).
 export { ApiError, badGateway, conflict, notFound, parseInput, unprocessable } from '@omnipay/platform';
 
-/** A Stripe failure as an HTTP answer: declines 402, Stripe refusals 422, Stripe unavailable 502. */
+/** A Stripe failure as an HTTP answer: declines 402, Stripe refusals 422, Stripe rate limits 503, Stripe unavailable 502. */
 export function fromStripeError(error: unknown): ApiError | null {
   const info = stripeErrorInfo(error);
   if (!info) return null;
@@ -14,6 +14,12 @@ export function fromStripeError(error: unknown): ApiError | null {
       declineCode: info.declineCode,
     });
   }
+  if (info.statusCode === 429)
+    return new ApiError(
+      HttpStatus.SERVICE_UNAVAILABLE,
+      'stripe_rate_limited',
+      'Stripe is limiting our request rate; retry shortly with the same Idempotency-Key',
+    );
   if (isRetryableStripeError(error))
     return new ApiError(
       HttpStatus.BAD_GATEWAY,

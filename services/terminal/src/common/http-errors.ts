@@ -1,10 +1,14 @@
+import { HttpStatus } from '@nestjs/common';
 import { isRetryableStripeError, stripeErrorInfo } from '@omnipay/stripe';
 import { ApiError, badGateway, conflict, unprocessable } from '@omnipay/platform';
 
 // The error shape and input parsing are shared with the other internal APIs (libs/platform).
 export { ApiError, badGateway, conflict, notFound, parseInput, unprocessable } from '@omnipay/platform';
 
-/** A Stripe refusal as an HTTP answer: busy reader 409, offline reader 409, Stripe refusals 422, Stripe down 502. */
+/**
+ * A Stripe refusal as an HTTP answer: busy reader 409, offline reader 409, Stripe refusals 422, Stripe rate limits
+ * 503, Stripe down 502.
+ */
 export function fromStripeError(error: unknown): ApiError | null {
   const info = stripeErrorInfo(error);
   if (!info) return null;
@@ -13,6 +17,12 @@ export function fromStripeError(error: unknown): ApiError | null {
   if (info.code === 'terminal_reader_offline') return conflict('reader_offline', 'the reader is offline');
   if (info.statusCode === 401 || info.statusCode === 403)
     return badGateway('stripe_misconfigured', 'Stripe refused our credentials');
+  if (info.statusCode === 429)
+    return new ApiError(
+      HttpStatus.SERVICE_UNAVAILABLE,
+      'stripe_rate_limited',
+      'Stripe is limiting our request rate; retry shortly with the same Idempotency-Key',
+    );
   if (isRetryableStripeError(error))
     return badGateway('stripe_unavailable', 'Stripe did not answer; retry the request');
   if (info.code === 'idempotency_error') return conflict('idempotency_conflict', info.message);

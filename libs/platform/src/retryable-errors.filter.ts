@@ -13,13 +13,13 @@ function sqlState(error: unknown): string {
 }
 
 /**
- * HTTP answers for database errors a retry can cure: the database is down or restarting, or the request lost a
- * race for a row (lock timeout, deadlock, serialisation failure) or ran out of time behind one. Those are a 503
- * with Retry-After, so callers (the gateway, a client with its Idempotency-Key) retry instead of treating a 500 as
- * a bug. Everything else goes to Nest's own handling unchanged.
+ * HTTP answers for errors a retry can cure. Database errors of that kind (the database is down or restarting, or
+ * the request lost a race for a row: lock timeout, deadlock, serialisation failure, or ran out of time behind one)
+ * become a 503 instead of a 500, and every 503 carries Retry-After, so callers (the gateway, a client with its
+ * Idempotency-Key) retry instead of treating it as a bug. Everything else goes to Nest's own handling unchanged.
  */
 @Catch()
-export class DatabaseErrorsFilter extends BaseExceptionFilter {
+export class RetryableErrorsFilter extends BaseExceptionFilter {
   constructor(
     httpAdapter: HttpServer,
     private readonly logger: JsonLogger,
@@ -28,6 +28,10 @@ export class DatabaseErrorsFilter extends BaseExceptionFilter {
   }
 
   override catch(exception: unknown, host: ArgumentsHost): void {
+    if (host.getType() === 'http' && exception instanceof HttpException && exception.getStatus() === 503) {
+      // Every 503 of these services means "retry shortly" (Stripe rate-limiting us, a dependency restarting).
+      host.switchToHttp().getResponse<Response>().setHeader('Retry-After', '1');
+    }
     // (`super.catch` below is ExceptionFilter#catch, not Promise#catch.)
     // eslint-disable-next-line promise/valid-params
     if (host.getType() !== 'http' || exception instanceof HttpException) return super.catch(exception, host);
