@@ -108,6 +108,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     TERMINAL_URL: url('terminal'),
     ...(run ? { KAFKA_TOPIC_PREFIX: topicPrefix, KAFKA_GROUP_PREFIX: run, REDIS_KEY_PREFIX: `${run}:`, KAFKA_SESSION_TIMEOUT_MS: '6000' } : {}),
   };
+  // The webhooks backfill reads events with the emulator's restricted key (never the secret key); on demand only
+  // (POST /admin/backfill), so a benchmark that parks deliveries on purpose is not raced by a timer.
+  const ownEnv: Partial<Record<ServiceName, Record<string, string>>> = {
+    webhooks: { STRIPE_EVENTS_READ_KEY: emulator.eventsReadKey, BACKFILL_INTERVAL_MS: '0' },
+  };
   const order: ServiceName[] = options.services ?? ['webhooks', 'payments', 'orders', 'terminal', 'gateway'];
   const services = {} as Record<ServiceName, ServiceProcess>;
   const results = await Promise.allSettled(
@@ -116,7 +121,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         entry: `services/${name}/src/main.ts`,
         name,
         port: ports[name],
-        env: { ...common, DATABASE_SCHEMA: schema(name), ...(options.env?.[name] ?? {}) },
+        env: { ...common, DATABASE_SCHEMA: schema(name), ...(ownEnv[name] ?? {}), ...(options.env?.[name] ?? {}) },
         logFile: run ? undefined : path.join(logDir, `${name}.log`),
       });
       services[name] = proc;

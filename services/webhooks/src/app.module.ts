@@ -1,6 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { JsonLogger } from '@omnipay/observability';
 import { PlatformModule } from '@omnipay/platform';
+import { BackfillController } from './backfill/backfill.controller';
+import { EventsBackfill } from './backfill/events-backfill.service';
 import type { WebhooksConfig } from './config';
 import { AdminTokenGuard } from './replay/admin-token.guard';
 import { ReplayController } from './replay/replay.controller';
@@ -25,8 +27,8 @@ export class AppModule {
           migrations: [StripeEvents1710000000000],
         }),
       ],
-      controllers: [ReplayController],
-      providers: [WebhookEndpoint, StripeEventStore, WebhookIngestService, ReplayService, AdminTokenGuard],
+      controllers: [ReplayController, BackfillController],
+      providers: [WebhookEndpoint, StripeEventStore, WebhookIngestService, ReplayService, EventsBackfill, AdminTokenGuard],
     };
   }
 }

@@ -1,4 +1,5 @@
 import { baseConfigSchema } from '@omnipay/config';
+import { stripeConfigShape } from '@omnipay/stripe';
 import { z } from 'zod';
 
 const secretList = z
@@ -37,6 +38,21 @@ export const webhooksConfigSchema = baseConfigSchema.extend({
   WEBHOOK_BATCH_WAIT_MS: z.coerce.number().min(0).max(100).default(2),
   /** Batches whose transactions may be open at once (each holds one pool connection). */
   WEBHOOK_BATCH_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(3),
+  /**
+   * A Stripe key that can read events, for the backfill: a restricted key (rk_…) with only "Events: read", never
+   * the secret key (that stays in payments). Unset = no backfill.
+   */
+  STRIPE_EVENTS_READ_KEY: z
+    .string()
+    .refine((v) => v.startsWith('rk_'), 'must be a restricted key (rk_…) with only "Events: read"')
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
+  /** Unset = real Stripe (api.stripe.com); the emulator's URL in development. */
+  STRIPE_API_BASE: stripeConfigShape.STRIPE_API_BASE,
+  /** How often the backfill asks Stripe for events not delivered yet (0 = only on `POST /admin/backfill`). */
+  BACKFILL_INTERVAL_MS: z.coerce.number().int().min(0).default(300_000),
+  /** How far back it looks: Stripe retries a delivery for up to three days. */
+  BACKFILL_WINDOW_S: z.coerce.number().int().min(60).max(30 * 86400).default(3 * 86400),
   /** Bearer token of `/admin/*`. Unset = the admin routes answer 404. */
   ADMIN_TOKEN: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters').optional(),
 });

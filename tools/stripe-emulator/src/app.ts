@@ -20,6 +20,8 @@ export interface PreconfiguredEndpoint {
 export interface EmulatorConfig {
   secretKey: string;
   publishableKey: string;
+  /** A restricted key (rk_…) with one permission, Events: read (`GET /v1/events…`), as a backfill job would hold. */
+  eventsReadKey: string;
   apiVersion: string;
   webhookRetry: RetryPolicy;
   webhooks: PreconfiguredEndpoint[];
@@ -32,6 +34,7 @@ export interface EmulatorConfig {
 export const DEFAULT_CONFIG: EmulatorConfig = {
   secretKey: 'sk_test_emulator',
   publishableKey: 'pk_test_emulator',
+  eventsReadKey: 'rk_test_emulator_events_read',
   apiVersion: API_VERSION,
   webhookRetry: DEFAULT_RETRY,
   webhooks: [],

@@ -38,6 +38,8 @@ export interface EmulatorOptions {
   host?: string;
   /** default sk_test_emulator */
   secretKey?: string;
+  /** default rk_test_emulator_events_read: a restricted key that may only read events */
+  eventsReadKey?: string;
   /** default pk_test_emulator */
   publishableKey?: string;
   /** webhook endpoints that exist from the start (and again after every reset) */
@@ -56,6 +58,8 @@ export interface EmulatorHandle {
   host: string;
   secretKey: string;
   publishableKey: string;
+  /** the restricted key that may only read events (a backfill job's key) */
+  eventsReadKey: string;
   apiVersion: string;
   /** the Stripe SDK options that point at this emulator */
   stripeConfig: { host: string; port: number; protocol: 'http' };
@@ -87,6 +91,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const emu = buildEmulator({
     secretKey: options.secretKey ?? DEFAULT_CONFIG.secretKey,
     publishableKey: options.publishableKey ?? DEFAULT_CONFIG.publishableKey,
+    eventsReadKey: options.eventsReadKey ?? DEFAULT_CONFIG.eventsReadKey,
     webhooks: options.webhooks ?? [],
     webhookRetry: { ...DEFAULT_RETRY, ...(options.webhookRetry ?? {}) },
     asyncCaptureDelayMs: options.asyncCaptureDelayMs ?? DEFAULT_CONFIG.asyncCaptureDelayMs,
@@ -110,6 +115,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     host,
     secretKey: emu.config.secretKey,
     publishableKey: emu.config.publishableKey,
+    eventsReadKey: emu.config.eventsReadKey,
     apiVersion: emu.config.apiVersion,
     stripeConfig: { host, port, protocol: 'http' },
     close: () =>

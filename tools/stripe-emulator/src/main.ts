@@ -1,7 +1,8 @@
 /**
  * CLI: node -r @swc-node/register tools/stripe-emulator/src/main.ts
  * Env: STRIPE_EMULATOR_PORT (12180), STRIPE_EMULATOR_HOST (127.0.0.1), STRIPE_EMULATOR_SECRET_KEY (sk_test_emulator),
- * STRIPE_EMULATOR_PUBLISHABLE_KEY (pk_test_emulator), STRIPE_EMULATOR_WEBHOOKS ("url|whsec_…,url2|whsec_…"),
+ * STRIPE_EMULATOR_PUBLISHABLE_KEY (pk_test_emulator), STRIPE_EMULATOR_EVENTS_READ_KEY (rk_test_emulator_events_read: a
+ * restricted key that may only read events), STRIPE_EMULATOR_WEBHOOKS ("url|whsec_…,url2|whsec_…"),
  * STRIPE_EMULATOR_WEBHOOK_MAX_RETRY_MS (how long deliveries are retried, default 60000).
  * Logs one JSON line per request (method, path, status, ms) — never keys, client secrets or webhook secrets.
  */
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
     host: env.STRIPE_EMULATOR_HOST ?? '127.0.0.1',
     secretKey: env.STRIPE_EMULATOR_SECRET_KEY || undefined,
     publishableKey: env.STRIPE_EMULATOR_PUBLISHABLE_KEY || undefined,
+    eventsReadKey: env.STRIPE_EMULATOR_EVENTS_READ_KEY || undefined,
     webhooks: parseWebhooksEnv(env.STRIPE_EMULATOR_WEBHOOKS),
     webhookRetry: maxRetry !== undefined ? { maxDurationMs: maxRetry } : undefined,
     log: true,

@@ -23,6 +23,25 @@ describe('wire protocol', () => {
   const raw = (path: string, init: RequestInit = {}) =>
     fetch(`${env.emu.url}${path}`, { ...init, headers: { Authorization: `Bearer ${env.emu.secretKey}`, 'Content-Type': 'application/x-www-form-urlencoded', ...(init.headers ?? {}) } });
 
+  it('lets the restricted events-read key list and get events, and nothing else', async () => {
+    await env.stripe.customers.create({ email: 'x@example.com' }); // one event: customer.created
+    const asReader = (path: string, init: RequestInit = {}) =>
+      fetch(`${env.emu.url}${path}`, { ...init, headers: { Authorization: `Bearer ${env.emu.eventsReadKey}`, ...(init.headers ?? {}) } });
+    const list = await asReader('/v1/events?limit=10');
+    expect(list.status).toBe(200);
+    const events = ((await list.json()) as { data: { id: string; type: string }[] }).data;
+    expect(events.map((e) => e.type)).toContain('customer.created');
+    expect((await asReader(`/v1/events/${events[0].id}`)).status).toBe(200);
+    for (const [path, init] of [
+      ['/v1/customers', {}],
+      ['/v1/payment_intents', { method: 'POST', body: 'amount=100&currency=usd', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } }],
+    ] as const) {
+      const res = await asReader(path, init);
+      expect(res.status).toBe(403);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toContain('rak_event_read');
+    }
+  });
+
   it('answers with Request-Id and echoes Stripe-Version', async () => {
     const res = await env.stripe.customers.create({ email: 'x@example.com' }).then((c) => c.lastResponse);
     expect(res.requestId).toMatch(/^req_/);

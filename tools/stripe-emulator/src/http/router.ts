@@ -5,7 +5,8 @@ export type HttpMethod = 'GET' | 'POST' | 'DELETE';
 export interface RequestContext {
   requestId: string;
   idempotencyKey: string | null;
-  auth: 'secret' | 'publishable';
+  /** events_read: the restricted key, which only reaches GET /v1/events… */
+  auth: 'secret' | 'publishable' | 'events_read';
   /** Stripe-Version header as sent (null when absent) */
   stripeVersionHeader: string | null;
   method: HttpMethod;

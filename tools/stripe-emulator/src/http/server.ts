@@ -83,7 +83,7 @@ function maskKey(key: string): string {
   return `${prefix}${'*'.repeat(Math.max(4, key.length - prefix.length - 4)).slice(0, 20)}${key.slice(-4)}`;
 }
 
-function authenticate(emu: Emulator, header: string | undefined): 'secret' | 'publishable' | StripeApiError {
+function authenticate(emu: Emulator, header: string | undefined): 'secret' | 'publishable' | 'events_read' | StripeApiError {
   let key: string | null = null;
   if (header?.startsWith('Bearer ')) key = header.slice(7).trim();
   else if (header?.startsWith('Basic ')) {
@@ -98,6 +98,7 @@ function authenticate(emu: Emulator, header: string | undefined): 'secret' | 'pu
   }
   if (key === emu.config.secretKey) return 'secret';
   if (key === emu.config.publishableKey) return 'publishable';
+  if (key === emu.config.eventsReadKey) return 'events_read';
   return new StripeApiError(401, {
     type: 'invalid_request_error',
     code: 'api_key_invalid',
@@ -141,6 +142,16 @@ async function handleApi(
   } catch (e) {
     if (e instanceof FormParseError) return fail(invalidRequest(e.message));
     throw e;
+  }
+
+  if (auth === 'events_read' && !(method === 'GET' && (path === '/v1/events' || path.startsWith('/v1/events/')))) {
+    return fail(
+      new StripeApiError(403, {
+        type: 'invalid_request_error',
+        code: 'secret_key_required',
+        message: `The provided key '${maskKey(emu.config.eventsReadKey)}' does not have the required permissions for this endpoint on account 'acct_emulator'. Having the 'rak_event_read' permission would allow this request to continue.`,
+      }),
+    );
   }
 
   if (auth === 'publishable' && !match.def.publishable) {

@@ -1,0 +1,120 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { JsonLogger, metricsRegistry, newContext } from '@omnipay/observability';
+import { APP_CONFIG } from '@omnipay/platform';
+import { PLATFORM_EVENT_TYPES, createStripeClient } from '@omnipay/stripe';
+import { Counter } from 'prom-client';
+import type Stripe from 'stripe';
+import type { WebhooksConfig } from '../config';
+import { eventFacts } from '../stripe-events/stripe-event';
+import { StripeEventStore, type VerifiedDelivery } from '../stripe-events/stripe-event-store';
+
+/** `secret_index` of an event fetched from Stripe's API rather than received signed (the column is NOT NULL). */
+export const FETCHED_FROM_API = -1;
+
+const backfilled = new Counter({
+  name: 'webhooks_backfilled_events_total',
+  help: 'Stripe events found undelivered by the backfill and stored (the webhook never arrived, or not yet)',
+  registers: [metricsRegistry],
+});
+
+export interface BackfillResult {
+  /** Undelivered platform events Stripe listed in the window. */
+  listed: number;
+  /** Of those, the ones not stored before: now stored and published. */
+  stored: number;
+}
+
+/**
+ * Stripe retries a webhook for three days, then gives up; an endpoint that was down, misrouted or rejecting for
+ * longer never hears of those events, and the janitor in payments only re-reads payments that are not final (a
+ * refund that fails later, a dispute, would stay unknown). The backfill asks Stripe's Events API for events of the
+ * platform's types whose delivery has not succeeded (`delivery_success=false`) and stores them exactly as a
+ * delivery would be: the store deduplicates by event id and publishes through the outbox with the same envelope
+ * id, so an event that arrives both ways has one effect. Events come from the API over TLS with our key, so no
+ * signature is involved (`secret_index` = -1). The key is a restricted one that can only read events.
+ */
+@Injectable()
+export class EventsBackfill implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly stripe?: Stripe;
+  private timer?: NodeJS.Timeout;
+  private pass?: Promise<BackfillResult>;
+
+  constructor(
+    private readonly store: StripeEventStore,
+    private readonly logger: JsonLogger,
+    @Inject(APP_CONFIG) private readonly config: WebhooksConfig,
+  ) {
+    if (config.STRIPE_EVENTS_READ_KEY) {
+      this.stripe = createStripeClient({
+        STRIPE_SECRET_KEY: config.STRIPE_EVENTS_READ_KEY,
+        STRIPE_API_BASE: config.STRIPE_API_BASE,
+        STRIPE_TIMEOUT_MS: 10000,
+        STRIPE_MAX_NETWORK_RETRIES: 2,
+      });
+    }
+  }
+
+  get enabled(): boolean {
+    return this.stripe !== undefined;
+  }
+
+  onApplicationBootstrap(): void {
+    if (!this.stripe) {
+      this.logger.pino.info('events backfill off (STRIPE_EVENTS_READ_KEY not set)');
+      return;
+    }
+    if (this.config.BACKFILL_INTERVAL_MS === 0) return;
+    this.timer = setInterval(() => {
+      this.runOnce().catch((error: unknown) => this.logger.pino.warn({ err: error }, 'events backfill pass failed; the next one retries'));
+    }, this.config.BACKFILL_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.pass?.catch(() => undefined);
+  }
+
+  /** One pass; a pass already under way is joined, not doubled. */
+  runOnce(): Promise<BackfillResult> {
+    this.pass ??= this.backfill().finally(() => (this.pass = undefined));
+    return this.pass;
+  }
+
+  private async backfill(): Promise<BackfillResult> {
+    if (!this.stripe) throw new Error('the events backfill needs STRIPE_EVENTS_READ_KEY');
+    const since = Math.floor(Date.now() / 1000) - this.config.BACKFILL_WINDOW_S;
+    const wanted = new Set(PLATFORM_EVENT_TYPES);
+    const found: VerifiedDelivery[] = [];
+    // `types` takes at most 20 values and the platform subscribes to more: filter here instead.
+    for await (const event of this.stripe.events.list({ delivery_success: false, created: { gte: since }, limit: 100 })) {
+      if (!wanted.has(event.type)) continue;
+      const text = JSON.stringify(event);
+      const parsed = JSON.parse(text) as Record<string, unknown>;
+      const facts = eventFacts(parsed);
+      if (!facts) continue;
+      const ctx = newContext();
+      found.push({
+        facts,
+        event: parsed,
+        raw: Buffer.from(text, 'utf8'),
+        text,
+        receivedAt: new Date(),
+        secretIndex: FETCHED_FROM_API,
+        signatureTimestamp: 0,
+        correlationId: ctx.correlationId,
+        traceparent: ctx.traceparent,
+      });
+    }
+    // Stripe lists newest first: store oldest first, so the outbox publishes them in the order they happened.
+    found.sort((a, b) => a.facts.created - b.facts.created);
+    let stored = 0;
+    for (let i = 0; i < found.length; i += 250) {
+      const outcomes = await this.store.storeAll(found.slice(i, i + 250));
+      stored += outcomes.filter((o) => o === 'accepted').length;
+    }
+    backfilled.inc(stored);
+    if (stored > 0) this.logger.pino.warn({ listed: found.length, stored }, 'events backfill stored events whose webhooks had not arrived');
+    return { listed: found.length, stored };
+  }
+}
