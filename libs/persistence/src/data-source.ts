@@ -58,16 +58,22 @@ export async function runMigrations(ds: DataSource, schema: string, logger?: Log
   const lockRunner = ds.createQueryRunner();
   await lockRunner.connect();
   try {
-    // A replica waits for another's migrations however long they take (not the lock_timeout of requests); the
-    // setting goes back to the connection's default before the connection goes back to the pool.
+    // A replica waits for another's migrations however long they take (neither the lock_timeout nor the
+    // statement_timeout of requests applies to this wait); both go back to the connection's defaults before the
+    // connection goes back to the pool. The migrations themselves run under the defaults: DDL that waits more than
+    // DATABASE_LOCK_TIMEOUT_MS for a busy table fails the start, and the restarted process tries again, rather than
+    // queueing every request behind its lock.
     await lockRunner.query('SET lock_timeout = 0');
+    await lockRunner.query('SET statement_timeout = 0');
     await lockRunner.query('SELECT pg_advisory_lock(hashtext($1))', [`migrations:${schema}`]);
     await lockRunner.query('RESET lock_timeout');
+    await lockRunner.query('RESET statement_timeout');
     const applied = await ds.runMigrations({ transaction: 'each' });
     if (applied.length > 0) logger?.info({ migrations: applied.map((m) => m.name), schema }, 'migrations applied');
   } finally {
     await lockRunner.query('SELECT pg_advisory_unlock(hashtext($1))', [`migrations:${schema}`]).catch(() => undefined);
     await lockRunner.query('RESET lock_timeout').catch(() => undefined);
+    await lockRunner.query('RESET statement_timeout').catch(() => undefined);
     await lockRunner.release();
   }
 }

@@ -4,9 +4,6 @@ import { JsonLogger } from '@omnipay/observability';
 import { isDatabaseUnavailable, isTransientConflict } from '@omnipay/persistence';
 import type { Response } from 'express';
 
-/** query_canceled: the statement hit statement_timeout (or was cancelled), not a fault of the request. */
-const STATEMENT_TIMEOUT = '57014';
-
 function sqlState(error: unknown): string {
   const e = error as { code?: string; driverError?: { code?: string } } | null;
   return e?.driverError?.code ?? e?.code ?? '';
@@ -14,7 +11,7 @@ function sqlState(error: unknown): string {
 
 /**
  * HTTP answers for errors a retry can cure. Database errors of that kind (the database is down or restarting, or
- * the request lost a race for a row: lock timeout, deadlock, serialisation failure, or ran out of time behind one)
+ * the request lost a race for a row: lock timeout, deadlock, serialisation failure)
  * become a 503 instead of a 500, and every 503 carries Retry-After, so callers (the gateway, a client with its
  * Idempotency-Key) retry instead of treating it as a bug. Everything else goes to Nest's own handling unchanged.
  */
@@ -28,6 +25,9 @@ export class RetryableErrorsFilter extends BaseExceptionFilter {
   }
 
   override catch(exception: unknown, host: ArgumentsHost): void {
+    const sent = host.getType() === 'http' && host.switchToHttp().getResponse<Response>().headersSent;
+    // eslint-disable-next-line promise/valid-params
+    if (sent) return super.catch(exception, host); // too late to shape the answer; Nest's own handling copes
     if (host.getType() === 'http' && exception instanceof HttpException && exception.getStatus() === 503) {
       // Every 503 of these services means "retry shortly" (Stripe rate-limiting us, a dependency restarting).
       host.switchToHttp().getResponse<Response>().setHeader('Retry-After', '1');
@@ -36,7 +36,9 @@ export class RetryableErrorsFilter extends BaseExceptionFilter {
     // eslint-disable-next-line promise/valid-params
     if (host.getType() !== 'http' || exception instanceof HttpException) return super.catch(exception, host);
     const unavailable = isDatabaseUnavailable(exception);
-    const busy = !unavailable && (isTransientConflict(exception) || sqlState(exception) === STATEMENT_TIMEOUT);
+    // A statement timeout (57014) is not here: it is mostly an expensive query, and telling every client to come
+    // back in a second would add load to a database that is already slow. It stays a 500.
+    const busy = !unavailable && isTransientConflict(exception);
     // eslint-disable-next-line promise/valid-params
     if (!unavailable && !busy) return super.catch(exception, host);
     const code = unavailable ? 'database_unavailable' : 'busy';

@@ -98,7 +98,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     KAFKA_BROKERS: engines.KAFKA_BROKERS,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
     STRIPE_API_BASE: emulator.url,
-    STRIPE_SECRET_KEY: emulator.secretKey,
     STRIPE_PUBLISHABLE_KEY: emulator.publishableKey,
     STRIPE_WEBHOOK_SECRETS: secrets.webhook,
     ADMIN_TOKEN: secrets.admin,
@@ -110,8 +109,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
   // The webhooks backfill reads events with the emulator's restricted key (never the secret key); on demand only
   // (POST /admin/backfill), so a benchmark that parks deliveries on purpose is not raced by a timer.
+  // The secret key goes to payments and terminal only.
   const ownEnv: Partial<Record<ServiceName, Record<string, string>>> = {
     webhooks: { STRIPE_EVENTS_READ_KEY: emulator.eventsReadKey, BACKFILL_INTERVAL_MS: '0' },
+    payments: { STRIPE_SECRET_KEY: emulator.secretKey },
+    terminal: { STRIPE_SECRET_KEY: emulator.secretKey },
   };
   const order: ServiceName[] = options.services ?? ['webhooks', 'payments', 'orders', 'terminal', 'gateway'];
   const services = {} as Record<ServiceName, ServiceProcess>;

@@ -193,7 +193,7 @@ describe('checkout to fulfilment through the gateway', () => {
     const limited = await api(erin, 'POST', '/v1/checkout', body, { 'idempotency-key': 'erin-checkout-1' });
     expect(limited.status).toBe(503);
     expect(limited.headers.get('retry-after')).toBe('1');
-    expect(JSON.stringify(limited.body)).toContain('payments is busy');
+    expect(JSON.stringify(limited.body)).toContain('payments is busy (stripe_rate_limited)');
     const [order] = (await api(erin, 'GET', '/v1/orders')).body.orders as Json[];
     expect(order.status).toBe('pending_payment'); // not cancelled: a rate limit is not a refusal
     const retried = await api(erin, 'POST', '/v1/checkout', body, { 'idempotency-key': 'erin-checkout-1' });

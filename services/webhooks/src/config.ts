@@ -50,7 +50,7 @@ export const webhooksConfigSchema = baseConfigSchema.extend({
   /** Unset = real Stripe (api.stripe.com); the emulator's URL in development. */
   STRIPE_API_BASE: stripeConfigShape.STRIPE_API_BASE,
   /** How often the backfill asks Stripe for events not delivered yet (0 = only on `POST /admin/backfill`). */
-  BACKFILL_INTERVAL_MS: z.coerce.number().int().min(0).default(300_000),
+  BACKFILL_INTERVAL_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
   /** How far back it looks: Stripe retries a delivery for up to three days. */
   BACKFILL_WINDOW_S: z.coerce.number().int().min(60).max(30 * 86400).default(3 * 86400),
   /** Bearer token of `/admin/*`. Unset = the admin routes answer 404. */

@@ -63,11 +63,17 @@ export class UpstreamClient {
       try {
         parsed = JSON.parse(res.text);
       } catch {
+        // A 503 page of a proxy in front of the service is still a 503.
+        if (res.status === 503) throw new ServiceUnavailableException(`${service} is unavailable; retry shortly`);
         throw new BadGatewayException(`${service} answered with something that is not JSON`);
       }
     }
-    // 503 is a service saying "busy or database down, retry" (the same request, with its Idempotency-Key, is safe).
-    if (res.status === 503) throw new ServiceUnavailableException(`${service} is busy; retry shortly`);
+    // 503 is a service saying "busy or database down, retry" (the same request, with its Idempotency-Key, is safe);
+    // its reason (`stripe_rate_limited`, `busy`, `database_unavailable`) goes along.
+    if (res.status === 503) {
+      const reason = (parsed as { error?: { code?: string } } | undefined)?.error?.code;
+      throw new ServiceUnavailableException(`${service} is busy${reason ? ` (${reason})` : ''}; retry shortly`);
+    }
     if (res.status >= 500) throw new BadGatewayException(`${service} failed (${res.status})`);
     return { status: res.status, body: parsed as T };
   }

@@ -21,7 +21,7 @@ export function fromStripeError(error: unknown): ApiError | null {
     return new ApiError(
       HttpStatus.SERVICE_UNAVAILABLE,
       'stripe_rate_limited',
-      'Stripe is limiting our request rate; retry shortly with the same Idempotency-Key',
+      'Stripe is limiting our request rate; retry shortly',
     );
   if (isRetryableStripeError(error))
     return badGateway('stripe_unavailable', 'Stripe did not answer; retry the request');

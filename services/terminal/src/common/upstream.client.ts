@@ -71,6 +71,9 @@ export class UpstreamClient {
 export function relayError(peer: string, answer: UpstreamAnswer<unknown>): ApiError {
   const err = (answer.body as { error?: { code?: string; message?: string; details?: unknown } } | undefined)
     ?.error;
+  // A 503 is the peer saying "busy, retry shortly" (Stripe rate-limiting it, its database restarting): kept a 503.
+  if (answer.status === 503)
+    return new ApiError(HttpStatus.SERVICE_UNAVAILABLE, err?.code ?? `${peer}_busy`, err?.message ?? `${peer} is busy; retry shortly`);
   if (answer.status >= 500)
     return new ApiError(HttpStatus.BAD_GATEWAY, `${peer}_unavailable`, `${peer} answered ${answer.status}`);
   return new ApiError(

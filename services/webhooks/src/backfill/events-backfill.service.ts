@@ -11,6 +11,9 @@ import { StripeEventStore, type VerifiedDelivery } from '../stripe-events/stripe
 /** `secret_index` of an event fetched from Stripe's API rather than received signed (the column is NOT NULL). */
 export const FETCHED_FROM_API = -1;
 
+/** Stripe's limit on the `types` filter of `GET /v1/events`. */
+const TYPES_PER_CALL = 20;
+
 const backfilled = new Counter({
   name: 'webhooks_backfilled_events_total',
   help: 'Stripe events found undelivered by the backfill and stored (the webhook never arrived, or not yet)',
@@ -38,6 +41,7 @@ export class EventsBackfill implements OnApplicationBootstrap, OnApplicationShut
   private readonly stripe?: Stripe;
   private timer?: NodeJS.Timeout;
   private pass?: Promise<BackfillResult>;
+  private stopping = false;
 
   constructor(
     private readonly store: StripeEventStore,
@@ -72,6 +76,7 @@ export class EventsBackfill implements OnApplicationBootstrap, OnApplicationShut
 
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
+    this.stopping = true; // a pass under way stops after its current page
     await this.pass?.catch(() => undefined);
   }
 
@@ -84,17 +89,48 @@ export class EventsBackfill implements OnApplicationBootstrap, OnApplicationShut
   private async backfill(): Promise<BackfillResult> {
     if (!this.stripe) throw new Error('the events backfill needs STRIPE_EVENTS_READ_KEY');
     const since = Math.floor(Date.now() / 1000) - this.config.BACKFILL_WINDOW_S;
-    const wanted = new Set(PLATFORM_EVENT_TYPES);
-    const found: VerifiedDelivery[] = [];
-    // `types` takes at most 20 values and the platform subscribes to more: filter here instead.
-    for await (const event of this.stripe.events.list({ delivery_success: false, created: { gte: since }, limit: 100 })) {
-      if (!wanted.has(event.type)) continue;
-      const text = JSON.stringify(event);
-      const parsed = JSON.parse(text) as Record<string, unknown>;
-      const facts = eventFacts(parsed);
-      if (!facts) continue;
-      const ctx = newContext();
-      found.push({
+    let listed = 0;
+    let stored = 0;
+    // Stripe's `types` filter takes at most 20 values: the platform's types go in groups. Each page is stored as it
+    // comes (a long outage can leave many events undelivered; a pass never holds more than a page, and what it
+    // stored stays stored if a later page fails: the next pass finds the rest).
+    for (let g = 0; g < PLATFORM_EVENT_TYPES.length; g += TYPES_PER_CALL) {
+      const types = PLATFORM_EVENT_TYPES.slice(g, g + TYPES_PER_CALL);
+      let startingAfter: string | undefined;
+      for (;;) {
+        if (this.stopping) return { listed, stored };
+        const page = await this.stripe.events.list({
+          delivery_success: false,
+          created: { gte: since },
+          types,
+          limit: 100,
+          ...(startingAfter ? { starting_after: startingAfter } : {}),
+        });
+        const deliveries = page.data.flatMap((event) => this.delivery(event));
+        listed += deliveries.length;
+        if (deliveries.length > 0) {
+          // Stripe lists newest first; within a page, oldest first.
+          deliveries.sort((a, b) => a.facts.created - b.facts.created);
+          stored += (await this.store.storeAll(deliveries)).filter((o) => o === 'accepted').length;
+        }
+        if (!page.has_more || page.data.length === 0) break;
+        startingAfter = page.data[page.data.length - 1].id;
+      }
+    }
+    backfilled.inc(stored);
+    if (stored > 0) this.logger.pino.warn({ listed, stored }, 'events backfill stored events whose webhooks had not arrived');
+    return { listed, stored };
+  }
+
+  /** The event as the store takes a delivery, or nothing if it is not shaped like a Stripe event. */
+  private delivery(event: Stripe.Event): VerifiedDelivery[] {
+    const text = JSON.stringify(event);
+    const parsed = JSON.parse(text) as Record<string, unknown>;
+    const facts = eventFacts(parsed);
+    if (!facts) return [];
+    const ctx = newContext();
+    return [
+      {
         facts,
         event: parsed,
         raw: Buffer.from(text, 'utf8'),
@@ -104,17 +140,7 @@ export class EventsBackfill implements OnApplicationBootstrap, OnApplicationShut
         signatureTimestamp: 0,
         correlationId: ctx.correlationId,
         traceparent: ctx.traceparent,
-      });
-    }
-    // Stripe lists newest first: store oldest first, so the outbox publishes them in the order they happened.
-    found.sort((a, b) => a.facts.created - b.facts.created);
-    let stored = 0;
-    for (let i = 0; i < found.length; i += 250) {
-      const outcomes = await this.store.storeAll(found.slice(i, i + 250));
-      stored += outcomes.filter((o) => o === 'accepted').length;
-    }
-    backfilled.inc(stored);
-    if (stored > 0) this.logger.pino.warn({ listed: found.length, stored }, 'events backfill stored events whose webhooks had not arrived');
-    return { listed: found.length, stored };
+      },
+    ];
   }
 }
