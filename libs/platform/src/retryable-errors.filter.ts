@@ -11,9 +11,10 @@ function sqlState(error: unknown): string {
 
 /**
  * HTTP answers for errors a retry can cure. Database errors of that kind (the database is down or restarting, or
- * the request lost a race for a row: lock timeout, deadlock, serialisation failure)
- * become a 503 instead of a 500, and every 503 carries Retry-After, so callers (the gateway, a client with its
- * Idempotency-Key) retry instead of treating it as a bug. Everything else goes to Nest's own handling unchanged.
+ * the request lost a race for a row: lock timeout, deadlock, serialisation failure) become a 503 instead of a 500,
+ * and every 503 carries Retry-After, so callers (the gateway, a client with its Idempotency-Key) retry instead of
+ * treating it as a bug. Everything else goes to Nest's own handling unchanged. (`super.catch` is
+ * ExceptionFilter#catch, not Promise#catch, whatever the promise lint rule thinks.)
  */
 @Catch()
 export class RetryableErrorsFilter extends BaseExceptionFilter {
@@ -25,16 +26,16 @@ export class RetryableErrorsFilter extends BaseExceptionFilter {
   }
 
   override catch(exception: unknown, host: ArgumentsHost): void {
-    const sent = host.getType() === 'http' && host.switchToHttp().getResponse<Response>().headersSent;
+    const res = host.getType() === 'http' ? host.switchToHttp().getResponse<Response>() : undefined;
+    // Not HTTP, or too late to shape the answer: Nest's own handling copes.
     // eslint-disable-next-line promise/valid-params
-    if (sent) return super.catch(exception, host); // too late to shape the answer; Nest's own handling copes
-    if (host.getType() === 'http' && exception instanceof HttpException && exception.getStatus() === 503) {
+    if (!res || res.headersSent) return super.catch(exception, host);
+    if (exception instanceof HttpException) {
       // Every 503 of these services means "retry shortly" (Stripe rate-limiting us, a dependency restarting).
-      host.switchToHttp().getResponse<Response>().setHeader('Retry-After', '1');
+      if (exception.getStatus() === 503) res.setHeader('Retry-After', '1');
+      // eslint-disable-next-line promise/valid-params
+      return super.catch(exception, host);
     }
-    // (`super.catch` below is ExceptionFilter#catch, not Promise#catch.)
-    // eslint-disable-next-line promise/valid-params
-    if (host.getType() !== 'http' || exception instanceof HttpException) return super.catch(exception, host);
     const unavailable = isDatabaseUnavailable(exception);
     // A statement timeout (57014) is not here: it is mostly an expensive query, and telling every client to come
     // back in a second would add load to a database that is already slow. It stays a 500.
@@ -43,7 +44,6 @@ export class RetryableErrorsFilter extends BaseExceptionFilter {
     if (!unavailable && !busy) return super.catch(exception, host);
     const code = unavailable ? 'database_unavailable' : 'busy';
     this.logger.pino.warn({ err: exception, sqlState: sqlState(exception) }, `answered 503 ${code}`);
-    const res = host.switchToHttp().getResponse<Response>();
     res
       .status(HttpStatus.SERVICE_UNAVAILABLE)
       .setHeader('Retry-After', '1')

@@ -2,7 +2,17 @@ import { randomBytes } from 'node:crypto';
 // The emulator is tagged as a tool application; a test driving a service with it is the intended use.
 import { startEmulator, type EmulatorHandle } from '@omnipay/stripe-emulator';
 import { PLATFORM_EVENT_TYPES } from '@omnipay/stripe';
-import { ServiceProcess, TestDatabase, TopicRecorder, engines, eventually, freePort, testKafka, uniqueName } from '@omnipay/testing';
+import {
+  ServiceProcess,
+  TestDatabase,
+  TopicRecorder,
+  engines,
+  eventually,
+  freePort,
+  isolatedServiceEnv,
+  testKafka,
+  uniqueName,
+} from '@omnipay/testing';
 import Stripe from 'stripe';
 import { envelopeIdFor } from '../src/stripe-events/stripe-event';
 
@@ -38,12 +48,7 @@ describe('events backfill (real Postgres, Kafka and the Stripe emulator)', () =>
       name: `webhooks(${run})`,
       port,
       env: {
-        DATABASE_URL: e.databaseUrl,
-        REDIS_URL: e.redisUrl,
-        KAFKA_BROKERS: e.kafkaBrokers,
-        DATABASE_SCHEMA: run,
-        KAFKA_TOPIC_PREFIX: `${run}.`,
-        KAFKA_GROUP_PREFIX: run,
+        ...isolatedServiceEnv(run),
         OUTBOX_POLL_MS: '100',
         STRIPE_WEBHOOK_SECRETS: secret,
         STRIPE_API_BASE: emu.url,
