@@ -182,6 +182,39 @@ describe('checkout to fulfilment through the gateway', () => {
     expect(next.status).toBe(201);
   });
 
+  it('cancels the PaymentIntent when the customer cancels the order, so the card can no longer be charged', async () => {
+    const fay = token('cust_e2e_fay', 'customer', { channel: 'web' });
+    const before = await stock('MUG-WHT', 'online_fc');
+    const checkout = await api(fay, 'POST', '/v1/checkout', { fulfilment: 'ship', currency: 'usd', lines: [{ sku: 'MUG-WHT', quantity: 1 }] });
+    expect(checkout.status).toBe(201);
+    const { orderId, paymentIntentId, clientSecret } = checkout.body as { orderId: string; paymentIntentId: string; clientSecret: string };
+
+    const cancelled = await api(fay, 'POST', `/v1/orders/${orderId}/cancel`);
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body.status).toBe('cancelled');
+    expect(await stock('MUG-WHT', 'online_fc')).toEqual(before);
+
+    const stripe = new Stripe(stack.emulator.secretKey, { ...(stack.emulator.stripeConfig as object), maxNetworkRetries: 0 });
+    const pi = await eventually(
+      () => stripe.paymentIntents.retrieve(paymentIntentId),
+      (p) => p.status === 'canceled',
+      { timeoutMs: 30000, what: 'the PaymentIntent of the cancelled order to be canceled' },
+    );
+    expect(pi.cancellation_reason).toBe('requested_by_customer');
+    // The customer still holds the client secret: paying now is refused by Stripe, so no money is taken.
+    await expect(
+      browser.paymentIntents.confirm(paymentIntentId, { payment_method: 'pm_card_visa', client_secret: clientSecret } as Stripe.PaymentIntentConfirmParams),
+    ).rejects.toMatchObject({ code: 'payment_intent_unexpected_state' });
+    await eventually(
+      async () => onTopic(Topics.paymentsEvents, orderId).filter((m) => m.json?.type === 'payment.canceled').length,
+      (n) => n === 1,
+      { what: 'payment.canceled of the cancelled order' },
+    );
+    const order = (await api(fay, 'GET', `/v1/orders/${orderId}`)).body;
+    expect(order.status).toBe('cancelled');
+    expect(onTopic(Topics.paymentsEvents, orderId).map((m) => m.json?.type)).not.toContain('payment.succeeded');
+  });
+
   it('answers 503 with Retry-After while Stripe rate-limits us, keeps the order payable, and the retried checkout completes it', async () => {
     const erin = token('cust_e2e_erin', 'customer', { channel: 'web' });
     const fault = await fetch(`${stack.emulator.url}/_emulator/faults/api`, {

@@ -15,6 +15,7 @@ describe('POS through the gateway', () => {
   const tokens: Record<string, string> = {};
   let berlinReader: Json;
   let saleActionId = '';
+  let saleOrderId = '';
 
   beforeAll(async () => {
     stack = await startStack({ isolated: true, env: { terminal: { TERMINAL_SWEEP_MS: '200' }, gateway: { UPSTREAM_TIMEOUT_MS: '30000' } } });
@@ -85,6 +86,7 @@ describe('POS through the gateway', () => {
     const second = await api('cashierBerlin', 'POST', `/v1/pos/orders/${order.body.id}/pay`, { readerId: berlinReader.readerId });
     expect(second.status).toBe(201);
     saleActionId = second.body.actionId as string;
+    saleOrderId = order.body.id as string;
     const busy = await api('cashierBerlin', 'POST', `/v1/pos/orders/${order.body.id}/pay`, { readerId: berlinReader.readerId });
     expect(busy.status).toBe(409);
     await stripe.testHelpers.terminal.readers.presentPaymentMethod(berlinReader.stripeReaderId);
@@ -104,6 +106,22 @@ describe('POS through the gateway', () => {
       { what: 'points for the in-store purchase' },
     );
     expect(points.entries).toHaveLength(1);
+  });
+
+  it('refuses to start a reader payment for a cancelled or paid order, before any PaymentIntent exists', async () => {
+    const order = await api('cashierBerlin', 'POST', '/v1/pos/orders', { currency: 'eur', lines: [{ sku: 'MUG-WHT', quantity: 1 }] });
+    expect(order.status).toBe(201);
+    expect((await api('cashierBerlin', 'POST', `/v1/orders/${order.body.id}/cancel`)).status).toBe(200);
+    const refused = await api('cashierBerlin', 'POST', `/v1/pos/orders/${order.body.id}/pay`, { readerId: berlinReader.readerId });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toMatchObject({ code: 'order_not_payable', details: { status: 'cancelled' } });
+    const pis = await stripe.paymentIntents.list({ limit: 100 });
+    expect(pis.data.filter((pi) => pi.metadata.orderId === order.body.id)).toHaveLength(0);
+
+    // The order the first test sold on this reader is paid: paying it again is refused the same way.
+    const again = await api('cashierBerlin', 'POST', `/v1/pos/orders/${saleOrderId}/pay`, { readerId: berlinReader.readerId });
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe('order_not_payable');
   });
 
   it('refunds a web order at a store counter: money to the original payment, stock to that store, points reversed pro rata', async () => {

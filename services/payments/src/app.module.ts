@@ -8,6 +8,8 @@ import { CustomersController } from './customers/customers.controller';
 import { CustomersService } from './customers/customers.service';
 import { JanitorService } from './janitor/janitor.service';
 import { paymentsMigrations } from './migrations';
+import { OrderEventsConsumer } from './order-cancellations/order-events.consumer';
+import { PaymentCancellations } from './order-cancellations/payment-cancellations.service';
 import { PaymentStateService } from './payments/payment-state.service';
 import { PaymentsController } from './payments/payments.controller';
 import { PaymentsRepository } from './payments/payments.repository';
@@ -31,7 +33,7 @@ export class AppModule {
         }),
         StripeModule.forRoot(config),
       ],
-      controllers: [PaymentsController, CustomersController, ReconciliationController, StripeEventsConsumer],
+      controllers: [PaymentsController, CustomersController, ReconciliationController, StripeEventsConsumer, OrderEventsConsumer],
       providers: [
         PaymentsRepository,
         PaymentStateService,
@@ -40,6 +42,7 @@ export class AppModule {
         IdempotencyService,
         ReconciliationWorker,
         JanitorService,
+        PaymentCancellations,
       ],
     };
   }

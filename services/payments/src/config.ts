@@ -20,6 +20,11 @@ export const paymentsConfigSchema = baseConfigSchema.extend({
   RECONCILIATION_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
   /** A claimed source comes back to other workers after this long if its worker died mid-way. */
   RECONCILIATION_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
+  /**
+   * Poll of the worker that cancels the PaymentIntents of cancelled orders (a new request also wakes it at once);
+   * it retries what Stripe could not do.
+   */
+  PAYMENT_CANCELLATIONS_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(2000),
   /** How long a client Idempotency-Key is locked while its first request runs. */
   IDEMPOTENCY_LOCK_MS: z.coerce.number().int().min(1000).max(300_000).default(30_000),
 });

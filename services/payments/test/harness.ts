@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import Stripe from 'stripe';
 import type { Producer } from 'kafkajs';
-import { StripeEventReceived, type DataOf, type Envelope } from '@omnipay/contracts';
+import { Headers, OrderStatusChanged, StripeEventReceived, type DataOf, type Envelope } from '@omnipay/contracts';
 import { DataSource } from 'typeorm';
 import {
   MessagingTables1700000000000,
@@ -366,4 +366,37 @@ export async function get<T = Json>(s: Stack, p: string) {
   const text = await res.text();
   s.responses.push({ path: `GET ${p}`, body: text });
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+}
+
+/**
+ * Publishes what the orders service publishes when an order is cancelled (`order.status_changed` to `cancelled`),
+ * under a fresh envelope id each call, as a replay of the orders topic would.
+ */
+export async function publishOrderCancelled(s: Stack, orderId: string, reason: string): Promise<void> {
+  const envelope: Envelope<DataOf<typeof OrderStatusChanged>> = {
+    id: randomUUID(),
+    type: OrderStatusChanged.type,
+    version: OrderStatusChanged.version,
+    occurredAt: new Date().toISOString(),
+    source: 'test-orders',
+    correlationId: `corr-${orderId}`,
+    causationId: null,
+    data: { orderId: orderId as DataOf<typeof OrderStatusChanged>['orderId'], from: 'pending_payment', to: 'cancelled', reason },
+  };
+  const producer = testKafka(engines().kafkaBrokers).producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  try {
+    await producer.send({
+      topic: `${s.w.topicPrefix}orders.events.v1`,
+      messages: [
+        {
+          key: orderId,
+          value: JSON.stringify(envelope),
+          headers: { [Headers.messageType]: envelope.type, [Headers.messageVersion]: String(envelope.version) },
+        },
+      ],
+    });
+  } finally {
+    await producer.disconnect();
+  }
 }

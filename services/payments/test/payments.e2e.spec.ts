@@ -5,6 +5,7 @@ import {
   get,
   paymentEvents,
   post,
+  publishOrderCancelled,
   reconciliationEntries,
   startPayments,
   startStack,
@@ -365,6 +366,36 @@ describe('payments end to end (emulator → events → payments → Kafka)', () 
     await waitForEvent(orderId, 'payment.canceled');
     await new Promise((r) => setTimeout(r, 500));
     expect(count(orderId, 'payment.canceled')).toBe(1);
+  });
+
+  it("cancels the open PaymentIntent of a cancelled order once, so the customer can no longer pay it, and leaves a paid order's alone", async () => {
+    const expired = order();
+    const open = await createWeb(expired, 1500);
+    const paidOrder = order();
+    const paid = await createWeb(paidOrder, 1600);
+    await confirmInBrowser(paid, 'pm_card_visa');
+    await waitForEvent(paidOrder, 'payment.succeeded');
+
+    // The orders service's fact, twice (a replay of its topic wraps it in a new envelope).
+    await publishOrderCancelled(s, expired, 'payment_expired');
+    await publishOrderCancelled(s, expired, 'payment_expired');
+    await publishOrderCancelled(s, paidOrder, 'cancelled_by_staff');
+    await waitForEvent(expired, 'payment.canceled');
+
+    const pi = await s.stripe.paymentIntents.retrieve(open.paymentIntentId);
+    expect(pi).toMatchObject({ status: 'canceled', cancellation_reason: 'abandoned' });
+    await expect(confirmInBrowser(open, 'pm_card_visa')).rejects.toMatchObject({ code: 'payment_intent_unexpected_state' });
+    expect((await get(s, `/payments/${open.paymentId}`)).body.status).toBe('canceled');
+    expect((await s.stripe.paymentIntents.retrieve(paid.paymentIntentId)).status).toBe('succeeded');
+
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(count(expired, 'payment.canceled')).toBe(1);
+    expect(count(paidOrder, 'payment.canceled')).toBe(0);
+    const requests = await s.db.query<{ payment_id: string; outcome: string; attempts: number }>(
+      `SELECT payment_id, outcome, attempts FROM "${s.w.schema}_pay".payment_cancellations WHERE order_id = ANY($1)`,
+      [[expired, paidOrder]],
+    );
+    expect(requests).toEqual([{ payment_id: open.paymentId, outcome: 'canceled', attempts: 1 }]);
   });
 
   it('creates one PaymentIntent for the same create request sent twice concurrently with one Idempotency-Key', async () => {

@@ -1,7 +1,11 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
 import type { Claims } from '@omnipay/auth';
+import { conflict } from '@omnipay/platform';
 import { OrdersService } from '../orders/orders.service';
 import { UpstreamClient } from '../upstream/upstream.client';
+
+/** Order statuses a reader payment may start in: unpaid, including after a declined card. */
+const PAYABLE: readonly string[] = ['pending_payment', 'payment_failed'];
 
 /**
  * In-store selling for cashiers and managers. The store is always the one in the staff member's token, never
@@ -32,6 +36,10 @@ export class PosService {
 
   async payOnReader(user: Claims, orderId: string, readerId: string, amountToCapture?: number) {
     const order = await this.orders.get(user, orderId);
+    // A cancelled order's stock is released and its PaymentIntents cancelled (decision 0014); a paid one is paid.
+    const status = String(order.status);
+    if (!PAYABLE.includes(status))
+      throw conflict('order_not_payable', `the order is ${status}; only an unpaid order can be paid on a reader`, { status });
     return this.upstream.expectOk('terminal', 'POST', `/stores/${this.store(user)}/readers/${encodeURIComponent(readerId)}/payments`, {
       orderId: order.id,
       // The server-computed total: the amount never comes from the POS client.

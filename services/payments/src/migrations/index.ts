@@ -2,6 +2,7 @@ import { Payments1720000000000 } from './1720000000000-payments';
 import { ReconciliationGeneration1720000000001 } from './1720000000001-reconciliation-generation';
 import { RefundSeq1720000000002 } from './1720000000002-refund-seq';
 import { AppendOnlyEntries1720000000003 } from './1720000000003-append-only-entries';
+import { PaymentCancellations1720000000004 } from './1720000000004-payment-cancellations';
 
 /** Every payments migration, in order: the service and the tests that build its schema use this one list. */
 export const paymentsMigrations = [
@@ -9,4 +10,5 @@ export const paymentsMigrations = [
   ReconciliationGeneration1720000000001,
   RefundSeq1720000000002,
   AppendOnlyEntries1720000000003,
+  PaymentCancellations1720000000004,
 ];

@@ -1,0 +1,24 @@
+import { Controller } from '@nestjs/common';
+import { OrderStatusChanged, Topics } from '@omnipay/contracts';
+import { OnMessages, isMessage, type ConsumedBatch } from '@omnipay/messaging';
+import { PaymentCancellations, type CancelledOrder } from './payment-cancellations.service';
+
+/**
+ * The orders service's transitions, read for one fact: an order became `cancelled`, so its open PaymentIntents
+ * are cancelled at Stripe (by `PaymentCancellations`, after this transaction commits).
+ */
+@Controller()
+export class OrderEventsConsumer {
+  constructor(private readonly cancellations: PaymentCancellations) {}
+
+  @OnMessages(Topics.ordersEvents, { group: 'cancellations', types: [OrderStatusChanged] })
+  async handle(batch: ConsumedBatch): Promise<void> {
+    const cancelled: CancelledOrder[] = [];
+    for (const message of batch.messages) {
+      if (!isMessage(message, OrderStatusChanged) || message.envelope.data.to !== 'cancelled') continue;
+      const { orderId, reason } = message.envelope.data;
+      cancelled.push({ orderId, reason, messageId: message.envelope.id });
+    }
+    if ((await this.cancellations.request(batch.manager, cancelled)) > 0) this.cancellations.soon();
+  }
+}
