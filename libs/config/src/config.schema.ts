@@ -71,6 +71,19 @@ export const baseConfigSchema = edgeConfigSchema.extend({
   OUTBOX_POLL_MS: z.coerce.number().int().min(10).max(60000).default(250),
   /** How long the relay waits after a commit woke it, so rows committed meanwhile share one pass (0 = at once). */
   OUTBOX_LINGER_MS: z.coerce.number().int().min(0).max(10000).default(5),
+  /**
+   * How often old rows are deleted (published outbox rows, inbox records, and each service's own: decision 0015);
+   * 0 turns the sweeper off.
+   */
+  RETENTION_SWEEP_MS: z.coerce.number().int().min(0).max(86_400_000).default(600_000),
+  /** Published outbox rows are kept this long (for looking into what was sent); 0 keeps them for ever. */
+  OUTBOX_RETENTION_HOURS: z.coerce.number().int().min(0).max(24 * 3650).default(24),
+  /**
+   * Inbox records (the message ids a consumer group has applied) are kept this long. A message redelivered later
+   * than this would be applied again: keep it longer than a topic's retention if a group's offsets may ever be
+   * rewound. 0 keeps them for ever.
+   */
+  INBOX_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(7),
   CONSUMER_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
   CONSUMER_RETRY_BACKOFF_MS: z.coerce.number().int().min(0).max(60000).default(100),
 });

@@ -2,3 +2,5 @@ export * from './data-source';
 export * from './messaging-tables.migration';
 export * from './together';
 export * from './append-only';
+export * from './retention';
+export * from './retention.migration';

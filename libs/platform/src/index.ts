@@ -4,3 +4,4 @@ export * from './bootstrap';
 export * from './health.controller';
 export * from './api-error';
 export * from './retryable-errors.filter';
+export * from './retention.sweeper';

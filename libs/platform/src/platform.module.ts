@@ -4,10 +4,19 @@ import type { BaseConfig, EdgeConfig } from '@omnipay/config';
 import type { MessageDefinition } from '@omnipay/contracts';
 import { MessagingModule } from '@omnipay/messaging';
 import { ACCESS_LOG_MODE, CorrelationMiddleware, JsonLogger, MetricsController } from '@omnipay/observability';
-import { MessagingTables1700000000000, dataSourceOptions, type DatabaseSettings } from '@omnipay/persistence';
+import {
+  MessagingRetention1700000000010,
+  MessagingTables1700000000000,
+  dataSourceOptions,
+  inboxRetention,
+  outboxRetention,
+  type DatabaseSettings,
+  type RetentionRule,
+} from '@omnipay/persistence';
 import { HealthController } from './health.controller';
 import { MigrationRunner } from './migration-runner';
 import { RedisLifecycle, redisProvider } from './redis.provider';
+import { RETENTION_RULES, RetentionSweeper } from './retention.sweeper';
 import { APP_CONFIG, REDIS } from './tokens';
 
 export interface PlatformOptions {
@@ -18,7 +27,11 @@ export interface PlatformOptions {
   /** The service's own migrations; the outbox/inbox tables migration is added first. */
   migrations: DatabaseSettings['migrations'];
   extraMessages?: readonly MessageDefinition[];
+  /** The service's own tables that forget old rows; the outbox and inbox rules are added first. */
+  retention?: RetentionRule[];
 }
+
+const HOUR_MS = 3_600_000;
 
 /**
  * What every service has: validated config, JSON logs with correlation ids, PostgreSQL (own schema, migrations),
@@ -39,7 +52,11 @@ export class PlatformModule implements NestModule {
             poolSize: config.DATABASE_POOL_SIZE,
             lockTimeoutMs: config.DATABASE_LOCK_TIMEOUT_MS,
             entities: opts.entities,
-            migrations: [MessagingTables1700000000000, ...(opts.migrations as unknown[])] as DatabaseSettings['migrations'],
+            migrations: [
+              MessagingTables1700000000000,
+              MessagingRetention1700000000010,
+              ...(opts.migrations as unknown[]),
+            ] as DatabaseSettings['migrations'],
           }),
         ),
         MessagingModule.forRoot({
@@ -65,10 +82,19 @@ export class PlatformModule implements NestModule {
         redisProvider,
         RedisLifecycle,
         MigrationRunner,
+        {
+          provide: RETENTION_RULES,
+          useValue: [
+            outboxRetention(config.OUTBOX_RETENTION_HOURS * HOUR_MS),
+            inboxRetention(config.INBOX_RETENTION_DAYS * 24 * HOUR_MS),
+            ...(opts.retention ?? []),
+          ],
+        },
+        RetentionSweeper,
         { provide: ACCESS_LOG_MODE, useValue: config.HTTP_ACCESS_LOG },
         CorrelationMiddleware,
       ],
-      exports: [APP_CONFIG, JsonLogger, REDIS, TypeOrmModule],
+      exports: [APP_CONFIG, JsonLogger, REDIS, TypeOrmModule, RetentionSweeper],
     };
   }
 

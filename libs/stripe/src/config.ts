@@ -23,6 +23,12 @@ export const stripeConfigShape = {
   STRIPE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120000).default(10000),
   /** The SDK retries network errors, 409s and 5xx with the same idempotency key. */
   STRIPE_MAX_NETWORK_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+  /**
+   * How long the ids of applied Stripe events are kept to drop a second copy (a replay, a second endpoint, a
+   * Dashboard resend). Longer than Stripe keeps events (30 days) and than the webhooks service keeps them for
+   * replay (STRIPE_EVENTS_RETENTION_DAYS, 30), so no copy can outlive its id here. 0 keeps them for ever.
+   */
+  STRIPE_EVENT_DEDUP_DAYS: z.coerce.number().int().min(0).max(3650).default(35),
 };
 
 export const stripeConfigSchema = z.object(stripeConfigShape);

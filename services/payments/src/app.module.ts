@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { JsonLogger } from '@omnipay/observability';
+import { olderThan } from '@omnipay/persistence';
 import { PlatformModule } from '@omnipay/platform';
 import { StripeModule } from '@omnipay/stripe';
 import { IdempotencyService } from './common/idempotency.service';
@@ -30,6 +31,10 @@ export class AppModule {
           logger,
           entities: [],
           migrations: paymentsMigrations,
+          retention: [
+            olderThan('applied_stripe_events', 'applied_at', config.STRIPE_EVENT_DEDUP_DAYS * 24 * 3_600_000),
+            olderThan('idempotent_requests', 'created_at', config.IDEMPOTENT_REQUESTS_RETENTION_HOURS * 3_600_000),
+          ],
         }),
         StripeModule.forRoot(config),
       ],

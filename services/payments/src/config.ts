@@ -25,6 +25,11 @@ export const paymentsConfigSchema = baseConfigSchema.extend({
    * it retries what Stripe could not do.
    */
   PAYMENT_CANCELLATIONS_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(2000),
+  /**
+   * Stored answers to requests with an Idempotency-Key are kept this long (the gateway keeps its own for 24 h;
+   * internal callers retry within minutes). 0 keeps them for ever.
+   */
+  IDEMPOTENT_REQUESTS_RETENTION_HOURS: z.coerce.number().int().min(0).max(24 * 3650).default(168),
   /** How long a client Idempotency-Key is locked while its first request runs. */
   IDEMPOTENCY_LOCK_MS: z.coerce.number().int().min(1000).max(300_000).default(30_000),
 });

@@ -8,6 +8,7 @@ import type { Producer } from 'kafkajs';
 import { Headers, OrderStatusChanged, StripeEventReceived, type DataOf, type Envelope } from '@omnipay/contracts';
 import { DataSource } from 'typeorm';
 import {
+  MessagingRetention1700000000010,
   MessagingTables1700000000000,
   dataSourceOptions,
   ensureSchema,
@@ -39,7 +40,7 @@ export async function paymentsSchema(schema: string): Promise<DataSource> {
       schema,
       poolSize: 4,
       entities: [],
-      migrations: [MessagingTables1700000000000, ...paymentsMigrations],
+      migrations: [MessagingTables1700000000000, MessagingRetention1700000000010, ...paymentsMigrations],
     }),
   );
   await ds.initialize();
@@ -229,6 +230,7 @@ export async function startPayments(
       RECONCILIATION_LEASE_MS: '3000',
       PAYMENTS_JANITOR_INTERVAL_MS: '1000',
       PAYMENTS_JANITOR_MIN_AGE_MS: '4000',
+      RETENTION_SWEEP_MS: '500',
       ...extra,
     },
   }).start();

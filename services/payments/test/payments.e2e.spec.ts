@@ -398,6 +398,28 @@ describe('payments end to end (emulator → events → payments → Kafka)', () 
     expect(requests).toEqual([{ payment_id: open.paymentId, outcome: 'canceled', attempts: 1 }]);
   });
 
+  it('forgets applied Stripe event ids after STRIPE_EVENT_DEDUP_DAYS and stored idempotent answers after IDEMPOTENT_REQUESTS_RETENTION_HOURS', async () => {
+    const schema = `"${s.w.schema}_pay"`;
+    const t = (days: number) => new Date(Date.now() - days * 86_400_000);
+    await s.db.query(`INSERT INTO ${schema}.applied_stripe_events (event_id, type, applied_at) VALUES ('evt_retention_old', 'x', $1), ('evt_retention_new', 'x', $2)`, [t(36), t(34)]);
+    await s.db.query(
+      `INSERT INTO ${schema}.idempotent_requests (scope, key, fingerprint, status, created_at) VALUES ('retention', 'old', 'f', 201, $1), ('retention', 'new', 'f', 201, $2)`,
+      [t(8), t(6)],
+    );
+    await eventually(
+      async () => s.db.scalar(`SELECT count(*) FROM ${schema}.applied_stripe_events WHERE event_id = 'evt_retention_old'`),
+      (n) => n === 0,
+      { timeoutMs: 15_000, what: 'the 36-day-old applied event id to be forgotten' },
+    );
+    await eventually(
+      async () => s.db.scalar(`SELECT count(*) FROM ${schema}.idempotent_requests WHERE scope = 'retention' AND key = 'old'`),
+      (n) => n === 0,
+      { timeoutMs: 15_000, what: 'the 8-day-old idempotent answer to be forgotten' },
+    );
+    expect(await s.db.scalar(`SELECT count(*) FROM ${schema}.applied_stripe_events WHERE event_id = 'evt_retention_new'`)).toBe(1);
+    expect(await s.db.scalar(`SELECT count(*) FROM ${schema}.idempotent_requests WHERE scope = 'retention' AND key = 'new'`)).toBe(1);
+  });
+
   it('creates one PaymentIntent for the same create request sent twice concurrently with one Idempotency-Key', async () => {
     const orderId = order();
     const body = {

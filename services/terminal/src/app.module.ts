@@ -1,10 +1,12 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { JsonLogger } from '@omnipay/observability';
+import { olderThan } from '@omnipay/persistence';
 import { PlatformModule } from '@omnipay/platform';
 import { StripeModule } from '@omnipay/stripe';
 import { UpstreamClient } from './common/upstream.client';
 import type { TerminalConfig } from './config';
 import { Terminal1730000000000 } from './migrations/1730000000000-terminal';
+import { RetentionIndex1730000000001 } from './migrations/1730000000001-retention-index';
 import { ReaderActionsRepository } from './reader-payments/reader-actions.repository';
 import { ReaderActionsWorker } from './reader-payments/reader-actions.worker';
 import { ReaderEventsConsumer } from './reader-payments/reader-events.consumer';
@@ -27,7 +29,8 @@ export class AppModule {
           config,
           logger,
           entities: [],
-          migrations: [Terminal1730000000000],
+          migrations: [Terminal1730000000000, RetentionIndex1730000000001],
+          retention: [olderThan('applied_stripe_events', 'applied_at', config.STRIPE_EVENT_DEDUP_DAYS * 24 * 3_600_000)],
         }),
         StripeModule.forRoot(config),
       ],

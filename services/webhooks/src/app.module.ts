@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { JsonLogger } from '@omnipay/observability';
+import { olderThan } from '@omnipay/persistence';
 import { PlatformModule } from '@omnipay/platform';
 import { BackfillController } from './backfill/backfill.controller';
 import { EventsBackfill } from './backfill/events-backfill.service';
@@ -25,6 +26,7 @@ export class AppModule {
           logger,
           entities: [StripeEventEntity],
           migrations: [StripeEvents1710000000000],
+          retention: [olderThan('stripe_events', 'received_at', config.STRIPE_EVENTS_RETENTION_DAYS * 24 * 3_600_000)],
         }),
       ],
       controllers: [ReplayController, BackfillController],

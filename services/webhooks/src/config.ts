@@ -32,6 +32,12 @@ export const webhooksConfigSchema = baseConfigSchema.extend({
     .min(1024)
     .max(16 * 1024 * 1024)
     .default(512 * 1024),
+  /**
+   * Verified Stripe events (raw) are kept this long for replay and audit, then deleted. Payments and terminal keep
+   * the ids of applied events longer (STRIPE_EVENT_DEDUP_DAYS, 35), so a replay never outlives their dedup.
+   * 0 keeps them for ever.
+   */
+  STRIPE_EVENTS_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
   /** Most events one shared transaction stores. */
   WEBHOOK_BATCH_MAX: z.coerce.number().int().min(1).max(2000).default(250),
   /** How long the first event of a batch may wait for company before its transaction starts. */

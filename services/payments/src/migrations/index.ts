@@ -3,6 +3,7 @@ import { ReconciliationGeneration1720000000001 } from './1720000000001-reconcili
 import { RefundSeq1720000000002 } from './1720000000002-refund-seq';
 import { AppendOnlyEntries1720000000003 } from './1720000000003-append-only-entries';
 import { PaymentCancellations1720000000004 } from './1720000000004-payment-cancellations';
+import { RetentionIndexes1720000000005 } from './1720000000005-retention-indexes';
 
 /** Every payments migration, in order: the service and the tests that build its schema use this one list. */
 export const paymentsMigrations = [
@@ -11,4 +12,5 @@ export const paymentsMigrations = [
   RefundSeq1720000000002,
   AppendOnlyEntries1720000000003,
   PaymentCancellations1720000000004,
+  RetentionIndexes1720000000005,
 ];
