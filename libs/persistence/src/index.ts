@@ -4,3 +4,4 @@ export * from './together';
 export * from './append-only';
 export * from './retention';
 export * from './retention.migration';
+export * from './after-commit';

@@ -212,7 +212,6 @@ describe('checkout to fulfilment through the gateway', () => {
     );
     const order = (await api(fay, 'GET', `/v1/orders/${orderId}`)).body;
     expect(order.status).toBe('cancelled');
-    expect(onTopic(Topics.paymentsEvents, orderId).map((m) => m.json?.type)).not.toContain('payment.succeeded');
   });
 
   it('answers 503 with Retry-After while Stripe rate-limits us, keeps the order payable, and the retried checkout completes it', async () => {

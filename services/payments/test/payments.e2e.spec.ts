@@ -398,6 +398,56 @@ describe('payments end to end (emulator → events → payments → Kafka)', () 
     expect(requests).toEqual([{ payment_id: open.paymentId, outcome: 'canceled', attempts: 1 }]);
   });
 
+  it('tries again when Stripe refuses to cancel the PaymentIntent of a cancelled order, after reading it, and then cancels it', async () => {
+    const orderId = order();
+    const open = await createWeb(orderId, 1700);
+    const fault = await fetch(`${s.emu.url}/_emulator/faults/api`, {
+      method: 'POST',
+      body: JSON.stringify({ method: 'POST', path: `^/v1/payment_intents/${open.paymentIntentId}/cancel$`, status: 400, code: 'payment_intent_unexpected_state', times: 1 }),
+    });
+    expect(fault.status).toBe(200);
+    await publishOrderCancelled(s, orderId, 'cancelled_by_staff');
+    await waitForEvent(orderId, 'payment.canceled');
+    expect((await s.stripe.paymentIntents.retrieve(open.paymentIntentId)).status).toBe('canceled');
+    const [request] = await s.db.query<{ outcome: string; attempts: number; last_error: string }>(
+      `SELECT outcome, attempts, last_error FROM "${s.w.schema}_pay".payment_cancellations WHERE payment_id = $1`,
+      [open.paymentId],
+    );
+    expect(request).toMatchObject({ outcome: 'canceled', attempts: 2 });
+    expect(request.last_error).toContain('Stripe refused to cancel a PaymentIntent in requires_payment_method');
+  });
+
+  it('does not hand out the client secret of a cancelled order when a create whose answer was lost is repeated, and cancels its PaymentIntent', async () => {
+    const orderId = order();
+    // The first create got no answer before the order was cancelled: its row stayed `creating`, without a PaymentIntent.
+    const paymentId = `pay_lost_${randomUUID().slice(0, 8)}`;
+    await s.db.query(
+      `INSERT INTO "${s.w.schema}_pay".payments (id, order_id, attempt, channel, store_id, customer_id, amount, currency, capture_method, status)
+       VALUES ($1, $2, 1, 'web', 'store_1', 'cust_1', 1800, 'usd', 'automatic', 'creating')`,
+      [paymentId, orderId],
+    );
+    await publishOrderCancelled(s, orderId, 'payment_expired');
+    await eventually(
+      () => s.db.scalar(`SELECT count(*) FROM "${s.w.schema}_pay".payment_cancellations WHERE payment_id = $1`, [paymentId]),
+      (n) => n === 1,
+      { what: 'a cancellation request for the payment still being created' },
+    );
+
+    const repeated = await post(s, '/payments', { orderId, amount: 1800, currency: 'usd', channel: 'web', storeId: 'store_1', customerId: 'cust_1' });
+    expect(repeated.status).toBe(409);
+    expect(repeated.body.error.code).toBe('order_cancelled');
+    expect(JSON.stringify(repeated.body)).not.toContain('secret');
+    const [pi] = (await s.stripe.paymentIntents.list({ limit: 100 })).data.filter((p) => p.metadata.orderId === orderId);
+    expect(pi).toBeDefined();
+    await eventually(
+      async () => (await s.stripe.paymentIntents.retrieve(pi.id)).status,
+      (status) => status === 'canceled',
+      { timeoutMs: 30_000, what: 'the PaymentIntent of the cancelled order to be canceled' },
+    );
+    // Every later repeat is refused the same way.
+    expect((await post(s, '/payments', { orderId, amount: 1800, currency: 'usd', channel: 'web', storeId: 'store_1', customerId: 'cust_1' })).status).toBe(409);
+  });
+
   it('forgets applied Stripe event ids after STRIPE_EVENT_DEDUP_DAYS and stored idempotent answers after IDEMPOTENT_REQUESTS_RETENTION_HOURS', async () => {
     const schema = `"${s.w.schema}_pay"`;
     const t = (days: number) => new Date(Date.now() - days * 86_400_000);

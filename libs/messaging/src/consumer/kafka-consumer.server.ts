@@ -8,7 +8,7 @@ import {
   offsetCommits,
   runWithContext,
 } from '@omnipay/observability';
-import { isDatabaseUnavailable, isTransientConflict } from '@omnipay/persistence';
+import { committed, isDatabaseUnavailable, isTransientConflict, rolledBack } from '@omnipay/persistence';
 import type { Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { lastValueFrom } from 'rxjs';
 import { DataSource, type EntityManager, type QueryRunner } from 'typeorm';
@@ -290,15 +290,17 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     messageHandleDuration.observe({ topic, group: group.groupId }, perMessage);
   }
 
-  private async inTransaction(work: (qr: QueryRunner) => Promise<void>, committed?: (qr: QueryRunner) => void): Promise<void> {
+  private async inTransaction(work: (qr: QueryRunner) => Promise<void>, onCommit?: (qr: QueryRunner) => void): Promise<void> {
     const qr = this.dataSource.createQueryRunner();
     await qr.connect();
     try {
       await qr.startTransaction();
       await work(qr);
       await qr.commitTransaction();
-      committed?.(qr);
+      committed(qr.manager);
+      onCommit?.(qr);
     } catch (error) {
+      rolledBack(qr.manager);
       if (qr.isTransactionActive) await qr.rollbackTransaction().catch(() => undefined);
       throw error;
     } finally {

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { committed, rolledBack } from '@omnipay/persistence';
 import { DataSource, type EntityManager } from 'typeorm';
 import { OutboxService } from './outbox.service';
 
@@ -12,7 +13,14 @@ export class UnitOfWork {
 
   async run<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     let manager: EntityManager | undefined;
-    const result = await this.dataSource.transaction((m) => work((manager = m)));
+    let result: T;
+    try {
+      result = await this.dataSource.transaction((m) => work((manager = m)));
+    } catch (error) {
+      if (manager) rolledBack(manager);
+      throw error;
+    }
+    if (manager) committed(manager);
     // A relay pass is a transaction of its own: not worth running for a transaction that wrote no message.
     if (manager && this.outbox.wroteIn(manager)) this.outbox.nudge();
     return result;

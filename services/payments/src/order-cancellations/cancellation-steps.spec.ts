@@ -1,9 +1,26 @@
 import { HttpStatus } from '@nestjs/common';
-import { ApiError, conflict, unprocessable } from '../common/http-errors';
-import { CREATE_GRACE_MS, afterRefusal, backoffMs, beforeStripe, stripeReason } from './cancellation-steps';
+import Stripe from 'stripe';
+import { ApiError, conflict, fromStripeError } from '../common/http-errors';
+import {
+  CREATE_GRACE_MS,
+  MAX_REFUSED_ATTEMPTS,
+  NO_INTENT_YET,
+  afterRefresh,
+  afterRefusal,
+  backoffMs,
+  beforeStripe,
+  stripeReason,
+} from './cancellation-steps';
 
 const now = new Date('2026-12-03T10:00:00Z');
 const ago = (ms: number) => new Date(now.getTime() - ms);
+
+/** What the Stripe SDK throws for an HTTP answer, turned into our API error the way `callStripe` does. */
+function stripeAnswer(statusCode: number, code: string, message: string): unknown {
+  const raw = { type: statusCode === 429 ? 'rate_limit_error' : 'invalid_request_error', code, message, statusCode };
+  const error = Stripe.errors.StripeError.generate(raw as never);
+  return fromStripeError(error) ?? error;
+}
 
 describe('cancelling the payment of a cancelled order', () => {
   it('calls Stripe for an open PaymentIntent, whatever its status', () => {
@@ -16,27 +33,38 @@ describe('cancelling the payment of a cancelled order', () => {
     expect(beforeStripe({ status: 'succeeded', paymentIntentId: 'pi_1', createdAt: ago(1000) }, now)).toEqual({ done: 'already_succeeded' });
   });
 
-  it('waits for a create still in flight, and gives up on one that never got a PaymentIntent', () => {
-    expect(beforeStripe({ status: 'creating', paymentIntentId: null, createdAt: ago(5000) }, now)).toEqual({
-      retry: 'the payment has no PaymentIntent yet',
-    });
+  it("waits for a create that may still get its PaymentIntent, until Stripe's idempotency window has passed", () => {
+    expect(beforeStripe({ status: 'creating', paymentIntentId: null, createdAt: ago(23 * 3_600_000) }, now)).toEqual({ retry: NO_INTENT_YET });
     expect(beforeStripe({ status: 'creating', paymentIntentId: null, createdAt: ago(CREATE_GRACE_MS + 1) }, now)).toEqual({
       done: 'never_created',
     });
   });
 
-  it('ends on a refusal Stripe would repeat and retries what a retry can cure', () => {
-    const moved = unprocessable('payment_intent_unexpected_state', 'You cannot cancel this PaymentIntent because it has a status of processing.');
+  it("reads the PaymentIntent again when Stripe refuses the cancel, and retries what a retry can cure", () => {
+    const moved = stripeAnswer(400, 'payment_intent_unexpected_state', 'You cannot cancel this PaymentIntent because it has a status of processing.');
     expect(afterRefusal(moved)).toEqual({
-      done: 'refused',
-      detail: 'payment_intent_unexpected_state: You cannot cancel this PaymentIntent because it has a status of processing.',
+      refused: 'payment_intent_unexpected_state: You cannot cancel this PaymentIntent because it has a status of processing.',
     });
+    expect(afterRefusal(stripeAnswer(429, 'rate_limit', 'Too many requests'))).toEqual({
+      retry: 'Stripe is limiting our request rate; retry shortly with the same Idempotency-Key',
+    });
+    expect(afterRefusal(stripeAnswer(500, 'api_error', 'Something went wrong'))).toEqual({ retry: 'Stripe did not answer; retry the request' });
     expect(afterRefusal(conflict('not_cancelable', 'payment is succeeded; refund it instead'))).toEqual({ done: 'already_succeeded' });
-    expect(afterRefusal(new ApiError(HttpStatus.BAD_GATEWAY, 'stripe_unavailable', 'Stripe did not answer'))).toEqual({
-      retry: 'Stripe did not answer',
-    });
-    expect(afterRefusal(new ApiError(HttpStatus.SERVICE_UNAVAILABLE, 'stripe_rate_limited', 'slow down'))).toEqual({ retry: 'slow down' });
+    expect(afterRefusal(conflict('not_ready', 'the payment has no PaymentIntent yet'))).toEqual({ retry: NO_INTENT_YET });
+    expect(afterRefusal(new ApiError(HttpStatus.SERVICE_UNAVAILABLE, 'database_unavailable', 'db down'))).toEqual({ retry: 'db down' });
     expect(afterRefusal(new Error('connect ECONNREFUSED 127.0.0.1:5432'))).toEqual({ retry: 'connect ECONNREFUSED 127.0.0.1:5432' });
+  });
+
+  it('ends a refused cancel by what the PaymentIntent became, and tries an open one again, for a while', () => {
+    expect(afterRefresh('succeeded', 'unexpected state', 1)).toEqual({ done: 'already_succeeded' });
+    expect(afterRefresh('canceled', 'unexpected state', 1)).toEqual({ done: 'already_canceled' });
+    expect(afterRefresh('processing', 'unexpected state', 1)).toEqual({
+      retry: 'Stripe refused to cancel a PaymentIntent in processing (unexpected state)',
+    });
+    expect(afterRefresh('processing', 'unexpected state', MAX_REFUSED_ATTEMPTS)).toEqual({
+      done: 'refused',
+      detail: 'Stripe refused to cancel a PaymentIntent in processing (unexpected state)',
+    });
   });
 
   it("tells Stripe an expired order was abandoned and any other cancellation was the customer's", () => {

@@ -1,5 +1,6 @@
 import { ApiError } from '../common/http-errors';
 import type { Payment } from '../payments/payment.model';
+import type { PaymentStatus } from '../payments/payment-state';
 
 /** How a cancellation request ended. */
 export type CancellationOutcome =
@@ -9,43 +10,65 @@ export type CancellationOutcome =
   | 'already_canceled'
   /** The customer paid first: the order service honours the payment (`cancelled → paid`). */
   | 'already_succeeded'
-  /** The create never got a PaymentIntent from Stripe, so nobody holds a client secret to pay with. */
+  /** The create never got a PaymentIntent from Stripe within Stripe's idempotency window: none can appear now. */
   | 'never_created'
-  /** Stripe refused the cancel for good (e.g. the PaymentIntent is processing or was captured meanwhile). */
+  /** Stripe kept refusing to cancel an open PaymentIntent (e.g. a bank debit `processing` for days). */
   | 'refused';
 
-export type CancellationStep = { done: CancellationOutcome; detail?: string } | { retry: string };
+/** What a request comes to in one pass: ended, or to be tried again. */
+export type SettledStep = { done: CancellationOutcome; detail?: string } | { retry: string };
+
+export type CancellationStep =
+  | SettledStep
+  /** Stripe refused for good: read the PaymentIntent to learn why (it may have moved on meanwhile). */
+  | { refused: string };
 
 /**
- * A payment still `creating` may be waiting for Stripe's answer right now; once it is older than this, the create
- * is over (a gateway gives up after its upstream timeout) and no PaymentIntent will come.
+ * A payment still `creating` may get its PaymentIntent later: a create whose answer was lost is repeated by the
+ * client with the same key, and Stripe returns the same PaymentIntent for 24 hours. Past that, none can appear.
  */
-export const CREATE_GRACE_MS = 10 * 60_000;
+export const CREATE_GRACE_MS = 25 * 3_600_000;
+
+/** Refusals of an open PaymentIntent are retried this many times (about 8 hours at the longest backoff). */
+export const MAX_REFUSED_ATTEMPTS = 100;
 
 /** Before calling Stripe: a step that needs no call, or undefined to call Stripe. */
 export function beforeStripe(
   p: Pick<Payment, 'status' | 'paymentIntentId' | 'createdAt'>,
   now: Date,
-): CancellationStep | undefined {
+): SettledStep | undefined {
   if (p.status === 'canceled') return { done: 'already_canceled' };
   if (p.status === 'succeeded') return { done: 'already_succeeded' };
   if (p.paymentIntentId) return undefined;
   if (now.getTime() - p.createdAt.getTime() > CREATE_GRACE_MS) return { done: 'never_created' };
-  return { retry: 'the payment has no PaymentIntent yet' };
+  return { retry: NO_INTENT_YET };
 }
 
+export const NO_INTENT_YET = 'the payment has no PaymentIntent yet';
+
 /**
- * After Stripe (or payments' own checks) refused: a refusal Stripe would repeat (4xx: the PaymentIntent moved on,
- * or our local state says it is final) ends the request; anything a retry can cure (Stripe down, rate limits, our
- * database busy) comes back later.
+ * After the cancel call failed: our own final state ends the request; a refusal Stripe would repeat (4xx) needs a
+ * look at the PaymentIntent; anything a retry can cure (Stripe down, rate limits, our database busy) comes back.
  */
 export function afterRefusal(error: unknown): CancellationStep {
   if (error instanceof ApiError && error.getStatus() < 500) {
     if (error.code === 'not_cancelable') return { done: 'already_succeeded' };
-    if (error.code === 'not_ready') return { retry: 'the payment has no PaymentIntent yet' };
-    return { done: 'refused', detail: `${error.code}: ${messageOf(error)}` };
+    if (error.code === 'not_ready') return { retry: NO_INTENT_YET };
+    return { refused: `${error.code}: ${messageOf(error)}` };
   }
   return { retry: messageOf(error) };
+}
+
+/**
+ * After Stripe refused and the PaymentIntent was read again: it was paid or cancelled meanwhile (the refusal's
+ * reason), or it is still open (`processing`: Stripe cannot cancel it now, but it may come back payable if the
+ * debit fails), so try again later with a new key, up to `MAX_REFUSED_ATTEMPTS`.
+ */
+export function afterRefresh(status: PaymentStatus, refusal: string, attempts: number): SettledStep {
+  if (status === 'canceled') return { done: 'already_canceled' };
+  if (status === 'succeeded') return { done: 'already_succeeded' };
+  const why = `Stripe refused to cancel a PaymentIntent in ${status} (${refusal})`;
+  return attempts >= MAX_REFUSED_ATTEMPTS ? { done: 'refused', detail: why } : { retry: why };
 }
 
 /** An ApiError's own message is Nest's generic one; the answer's message says what happened. */

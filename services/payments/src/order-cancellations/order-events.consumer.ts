@@ -1,7 +1,8 @@
 import { Controller } from '@nestjs/common';
 import { OrderStatusChanged, Topics } from '@omnipay/contracts';
 import { OnMessages, isMessage, type ConsumedBatch } from '@omnipay/messaging';
-import { PaymentCancellations, type CancelledOrder } from './payment-cancellations.service';
+import type { CancelledOrder } from './cancellation-requests';
+import { PaymentCancellations } from './payment-cancellations.service';
 
 /**
  * The orders service's transitions, read for one fact: an order became `cancelled`, so its open PaymentIntents
@@ -19,6 +20,6 @@ export class OrderEventsConsumer {
       const { orderId, reason } = message.envelope.data;
       cancelled.push({ orderId, reason, messageId: message.envelope.id });
     }
-    if ((await this.cancellations.request(batch.manager, cancelled)) > 0) this.cancellations.soon();
+    await this.cancellations.request(batch.manager, cancelled);
   }
 }

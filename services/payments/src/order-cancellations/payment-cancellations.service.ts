@@ -1,19 +1,22 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { JsonLogger, metricsRegistry } from '@omnipay/observability';
+import { afterCommit } from '@omnipay/persistence';
 import { APP_CONFIG } from '@omnipay/platform';
 import { Counter } from 'prom-client';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { PaymentsConfig } from '../config';
 import { PaymentsRepository } from '../payments/payments.repository';
 import { PaymentsService } from '../payments/payments.service';
-import { afterRefusal, backoffMs, beforeStripe, stripeReason, type CancellationStep } from './cancellation-steps';
-
-/** An order that became `cancelled`, as `orders.events.v1` told it. */
-export interface CancelledOrder {
-  orderId: string;
-  reason: string | null;
-  messageId: string;
-}
+import {
+  NO_INTENT_YET,
+  afterRefresh,
+  afterRefusal,
+  backoffMs,
+  beforeStripe,
+  stripeReason,
+  type SettledStep,
+} from './cancellation-steps';
+import { recordCancelledOrders, type CancelledOrder } from './cancellation-requests';
 
 interface Claimed {
   payment_id: string;
@@ -22,9 +25,11 @@ interface Claimed {
   attempts: number;
 }
 
-const BATCH = 20;
-/** A claimed request comes back to other replicas after this long if its worker died mid-way. */
-const LEASE_MS = 60_000;
+/**
+ * Requests claimed per pass, cancelled side by side (Stripe allows 25 requests/s in test mode, 100 live). The
+ * lease outlasts a Stripe call with all its retries (STRIPE_TIMEOUT_MS × (STRIPE_MAX_NETWORK_RETRIES + 1)).
+ */
+const BATCH = 10;
 
 const cancellations = new Counter({
   name: 'payments_order_cancellations_total',
@@ -39,7 +44,9 @@ const cancellations = new Counter({
  * order in its own transaction; this worker cancels them at Stripe outside it (a Stripe call must not hold the
  * inbox transaction open, and a Stripe outage must not dead-letter the event), claimed with a lease so replicas
  * share the work, retried with backoff while Stripe or the database is unavailable. Cancelling goes through
- * `PaymentsService.cancel`: the same idempotency key and state machine as the cancel route.
+ * `PaymentsService.cancel` (the cancel route's idempotency key on the first try, a new one per later try) and the
+ * state machine. When Stripe refuses, the PaymentIntent is read again: paid or cancelled meanwhile ends the
+ * request, still open (`processing`) is tried again later. Decision 0014.
  */
 @Injectable()
 export class PaymentCancellations implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -65,23 +72,9 @@ export class PaymentCancellations implements OnApplicationBootstrap, OnApplicati
     await this.running;
   }
 
-  /**
-   * Records a cancellation for every payment of these orders that could still take money, in the caller's
-   * transaction. A payment already final needs none; a repeated order event adds nothing (one request per payment).
-   */
-  async request(m: EntityManager, orders: CancelledOrder[]): Promise<number> {
-    if (orders.length === 0) return 0;
-    const rows = await m.query<{ payment_id: string }[]>(
-      `INSERT INTO payment_cancellations (payment_id, order_id, order_reason, cause_message_id)
-       SELECT p.id, p.order_id, o.reason, o.message_id
-         FROM unnest($1::text[], $2::text[], $3::text[]) AS o(order_id, reason, message_id)
-         JOIN payments p ON p.order_id = o.order_id
-        WHERE p.status NOT IN ('succeeded', 'canceled')
-       ON CONFLICT (payment_id) DO NOTHING
-       RETURNING payment_id`,
-      [orders.map((o) => o.orderId), orders.map((o) => o.reason), orders.map((o) => o.messageId)],
-    );
-    return rows.length;
+  /** Remembers cancelled orders and requests the cancellation of their open payments, in the caller's transaction. */
+  async request(m: EntityManager, orders: CancelledOrder[]): Promise<void> {
+    if ((await recordCancelledOrders(m, orders)) > 0) afterCommit(m, () => this.soon());
   }
 
   /** Run shortly (after the caller's transaction has committed). */
@@ -112,42 +105,49 @@ export class PaymentCancellations implements OnApplicationBootstrap, OnApplicati
 
   /** One pass over due requests; returns how many were claimed. */
   async runOnce(): Promise<number> {
+    const leaseMs = 2 * this.config.STRIPE_TIMEOUT_MS * (this.config.STRIPE_MAX_NETWORK_RETRIES + 1) + 10_000;
     const result = await this.dataSource.query<[Claimed[], number] | Claimed[]>(
       `UPDATE payment_cancellations
-          SET next_attempt_at = now() + ${LEASE_MS} * interval '1 millisecond', attempts = attempts + 1
+          SET next_attempt_at = now() + ${leaseMs} * interval '1 millisecond', attempts = attempts + 1
         WHERE payment_id IN (SELECT payment_id FROM payment_cancellations
                               WHERE done_at IS NULL AND next_attempt_at <= now()
                               ORDER BY next_attempt_at LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
         RETURNING payment_id, order_id, order_reason, attempts`,
     );
     const rows = (Array.isArray(result[0]) ? result[0] : result) as Claimed[];
-    for (const row of rows) {
-      if (this.stopped) break; // the lease gives the rest back to another replica (or to this one, restarted)
-      const step = await this.cancelOne(row);
-      await this.record(row, step);
-    }
+    await Promise.all(rows.map(async (row) => this.record(row, await this.cancelOne(row))));
     return rows.length;
   }
 
-  private async cancelOne(row: Claimed): Promise<CancellationStep> {
+  private async cancelOne(row: Claimed): Promise<SettledStep> {
     try {
       const p = await this.repo.byId(this.dataSource.manager, row.payment_id);
       if (!p) return { done: 'refused', detail: 'payment not found' };
       const early = beforeStripe(p, new Date());
       if (early) return early;
-      await this.payments.cancel(p.id, stripeReason(row.order_reason));
+      // A new key per attempt: Stripe answers a repeated key with its first answer for 24 h, refusals included.
+      await this.payments.cancel(p.id, stripeReason(row.order_reason), row.attempts);
       return { done: 'canceled' };
     } catch (error) {
-      return afterRefusal(error);
+      const step = afterRefusal(error);
+      if (!('refused' in step)) return step;
+      try {
+        return afterRefresh(await this.payments.refresh(row.payment_id), step.refused, row.attempts);
+      } catch (refreshError) {
+        const again = afterRefusal(refreshError);
+        return 'refused' in again ? { retry: again.refused } : again;
+      }
     }
   }
 
-  private async record(row: Claimed, step: CancellationStep): Promise<void> {
+  /** Writes the outcome onto the claim it belongs to: a claim that outlived its lease and was taken again is not. */
+  private async record(row: Claimed, step: SettledStep): Promise<void> {
     const log = { paymentId: row.payment_id, orderId: row.order_id, attempts: row.attempts };
     if ('done' in step) {
       await this.dataSource.query(
-        `UPDATE payment_cancellations SET done_at = now(), outcome = $2, last_error = $3 WHERE payment_id = $1`,
-        [row.payment_id, step.done, step.detail ?? null],
+        `UPDATE payment_cancellations SET done_at = now(), outcome = $2, last_error = COALESCE($3, last_error)
+          WHERE payment_id = $1 AND attempts = $4 AND done_at IS NULL`,
+        [row.payment_id, step.done, step.detail ?? null, row.attempts],
       );
       cancellations.inc({ outcome: step.done });
       const line = { ...log, outcome: step.done, ...(step.detail ? { detail: step.detail } : {}) };
@@ -157,10 +157,12 @@ export class PaymentCancellations implements OnApplicationBootstrap, OnApplicati
     }
     await this.dataSource.query(
       `UPDATE payment_cancellations SET next_attempt_at = now() + $2 * interval '1 millisecond', last_error = $3
-        WHERE payment_id = $1`,
-      [row.payment_id, backoffMs(row.attempts), step.retry.slice(0, 500)],
+        WHERE payment_id = $1 AND attempts = $4 AND done_at IS NULL`,
+      [row.payment_id, backoffMs(row.attempts), step.retry.slice(0, 500), row.attempts],
     );
     cancellations.inc({ outcome: 'retry' });
-    this.logger.pino.info({ ...log, reason: step.retry }, 'cancellation of a cancelled order’s payment will be retried');
+    // A create that may still get its PaymentIntent is waited for quietly (for up to a day).
+    const level = step.retry === NO_INTENT_YET ? 'debug' : 'info';
+    this.logger.pino[level]({ ...log, reason: step.retry }, "will retry cancelling a cancelled order's payment");
   }
 }

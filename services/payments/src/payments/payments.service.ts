@@ -8,9 +8,10 @@ import { conflict, fromStripeError, notFound, unprocessable } from '../common/ht
 import { newPaymentId, nowSeconds } from '../common/ids';
 import { requestFingerprint } from '@omnipay/stripe';
 import { CustomersService } from '../customers/customers.service';
+import { requestIfOrderCancelled } from '../order-cancellations/cancellation-requests';
 import { checkCapture, checkRefund, refundable } from './amounts';
 import type { CreatePaymentBody, RefundBody } from './dto/payments.dto';
-import { isFinal } from './payment-state';
+import { isFinal, type PaymentStatus } from './payment-state';
 import { BatchPaymentStore, emptyKeys } from './payment-store';
 import { PaymentStateService, PLATFORM } from './payment-state.service';
 import { paymentView, type Payment, type PaymentView } from './payment.model';
@@ -41,8 +42,9 @@ export class PaymentsService {
    */
   async create(body: CreatePaymentBody): Promise<CreatedPayment> {
     const captureMethod = body.channel === 'pos' ? 'manual' : 'automatic';
+    const newId = newPaymentId();
     const payment = await this.repo.insertAttempt(this.dataSource.manager, {
-      id: newPaymentId(),
+      id: newId,
       orderId: body.orderId,
       attempt: body.attempt,
       channel: body.channel,
@@ -96,6 +98,11 @@ export class PaymentsService {
       await store.flush();
       return store.byId(payment.id);
     });
+    // A repeat of a create whose answer was lost (the attempt existed already), for an order cancelled meanwhile:
+    // the PaymentIntent is now recorded, so the cancellation worker cancels it; its client secret is not handed out.
+    // (A first create is not checked: one round trip on every checkout for a race of milliseconds; decision 0014.)
+    if (payment.id !== newId && (await requestIfOrderCancelled(this.dataSource.manager, payment.id, payment.orderId)))
+      throw conflict('order_cancelled', `order ${payment.orderId} was cancelled; its PaymentIntent is being cancelled`);
     if (!pi.client_secret) throw new Error('Stripe returned a PaymentIntent without client secret');
     if (!current) throw notFound(`payment ${payment.id}`);
     return { ...paymentView(current), clientSecret: pi.client_secret };
@@ -175,22 +182,35 @@ export class PaymentsService {
     return this.get(p.id);
   }
 
+  /**
+   * `attempt` > 1 gives the Stripe call a new idempotency key: Stripe answers a repeated key with its first answer
+   * for 24 h, so a cancel it refused (the PaymentIntent was `processing`) could otherwise never be tried again.
+   */
   async cancel(
     paymentId: string,
     reason?: Stripe.PaymentIntentCancelParams.CancellationReason,
+    attempt = 1,
   ): Promise<PaymentView> {
     const p = await this.mustGetWithIntent(paymentId);
     if (p.status === 'canceled') return paymentView(p);
     if (isFinal(p.status)) throw conflict('not_cancelable', `payment is ${p.status}; refund it instead`);
     const pi = await this.callStripe('cancel', p, () =>
       this.stripe.paymentIntents.cancel(p.paymentIntentId!, reason ? { cancellation_reason: reason } : {}, {
-        idempotencyKey: stripeIdempotencyKey('pi.cancel', p.id),
+        idempotencyKey: attempt > 1 ? stripeIdempotencyKey('pi.cancel', p.id, attempt) : stripeIdempotencyKey('pi.cancel', p.id),
       }),
     );
     await this.uow.run((m) =>
       this.state.applyPaymentIntent(m, pi, { kind: 'api', id: pi.id, created: nowSeconds() }),
     );
     return this.get(p.id);
+  }
+
+  /** Reads the PaymentIntent from Stripe and applies what it says; returns the payment's status after that. */
+  async refresh(paymentId: string): Promise<PaymentStatus> {
+    const p = await this.mustGetWithIntent(paymentId);
+    const pi = await this.callStripe('read', p, () => this.stripe.paymentIntents.retrieve(p.paymentIntentId!));
+    await this.uow.run((m) => this.state.applyPaymentIntent(m, pi, { kind: 'api', id: pi.id, created: nowSeconds() }));
+    return (await this.mustGet(p.id)).status;
   }
 
   /**

@@ -1,0 +1,47 @@
+import type { EntityManager } from 'typeorm';
+
+/** An order that became `cancelled`, as `orders.events.v1` told it. */
+export interface CancelledOrder {
+  orderId: string;
+  reason: string | null;
+  messageId: string;
+}
+
+/**
+ * Remembers the orders as cancelled and records a cancellation request for every payment of theirs that could
+ * still take money. A repeated order event adds nothing (one row per order, one request per payment).
+ */
+export async function recordCancelledOrders(m: EntityManager, orders: CancelledOrder[]): Promise<number> {
+  if (orders.length === 0) return 0;
+  const rows = await m.query<{ payment_id: string }[]>(
+    `WITH o AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS o(order_id, reason, message_id)),
+          remembered AS (
+            INSERT INTO cancelled_orders (order_id, reason, cause_message_id)
+            SELECT order_id, reason, message_id FROM o ON CONFLICT (order_id) DO NOTHING)
+     INSERT INTO payment_cancellations (payment_id, order_id, order_reason, cause_message_id)
+     SELECT p.id, p.order_id, o.reason, o.message_id
+       FROM o JOIN payments p ON p.order_id = o.order_id
+      WHERE p.status NOT IN ('succeeded', 'canceled')
+     ON CONFLICT (payment_id) DO NOTHING
+     RETURNING payment_id`,
+    [orders.map((o) => o.orderId), orders.map((o) => o.reason), orders.map((o) => o.messageId)],
+  );
+  return rows.length;
+}
+
+/**
+ * For a payment of an order that was cancelled: makes sure a cancellation request exists for it (a payment created
+ * after payments heard of the cancellation has none) and returns true; false if the order was not cancelled.
+ */
+export async function requestIfOrderCancelled(m: EntityManager, paymentId: string, orderId: string): Promise<boolean> {
+  const rows = await m.query<{ cancelled: boolean }[]>(
+    `WITH c AS (SELECT * FROM cancelled_orders WHERE order_id = $2),
+          requested AS (
+            INSERT INTO payment_cancellations (payment_id, order_id, order_reason, cause_message_id)
+            SELECT $1, c.order_id, c.reason, c.cause_message_id FROM c
+            ON CONFLICT (payment_id) DO NOTHING)
+     SELECT EXISTS (SELECT 1 FROM c) AS cancelled`,
+    [paymentId, orderId],
+  );
+  return rows[0]?.cancelled === true;
+}
