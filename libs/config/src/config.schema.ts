@@ -80,10 +80,11 @@ export const baseConfigSchema = edgeConfigSchema.extend({
   OUTBOX_RETENTION_HOURS: z.coerce.number().int().min(0).max(24 * 3650).default(24),
   /**
    * Inbox records (the message ids a consumer group has applied) are kept this long. A message redelivered later
-   * than this would be applied again: keep it longer than a topic's retention if a group's offsets may ever be
-   * rewound. 0 keeps them for ever.
+   * than this would be applied again: keep it longer than a message can stay in a topic (Kafka deletes whole
+   * segments: up to retention.ms + segment.ms, 14 days with the defaults) if a group's offsets may ever be rewound
+   * or expire. 0 keeps them for ever.
    */
-  INBOX_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(7),
+  INBOX_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(14),
   CONSUMER_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
   CONSUMER_RETRY_BACKOFF_MS: z.coerce.number().int().min(0).max(60000).default(100),
 });

@@ -9,6 +9,8 @@ const pending = new WeakMap<EntityManager, (() => void)[]>();
  * transaction does not drop it: use it for wake-ups, never for effects.
  */
 export function afterCommit(manager: EntityManager, fn: () => void): void {
+  // Not in a transaction (a plain manager): what it wrote is committed already, and nobody would signal it.
+  if (!manager.queryRunner?.isTransactionActive) return fn();
   const list = pending.get(manager);
   if (list) list.push(fn);
   else pending.set(manager, [fn]);
@@ -18,7 +20,13 @@ export function afterCommit(manager: EntityManager, fn: () => void): void {
 export function committed(manager: EntityManager): void {
   const list = pending.get(manager);
   pending.delete(manager);
-  for (const fn of list ?? []) fn();
+  for (const fn of list ?? []) {
+    try {
+      fn();
+    } catch {
+      // The transaction is committed whatever a wake-up does; its failure must not look like the transaction's.
+    }
+  }
 }
 
 /** The transaction of `manager` rolled back: what was registered for it is dropped. */

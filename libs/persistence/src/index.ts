@@ -5,3 +5,4 @@ export * from './append-only';
 export * from './retention';
 export * from './retention.migration';
 export * from './after-commit';
+export * from './concurrent-index';

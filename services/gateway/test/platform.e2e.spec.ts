@@ -20,7 +20,8 @@ describe('checkout to fulfilment through the gateway', () => {
       isolated: true,
       services: ['webhooks', 'payments', 'orders', 'gateway'],
       // A generous upstream timeout: 100 concurrent checkouts on a loaded 2-core machine must not turn into 504s.
-      env: { gateway: { RATE_LIMIT_PER_MINUTE: '1000', UPSTREAM_TIMEOUT_MS: '30000' } },
+      // A slow cancellation poll: a cancelled order's PaymentIntent is cancelled because the consumer wakes the worker.
+      env: { gateway: { RATE_LIMIT_PER_MINUTE: '1000', UPSTREAM_TIMEOUT_MS: '30000' }, payments: { PAYMENT_CANCELLATIONS_POLL_MS: '60000' } },
     });
     recorder = await new TopicRecorder(
       testKafka(engines().kafkaBrokers),
@@ -212,6 +213,17 @@ describe('checkout to fulfilment through the gateway', () => {
     );
     const order = (await api(fay, 'GET', `/v1/orders/${orderId}`)).body;
     expect(order.status).toBe('cancelled');
+    // Payments reads only the cancellations among the orders' transitions (paid orders' are passed over unread).
+    const cancellations = () =>
+      recorder
+        .on(`${stack.topicPrefix}${Topics.ordersEvents}`)
+        .filter((m) => m.json?.type === 'order.status_changed' && (m.json?.data as Json).to === 'cancelled').length;
+    expect(recorder.on(`${stack.topicPrefix}${Topics.ordersEvents}`).some((m) => (m.json?.data as Json | undefined)?.to === 'paid')).toBe(true);
+    await eventually(
+      () => db.scalar(`SELECT count(*) FROM ${stack.schema('payments')}.inbox WHERE consumer_group LIKE '%.payments.cancellations'`),
+      (n) => n === cancellations(),
+      { what: "payments' cancellations group to have read exactly the cancellations" },
+    );
   });
 
   it('answers 503 with Retry-After while Stripe rate-limits us, keeps the order payable, and the retried checkout completes it', async () => {

@@ -394,7 +394,11 @@ export async function publishOrderCancelled(s: Stack, orderId: string, reason: s
         {
           key: orderId,
           value: JSON.stringify(envelope),
-          headers: { [Headers.messageType]: envelope.type, [Headers.messageVersion]: String(envelope.version) },
+          headers: {
+            [Headers.messageType]: envelope.type,
+            [Headers.messageVersion]: String(envelope.version),
+            [Headers.subject]: 'cancelled',
+          },
         },
       ],
     });

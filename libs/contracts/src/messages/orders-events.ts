@@ -41,4 +41,6 @@ export const OrderStatusChanged = defineMessage({
   version: 1,
   schema: z.object({ orderId, from: orderStatus, to: orderStatus, reason: z.string().nullable() }),
   key: (d) => d.orderId,
+  // The new status: a consumer of one transition (payments reads only `cancelled`) passes over the rest unread.
+  subject: (d) => d.to,
 });

@@ -8,14 +8,6 @@ export class PaymentCancellations1720000000004 implements MigrationInterface {
   name = 'PaymentCancellations1720000000004';
 
   async up(q: QueryRunner): Promise<void> {
-    // Orders payments was told are cancelled: a create for one is refused, so no PaymentIntent is made for it later.
-    await q.query(`
-      CREATE TABLE cancelled_orders (
-        order_id text PRIMARY KEY,
-        reason text,
-        cause_message_id text NOT NULL,
-        cancelled_at timestamptz NOT NULL DEFAULT now()
-      )`);
     await q.query(`
       CREATE TABLE payment_cancellations (
         payment_id text PRIMARY KEY REFERENCES payments (id),
@@ -36,6 +28,5 @@ export class PaymentCancellations1720000000004 implements MigrationInterface {
 
   async down(q: QueryRunner): Promise<void> {
     await q.query(`DROP TABLE IF EXISTS payment_cancellations`);
-    await q.query(`DROP TABLE IF EXISTS cancelled_orders`);
   }
 }

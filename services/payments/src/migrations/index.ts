@@ -4,6 +4,7 @@ import { RefundSeq1720000000002 } from './1720000000002-refund-seq';
 import { AppendOnlyEntries1720000000003 } from './1720000000003-append-only-entries';
 import { PaymentCancellations1720000000004 } from './1720000000004-payment-cancellations';
 import { RetentionIndexes1720000000005 } from './1720000000005-retention-indexes';
+import { CancelledOrders1720000000006 } from './1720000000006-cancelled-orders';
 
 /** Every payments migration, in order: the service and the tests that build its schema use this one list. */
 export const paymentsMigrations = [
@@ -13,4 +14,5 @@ export const paymentsMigrations = [
   AppendOnlyEntries1720000000003,
   PaymentCancellations1720000000004,
   RetentionIndexes1720000000005,
+  CancelledOrders1720000000006,
 ];

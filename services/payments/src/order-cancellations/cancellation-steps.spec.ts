@@ -5,6 +5,7 @@ import {
   CREATE_GRACE_MS,
   MAX_REFUSED_ATTEMPTS,
   NO_INTENT_YET,
+  afterFailedRead,
   afterRefresh,
   afterRefusal,
   backoffMs,
@@ -60,11 +61,20 @@ describe('cancelling the payment of a cancelled order', () => {
     expect(afterRefresh('canceled', 'unexpected state', 1)).toEqual({ done: 'already_canceled' });
     expect(afterRefresh('processing', 'unexpected state', 1)).toEqual({
       retry: 'Stripe refused to cancel a PaymentIntent in processing (unexpected state)',
+      stripeRefused: true,
     });
     expect(afterRefresh('processing', 'unexpected state', MAX_REFUSED_ATTEMPTS)).toEqual({
       done: 'refused',
       detail: 'Stripe refused to cancel a PaymentIntent in processing (unexpected state)',
     });
+  });
+
+  it('ends a refused cancel whose PaymentIntent Stripe cannot read either, and retries a read that failed for a passing reason', () => {
+    expect(afterFailedRead(stripeAnswer(404, 'resource_missing', 'No such payment_intent'), 'resource_missing: No such payment_intent')).toEqual({
+      done: 'refused',
+      detail: 'resource_missing: No such payment_intent; reading the PaymentIntent: resource_missing: No such payment_intent',
+    });
+    expect(afterFailedRead(stripeAnswer(500, 'api_error', 'boom'), 'x')).toEqual({ retry: 'Stripe did not answer; retry the request' });
   });
 
   it("tells Stripe an expired order was abandoned and any other cancellation was the customer's", () => {

@@ -15,8 +15,8 @@ export type CancellationOutcome =
   /** Stripe kept refusing to cancel an open PaymentIntent (e.g. a bank debit `processing` for days). */
   | 'refused';
 
-/** What a request comes to in one pass: ended, or to be tried again. */
-export type SettledStep = { done: CancellationOutcome; detail?: string } | { retry: string };
+/** What a request comes to in one pass: ended, or to be tried again (`stripeRefused`: because Stripe refused). */
+export type SettledStep = { done: CancellationOutcome; detail?: string } | { retry: string; stripeRefused?: true };
 
 export type CancellationStep =
   | SettledStep
@@ -29,7 +29,7 @@ export type CancellationStep =
  */
 export const CREATE_GRACE_MS = 25 * 3_600_000;
 
-/** Refusals of an open PaymentIntent are retried this many times (about 8 hours at the longest backoff). */
+/** Stripe's refusals of an open PaymentIntent are retried this many times (about 8 hours at the longest backoff). */
 export const MAX_REFUSED_ATTEMPTS = 100;
 
 /** Before calling Stripe: a step that needs no call, or undefined to call Stripe. */
@@ -64,11 +64,21 @@ export function afterRefusal(error: unknown): CancellationStep {
  * reason), or it is still open (`processing`: Stripe cannot cancel it now, but it may come back payable if the
  * debit fails), so try again later with a new key, up to `MAX_REFUSED_ATTEMPTS`.
  */
-export function afterRefresh(status: PaymentStatus, refusal: string, attempts: number): SettledStep {
+export function afterRefresh(status: PaymentStatus, refusal: string, refusals: number): SettledStep {
   if (status === 'canceled') return { done: 'already_canceled' };
   if (status === 'succeeded') return { done: 'already_succeeded' };
   const why = `Stripe refused to cancel a PaymentIntent in ${status} (${refusal})`;
-  return attempts >= MAX_REFUSED_ATTEMPTS ? { done: 'refused', detail: why } : { retry: why };
+  return refusals >= MAX_REFUSED_ATTEMPTS ? { done: 'refused', detail: why } : { retry: why, stripeRefused: true };
+}
+
+/**
+ * Reading the PaymentIntent after a refusal failed: Stripe refusing that too (the PaymentIntent is not there: another
+ * account or mode, or deleted test data) ends the request; anything a retry can cure comes back.
+ */
+export function afterFailedRead(error: unknown, refusal: string): SettledStep {
+  const step = afterRefusal(error);
+  if ('refused' in step) return { done: 'refused', detail: `${refusal}; reading the PaymentIntent: ${step.refused}` };
+  return step;
 }
 
 /** An ApiError's own message is Nest's generic one; the answer's message says what happened. */

@@ -12,7 +12,9 @@ import { PaymentCancellations } from './payment-cancellations.service';
 export class OrderEventsConsumer {
   constructor(private readonly cancellations: PaymentCancellations) {}
 
-  @OnMessages(Topics.ordersEvents, { group: 'cancellations', types: [OrderStatusChanged] })
+  // Every paid order's transition is on this topic too: the `message-subject` header (the new status) lets the
+  // transport pass over all but `cancelled` without a transaction. Messages without the header reach the check below.
+  @OnMessages(Topics.ordersEvents, { group: 'cancellations', types: [OrderStatusChanged], subjects: ['cancelled'] })
   async handle(batch: ConsumedBatch): Promise<void> {
     const cancelled: CancelledOrder[] = [];
     for (const message of batch.messages) {

@@ -9,6 +9,7 @@ import { PaymentsRepository } from '../payments/payments.repository';
 import { PaymentsService } from '../payments/payments.service';
 import {
   NO_INTENT_YET,
+  afterFailedRead,
   afterRefresh,
   afterRefusal,
   backoffMs,
@@ -23,6 +24,7 @@ interface Claimed {
   order_id: string;
   order_reason: string | null;
   attempts: number;
+  refusals: number;
 }
 
 /**
@@ -53,6 +55,8 @@ export class PaymentCancellations implements OnApplicationBootstrap, OnApplicati
   private stopped = false;
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
+  /** A wake-up arrived during a pass: run again right after it. */
+  private again = false;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -89,7 +93,11 @@ export class PaymentCancellations implements OnApplicationBootstrap, OnApplicati
   }
 
   private async tick(): Promise<void> {
-    if (this.running) return this.schedule(this.config.PAYMENT_CANCELLATIONS_POLL_MS);
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.again = false;
     let claimed = 0;
     this.running = (async () => {
       try {
@@ -100,7 +108,7 @@ export class PaymentCancellations implements OnApplicationBootstrap, OnApplicati
     })();
     await this.running;
     this.running = undefined;
-    this.schedule(claimed === BATCH ? 0 : this.config.PAYMENT_CANCELLATIONS_POLL_MS);
+    this.schedule(claimed === BATCH || this.again ? 0 : this.config.PAYMENT_CANCELLATIONS_POLL_MS);
   }
 
   /** One pass over due requests; returns how many were claimed. */
@@ -112,10 +120,19 @@ export class PaymentCancellations implements OnApplicationBootstrap, OnApplicati
         WHERE payment_id IN (SELECT payment_id FROM payment_cancellations
                               WHERE done_at IS NULL AND next_attempt_at <= now()
                               ORDER BY next_attempt_at LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
-        RETURNING payment_id, order_id, order_reason, attempts`,
+        RETURNING payment_id, order_id, order_reason, attempts, refusals`,
     );
     const rows = (Array.isArray(result[0]) ? result[0] : result) as Claimed[];
-    await Promise.all(rows.map(async (row) => this.record(row, await this.cancelOne(row))));
+    // Settled, not all: one outcome that cannot be written (database down) must not leave the others running
+    // unawaited into the next pass. What is not written comes back when its lease ends.
+    const written = await Promise.allSettled(
+      rows.map(async (row) => {
+        if (this.stopped) return; // shutting down: the lease gives it back
+        await this.record(row, await this.cancelOne(row));
+      }),
+    );
+    const failed = written.find((w): w is PromiseRejectedResult => w.status === 'rejected');
+    if (failed) throw failed.reason;
     return rows.length;
   }
 
@@ -132,10 +149,9 @@ export class PaymentCancellations implements OnApplicationBootstrap, OnApplicati
       const step = afterRefusal(error);
       if (!('refused' in step)) return step;
       try {
-        return afterRefresh(await this.payments.refresh(row.payment_id), step.refused, row.attempts);
-      } catch (refreshError) {
-        const again = afterRefusal(refreshError);
-        return 'refused' in again ? { retry: again.refused } : again;
+        return afterRefresh(await this.payments.refresh(row.payment_id), step.refused, row.refusals + 1);
+      } catch (readError) {
+        return afterFailedRead(readError, step.refused);
       }
     }
   }
@@ -156,9 +172,10 @@ export class PaymentCancellations implements OnApplicationBootstrap, OnApplicati
       return;
     }
     await this.dataSource.query(
-      `UPDATE payment_cancellations SET next_attempt_at = now() + $2 * interval '1 millisecond', last_error = $3
+      `UPDATE payment_cancellations
+          SET next_attempt_at = now() + $2 * interval '1 millisecond', last_error = $3, refusals = refusals + $5
         WHERE payment_id = $1 AND attempts = $4 AND done_at IS NULL`,
-      [row.payment_id, backoffMs(row.attempts), step.retry.slice(0, 500), row.attempts],
+      [row.payment_id, backoffMs(row.attempts), step.retry.slice(0, 500), row.attempts, step.stripeRefused ? 1 : 0],
     );
     cancellations.inc({ outcome: 'retry' });
     // A create that may still get its PaymentIntent is waited for quietly (for up to a day).

@@ -101,7 +101,11 @@ export class PaymentsService {
     // A repeat of a create whose answer was lost (the attempt existed already), for an order cancelled meanwhile:
     // the PaymentIntent is now recorded, so the cancellation worker cancels it; its client secret is not handed out.
     // (A first create is not checked: one round trip on every checkout for a race of milliseconds; decision 0014.)
-    if (payment.id !== newId && (await requestIfOrderCancelled(this.dataSource.manager, payment.id, payment.orderId)))
+    if (
+      payment.id !== newId &&
+      current?.status !== 'succeeded' && // paid after all: the order service honours it, so the answer is the payment
+      (await requestIfOrderCancelled(this.dataSource.manager, payment.id, payment.orderId))
+    )
       throw conflict('order_cancelled', `order ${payment.orderId} was cancelled; its PaymentIntent is being cancelled`);
     if (!pi.client_secret) throw new Error('Stripe returned a PaymentIntent without client secret');
     if (!current) throw notFound(`payment ${payment.id}`);

@@ -197,18 +197,24 @@ async function handleApi(
   }
 
   // fault switches: the delay runs while the idempotency key is held (so a concurrent retry gets 409);
-  // an injected status is answered without running the request (and without storing the key);
+  // an injected status is answered without running the request; a refusal (400) is stored under the key like any
+  // refusal Stripe makes once a request runs (a retry with the key gets it again), a 429 or 5xx is not;
   // `ambiguous` is applied after the handler.
   const fault = emu.faults.matchApi(method, path);
   if (fault?.delay_ms) await sleep(fault.delay_ms);
   if (fault?.status && !fault.ambiguous) {
-    if (idemKey) emu.idempotency.abandon(scope, idemKey);
     const e =
       fault.status === 429
         ? rateLimited()
         : fault.status === 400
           ? invalidRequest(`The request was refused (${fault.code ?? 'invalid_request'}, injected by the emulator).`, { code: fault.code })
           : apiError(fault.status, 'An unknown error occurred (injected by the emulator).');
+    if (idemKey) {
+      if (e.status === 400 && e.storable) {
+        const stored: StoredResponse = { status: e.status, body: JSON.stringify({ error: e.body }), headers: { 'Original-Request': requestId } };
+        emu.idempotency.complete(scope, idemKey, stored);
+      } else emu.idempotency.abandon(scope, idemKey);
+    }
     return fail(e);
   }
 

@@ -183,6 +183,20 @@ describe('fault switches', () => {
     expect((await env.stripe.customers.list()).data).toHaveLength(1);
   });
 
+  it('an injected refusal is kept under its idempotency key, as Stripe keeps refusals; a 500 is not', async () => {
+    const pi = await env.stripe.paymentIntents.create({ amount: 1000, currency: 'usd' });
+    await env.admin('POST', '/_emulator/faults/api', { path: `/v1/payment_intents/${pi.id}/cancel`, status: 400, code: 'payment_intent_unexpected_state', times: 1 });
+    const first = await stripeError(env.stripe.paymentIntents.cancel(pi.id, {}, { idempotencyKey: 'cancel-1' }));
+    expect(first.code).toBe('payment_intent_unexpected_state');
+    const again = await stripeError(env.stripe.paymentIntents.cancel(pi.id, {}, { idempotencyKey: 'cancel-1' }));
+    expect(again.code).toBe('payment_intent_unexpected_state'); // the rule is used up: this is the stored answer
+    expect((await env.stripe.paymentIntents.cancel(pi.id, {}, { idempotencyKey: 'cancel-2' })).status).toBe('canceled');
+
+    await env.admin('POST', '/_emulator/faults/api', { path: '^/v1/customers$', method: 'POST', status: 500, times: 1 });
+    expect((await stripeError(env.stripe.customers.create({}, { idempotencyKey: 'cus-1' }))).statusCode).toBe(500);
+    expect((await env.stripe.customers.create({}, { idempotencyKey: 'cus-1' })).id).toMatch(/^cus_/);
+  });
+
   it('API delay slows matching calls', async () => {
     env.emu.addApiFault({ path: '/v1/customers', delay_ms: 150 });
     const t0 = Date.now();
