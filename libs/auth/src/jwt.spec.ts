@@ -14,6 +14,17 @@ describe('bearer tokens', () => {
     expect(() => verifyToken(token, SECRET)).toThrow(InvalidTokenError);
   });
 
+  it('accepts a token signed with any key of a rotation, and refuses it once its key is removed', () => {
+    const OLD = 'old-key-of-enough-length';
+    const NEW = 'new-key-of-enough-length';
+    const before = mintToken({ sub: 'u1', role: 'customer' }, OLD);
+    const after = mintToken({ sub: 'u2', role: 'customer' }, NEW);
+    expect(verifyToken(before, [NEW, OLD]).sub).toBe('u1');
+    expect(verifyToken(after, [NEW, OLD]).sub).toBe('u2');
+    expect(() => verifyToken(before, [NEW])).toThrow('bad signature');
+    expect(() => verifyToken(after, [])).toThrow('bad signature');
+  });
+
   it('rejects a token whose claims were edited after signing', () => {
     const [h, , s] = mintToken({ sub: 'u1', role: 'customer' }, SECRET).split('.');
     const forged = Buffer.from(JSON.stringify({ sub: 'u1', role: 'admin', iat: 1, exp: 9999999999 })).toString('base64url');

@@ -49,7 +49,7 @@ const CLOCK_SKEW_S = 60;
  */
 export function verifyToken(
   token: string,
-  secret: string,
+  secret: string | readonly string[],
   expect: TokenExpectations = { issuer: DEFAULT_ISSUER, audience: DEFAULT_AUDIENCE },
   now = Math.floor(Date.now() / 1000),
 ): Claims {
@@ -57,9 +57,13 @@ export function verifyToken(
   if (parts.length !== 3) throw new InvalidTokenError('malformed token');
   const [header, payload, signature] = parts;
   if (header !== HEADER) throw new InvalidTokenError('unsupported token header');
-  const expected = Buffer.from(sign(`${header}.${payload}`, secret));
+  // Several keys during a rotation: a token signed with any of them is genuine. Each is compared in constant time.
   const given = Buffer.from(signature);
-  if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw new InvalidTokenError('bad signature');
+  const signedBy = (key: string) => {
+    const expected = Buffer.from(sign(`${header}.${payload}`, key));
+    return expected.length === given.length && timingSafeEqual(expected, given);
+  };
+  if (!(typeof secret === 'string' ? [secret] : secret).some(signedBy)) throw new InvalidTokenError('bad signature');
   let json: unknown;
   try {
     json = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));

@@ -10,8 +10,21 @@ const url = z.string().url();
  */
 export const gatewayConfigSchema = edgeConfigSchema.extend({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  /** HS256 key for bearer tokens (tools/scripts/mint-token.ts mints development tokens). */
-  JWT_SECRET: z.string().min(16, 'must be at least 16 characters'),
+  /**
+   * HS256 keys of bearer tokens, comma-separated. One key normally; during a rotation the new and the old one: a
+   * token signed with either is accepted, so the issuer can switch to the new key before the old one is removed.
+   * `tools/scripts/mint-token.ts` signs with the first.
+   */
+  JWT_SECRET: z
+    .string()
+    .min(1)
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().min(16, 'each JWT key must be at least 16 characters')).min(1).max(4)),
   /** The `iss` and an `aud` every bearer token must carry: a token for another system with the same key is refused. */
   JWT_ISSUER: z.string().min(1).default(DEFAULT_ISSUER),
   JWT_AUDIENCE: z.string().min(1).default(DEFAULT_AUDIENCE),

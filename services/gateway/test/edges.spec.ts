@@ -10,6 +10,8 @@ import { ServiceProcess, TestDatabase, engines, eventually, freePort, isolatedSe
 describe('gateway edges', () => {
   const run = uniqueName('gw_edges');
   const secret = 'edges-test-jwt-secret-0123456789';
+  // A rotation in progress: tokens signed with the previous key are still accepted.
+  const previousSecret = 'edges-test-previous-jwt-secret-01';
   const [issuer, audience] = ['https://id.edges.test', 'edges-gateway'];
   let upstream: Server;
   let gateway: ServiceProcess;
@@ -33,7 +35,7 @@ describe('gateway edges', () => {
         // An edge: it must neither need nor touch PostgreSQL or Kafka (these point at nothing).
         DATABASE_URL: 'postgres://127.0.0.1:1/none',
         KAFKA_BROKERS: '127.0.0.1:1',
-        JWT_SECRET: secret,
+        JWT_SECRET: `${secret},${previousSecret}`,
         JWT_ISSUER: issuer,
         JWT_AUDIENCE: audience,
         ORDERS_URL: `http://127.0.0.1:${upstreamPort}`,
@@ -147,6 +149,15 @@ describe('gateway edges', () => {
       expect(res.status).toBe(401);
       expect(((await res.json()) as { message: string }).message).toBe(reason);
     }
+    // During a key rotation: the previous key still signs valid tokens, any other key does not.
+    const withKey = (key: string) =>
+      fetch(`${gateway.url}/v1/me/loyalty`, {
+        headers: { authorization: `Bearer ${mintToken({ sub: 'cus_rotation', role: 'customer', iss: issuer, aud: audience }, key)}` },
+      });
+    expect((await withKey(previousSecret)).status).not.toBe(401);
+    const unknown = await withKey('some-other-key-of-enough-length');
+    expect(unknown.status).toBe(401);
+    expect(((await unknown.json()) as { message: string }).message).toBe('bad signature');
     const spec = (await (await fetch(`${gateway.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
     expect(spec.openapi).toBe('3.0.3');
     expect(Object.keys(spec.paths)).toContain('/v1/checkout');
