@@ -65,6 +65,28 @@ interface Group {
 /** How often offsets are committed: at most once per interval while busy, and once more when a group goes idle. */
 const COMMIT_INTERVAL_MS = 500;
 
+/** What kafkajs reports when a consumer crashed: whether it restarts the consumer itself. */
+export interface ConsumerCrash {
+  payload: { error: Error; groupId: string; restart: boolean };
+}
+
+/**
+ * kafkajs restarts a consumer after a retriable error (a broker away, a rebalance, a handler failing past its
+ * retries) but not after a non-retriable one (an authorisation or protocol error): that group would stay stopped
+ * while the process keeps answering HTTP and health checks as if all were well. A group that stopped for good
+ * stops the process instead (`exit`: a graceful SIGTERM), so the orchestrator restarts it and the failure is seen.
+ */
+export function onConsumerCrash(crash: ConsumerCrash, closing: boolean, log: JsonLogger, exit: () => void): void {
+  const { error, groupId, restart } = crash.payload;
+  if (restart) {
+    log.pino.warn({ err: error, groupId }, 'consumer crashed; kafkajs restarts it');
+    return;
+  }
+  if (closing) return;
+  log.pino.fatal({ err: error, groupId }, 'consumer group stopped for good; stopping the service so it is restarted');
+  exit();
+}
+
 /**
  * A Nest transport strategy on kafkajs that turns `@OnMessage` handlers into exactly-once effects:
  * - one consumer group per (service, module) so each module sees every message (never Nest's shared default);
@@ -183,6 +205,9 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
       // old member (and fail every interval) until the next batch.
       const forget = () => (group.offsets = undefined);
       consumer.on(consumer.events.CRASH, forget);
+      consumer.on(consumer.events.CRASH, (crash) =>
+        onConsumerCrash(crash as ConsumerCrash, this.closed, this.log, () => process.kill(process.pid, 'SIGTERM')),
+      );
       consumer.on(consumer.events.GROUP_JOIN, forget);
       // A fresh broker creates its offsets topic on the first group join and may answer "coordinator not
       // available" for a while, longer than kafkajs's own retries when several groups join at once.
