@@ -309,6 +309,12 @@ describe('checkout to fulfilment through the gateway', () => {
     expect((await api(token('c1', 'cashier', { storeId: 'store_berlin' }), 'POST', `/v1/orders/${id}/refunds`, {}, { 'idempotency-key': 'x' })).status).toBe(403);
     expect((await api(owner, 'GET', '/v1/finance/reconciliation')).status).toBe(403);
     expect((await api(token('f1', 'finance'), 'GET', '/v1/finance/reconciliation')).status).toBe(200);
+    const today = new Date().toISOString().slice(0, 10);
+    expect((await api(owner, 'GET', `/v1/finance/reconciliation/summary?day=${today}`)).status).toBe(403);
+    const summary = await api(token('f1', 'finance'), 'GET', `/v1/finance/reconciliation/summary?day=${today}`);
+    expect(summary.status).toBe(200);
+    expect(summary.body).toMatchObject({ day: today, currencies: expect.any(Array) });
+    expect((await api(token('f1', 'finance'), 'GET', '/v1/finance/reconciliation/summary')).status).toBe(400);
     expect((await api(token('c1', 'cashier', { storeId: 'store_berlin' }), 'POST', '/v1/checkout', {})).status).toBe(403);
   });
 

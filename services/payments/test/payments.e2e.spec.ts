@@ -286,6 +286,45 @@ describe('payments end to end (emulator → events → payments → Kafka)', () 
     }
   });
 
+  it("sums a day's reconciliation entries per currency and kind exactly as the entries add up, and refuses a summary without a day", async () => {
+    type Entry = { kind: 'charge' | 'refund' | 'dispute'; currency: string; channel: string; gross: number; fee: number; net: number; occurredAt: string };
+    const all: Entry[] = [];
+    for (let cursor: string | null = null; ; ) {
+      const page = await get(s, `/reconciliation?limit=500${cursor ? `&cursor=${cursor}` : ''}`);
+      all.push(...(page.body.data as Entry[]));
+      cursor = page.body.nextCursor as string | null;
+      if (!cursor) break;
+    }
+    const day = all[all.length - 1].occurredAt.slice(0, 10);
+    const expected = (channel?: string) => {
+      const out: Record<string, Record<string, number>> = {};
+      for (const e of all.filter((x) => x.occurredAt.startsWith(day) && (!channel || x.channel === channel))) {
+        for (const key of [e.currency, `${e.currency}.${e.kind}`]) {
+          const t = (out[key] ??= { entries: 0, gross: 0, fee: 0, net: 0 });
+          t.entries++;
+          t.gross += e.gross;
+          t.fee += e.fee;
+          t.net += e.net;
+        }
+      }
+      return out;
+    };
+    const flatten = (body: { currencies: (Record<string, number> & { currency: string; byKind: Record<string, Record<string, number>> })[] }) => {
+      const out: Record<string, Record<string, number>> = {};
+      for (const { currency, byKind, entries, gross, fee, net } of body.currencies) {
+        out[currency] = { entries, gross, fee, net };
+        for (const [kind, t] of Object.entries(byKind)) if (t.entries > 0) out[`${currency}.${kind}`] = t;
+      }
+      return out;
+    };
+    const summary = await get(s, `/reconciliation/summary?day=${day}`);
+    expect(summary.status).toBe(200);
+    expect(Object.keys(expected()).length).toBeGreaterThan(2); // charges and refunds at least
+    expect(flatten(summary.body as never)).toEqual(expected());
+    expect(flatten((await get(s, `/reconciliation/summary?day=${day}&channel=pos`)).body as never)).toEqual(expected('pos'));
+    expect((await get(s, '/reconciliation/summary')).status).toBe(400);
+  });
+
   it('reports a declined card as failed with the decline code', async () => {
     const orderId = order();
     const created = await createWeb(orderId, 1500);

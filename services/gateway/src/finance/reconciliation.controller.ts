@@ -16,6 +16,14 @@ const query = z
   })
   .strict();
 
+const summaryQuery = z
+  .object({
+    day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD (UTC)'),
+    channel: channel.optional(),
+    storeId: z.string().min(1).max(64).optional(),
+  })
+  .strict();
+
 /** Finance reads what payments emitted on finance.reconciliation.v1, paged; nothing else is open to finance. */
 @Roles('finance', 'admin')
 @Controller('v1/finance')
@@ -28,5 +36,14 @@ export class ReconciliationController {
     const params = new URLSearchParams();
     for (const [k, v] of Object.entries(q)) if (v !== undefined) params.set(k, String(v));
     return this.upstream.expectOk('payments', 'GET', `/reconciliation${params.size ? `?${params.toString()}` : ''}`);
+  }
+
+  /** A UTC day's totals (gross, fee, net, entries) per currency and per kind. */
+  @Get('reconciliation/summary')
+  summary(@Query() raw: unknown) {
+    const q = parseInput(summaryQuery, raw);
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(q)) if (v !== undefined) params.set(k, String(v));
+    return this.upstream.expectOk('payments', 'GET', `/reconciliation/summary?${params.toString()}`);
   }
 }

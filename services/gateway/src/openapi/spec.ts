@@ -64,6 +64,12 @@ export const routes: Route[] = [
   { method: 'post', path: '/v1/pos/connection-tokens', summary: "POS: Terminal SDK connection token scoped to the store's location", roles: ['cashier', 'manager'] },
   { method: 'post', path: '/v1/admin/stores', summary: 'Admin: open a store (a Terminal location)', roles: ['admin'], body: storeBody },
   { method: 'get', path: '/v1/finance/reconciliation', summary: 'Reconciliation entries (gross, fee, net per charge, refund, dispute), paged', roles: ['finance', 'admin'] },
+  {
+    method: 'get',
+    path: '/v1/finance/reconciliation/summary',
+    summary: "A UTC day's totals (entries, gross, fee, net) per currency and per kind; query day=YYYY-MM-DD, channel, storeId",
+    roles: ['finance', 'admin'],
+  },
 ];
 
 const error = { $ref: '#/components/schemas/Error' };

@@ -18,6 +18,24 @@ const query = z
   })
   .strict();
 
+const summaryQuery = z
+  .object({
+    day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD (UTC)'),
+    channel: channel.optional(),
+    storeId: z.string().min(1).max(128).optional(),
+  })
+  .strict();
+
+interface Totals {
+  entries: number;
+  gross: number;
+  fee: number;
+  net: number;
+}
+
+type Kind = 'charge' | 'refund' | 'dispute';
+const zero = (): Totals => ({ entries: 0, gross: 0, fee: 0, net: 0 });
+
 const encodeCursor = (occurredAt: string, entryId: string) =>
   Buffer.from(JSON.stringify([occurredAt, entryId])).toString('base64url');
 function decodeCursor(c: string): [string, string] {
@@ -38,10 +56,47 @@ function decodeCursor(c: string): [string, string] {
   throw new ApiError(400, 'invalid_cursor', 'cursor is not one this API returned');
 }
 
-/** Reconciliation entries for finance (through the gateway), oldest first, keyset-paged. */
+/** Reconciliation entries for finance (through the gateway), oldest first, keyset-paged, and a day's totals. */
 @Controller('reconciliation')
 export class ReconciliationController {
   constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * A UTC day's totals per currency, and per kind within it: what finance ties out against Stripe's balance
+   * report without paging through every entry. Sums of integer minor units, computed by PostgreSQL.
+   */
+  @Get('summary')
+  async summary(@Query() raw: unknown) {
+    const q = parseInput(summaryQuery, raw);
+    const params: unknown[] = [q.day];
+    let filter = '';
+    if (q.channel) filter += ` AND channel = $${params.push(q.channel)}`;
+    if (q.storeId) filter += ` AND store_id = $${params.push(q.storeId)}`;
+    const rows = await this.dataSource.query<
+      { currency: string; kind: Kind; entries: string; gross: string; fee: string; net: string }[]
+    >(
+      `SELECT currency, kind, count(*) AS entries, sum(gross) AS gross, sum(fee) AS fee, sum(net) AS net
+         FROM reconciliation_entries
+        WHERE occurred_at >= ($1::date)::timestamp AT TIME ZONE 'UTC'
+          AND occurred_at < ($1::date + 1)::timestamp AT TIME ZONE 'UTC'${filter}
+        GROUP BY currency, kind ORDER BY currency, kind`,
+      params,
+    );
+    const byCurrency = new Map<string, Totals & { byKind: Record<Kind, Totals> }>();
+    for (const r of rows) {
+      let c = byCurrency.get(r.currency);
+      if (!c) byCurrency.set(r.currency, (c = { ...zero(), byKind: { charge: zero(), refund: zero(), dispute: zero() } }));
+      const t = { entries: Number(r.entries), gross: Number(r.gross), fee: Number(r.fee), net: Number(r.net) };
+      if (c.byKind[r.kind]) c.byKind[r.kind] = t;
+      for (const k of ['entries', 'gross', 'fee', 'net'] as const) c[k] += t[k];
+    }
+    return {
+      day: q.day,
+      ...(q.channel ? { channel: q.channel } : {}),
+      ...(q.storeId ? { storeId: q.storeId } : {}),
+      currencies: [...byCurrency].map(([currency, totals]) => ({ currency, ...totals })),
+    };
+  }
 
   @Get()
   async list(@Query() raw: unknown) {
