@@ -214,8 +214,38 @@ export class Demo {
     this.show('Carol points', `${(await this.api(carol, 'GET', '/v1/me/loyalty')).body.balance} (given back)`);
     this.printEvents(carolCheckout.body.orderId);
 
-    const finance = await this.api(this.token('fin_frank', 'finance'), 'GET', '/v1/finance/reconciliation');
+    // 8. A cancelled checkout
+    this.say('8. Cancelled checkout: Erin checks out a hoodie, then cancels before paying');
+    const erin = this.token(`cust_erin_${run}`, 'customer', { channel: 'web' });
+    const hoodiesBefore = await this.stock('HOODIE-GRY-L', 'online_fc');
+    const erinCheckout = await this.api(erin, 'POST', '/v1/checkout', { fulfilment: 'ship', currency: 'usd', lines: [{ sku: 'HOODIE-GRY-L', quantity: 1 }] }, { 'idempotency-key': `demo-erin-${Date.now()}` });
+    this.show('checkout', `${erinCheckout.status} order ${erinCheckout.body.orderId}; stock held: ${hoodiesBefore.reserved ?? '?'} → ${(await this.stock('HOODIE-GRY-L', 'online_fc')).reserved} reserved`);
+    const cancelled = await this.api(erin, 'POST', `/v1/orders/${erinCheckout.body.orderId}/cancel`);
+    this.show('cancel', `${cancelled.status} ${cancelled.body.status}; reserved back to ${(await this.stock('HOODIE-GRY-L', 'online_fc')).reserved}`);
+    const stripeSide = new Stripe(this.stack.emulator.secretKey, { ...(this.stack.emulator.stripeConfig as object), maxNetworkRetries: 0 });
+    let intent = await stripeSide.paymentIntents.retrieve(erinCheckout.body.paymentIntentId);
+    for (let i = 0; i < 50 && intent.status !== 'canceled'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      intent = await stripeSide.paymentIntents.retrieve(erinCheckout.body.paymentIntentId);
+    }
+    this.show('PaymentIntent', `${intent.status} (${intent.cancellation_reason}), cancelled by payments when the order was`);
+    try {
+      await this.browser.paymentIntents.confirm(erinCheckout.body.paymentIntentId, { payment_method: 'pm_card_visa', client_secret: erinCheckout.body.clientSecret } as Stripe.PaymentIntentConfirmParams);
+      this.show('paying it now', 'accepted (unexpected)');
+    } catch (error) {
+      this.show('paying it now', `refused by Stripe: ${(error as Stripe.errors.StripeError).code}`);
+    }
+    await this.settle();
+    this.printEvents(erinCheckout.body.orderId);
+
+    const fin = this.token('fin_frank', 'finance');
+    const finance = await this.api(fin, 'GET', '/v1/finance/reconciliation');
     this.say(`Finance: ${((finance.body.data ?? finance.body.entries ?? []) as Json[]).length} reconciliation entries so far`);
+    const day = new Date().toISOString().slice(0, 10);
+    const totals = await this.api(fin, 'GET', `/v1/finance/reconciliation/summary?day=${day}`);
+    for (const t of (totals.body.currencies ?? []) as Json[]) {
+      this.show(`${day} ${t.currency}`, `${t.entries} entries: gross ${t.gross}, fee ${t.fee}, net ${t.net}`);
+    }
     await this.recorder.stop();
     console.log(`\n${c.green('Demo finished.')}`);
   }
