@@ -4,6 +4,20 @@ const boolean = z
   .enum(['true', 'false', '1', '0'])
   .transform((v) => v === 'true' || v === '1');
 
+/** A comma-separated list (keys during a rotation): blanks around and between items ignored, each item checked. */
+export function commaSeparated(item: z.ZodString, max: number) {
+  return z
+    .string()
+    .min(1)
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(item).min(1).max(max));
+}
+
 const kafkaBrokers = z
   .string()
   .min(1)

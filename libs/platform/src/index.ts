@@ -5,3 +5,4 @@ export * from './health.controller';
 export * from './api-error';
 export * from './retryable-errors.filter';
 export * from './retention.sweeper';
+export * from './poll-loop';

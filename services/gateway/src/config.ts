@@ -1,5 +1,5 @@
 import { DEFAULT_AUDIENCE, DEFAULT_ISSUER } from '@omnipay/auth';
-import { edgeConfigSchema } from '@omnipay/config';
+import { commaSeparated, edgeConfigSchema } from '@omnipay/config';
 import { z } from 'zod';
 
 const url = z.string().url();
@@ -15,16 +15,7 @@ export const gatewayConfigSchema = edgeConfigSchema.extend({
    * token signed with either is accepted, so the issuer can switch to the new key before the old one is removed.
    * `tools/scripts/mint-token.ts` signs with the first.
    */
-  JWT_SECRET: z
-    .string()
-    .min(1)
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(z.string().min(16, 'each JWT key must be at least 16 characters')).min(1).max(4)),
+  JWT_SECRET: commaSeparated(z.string().min(16, 'each JWT key must be at least 16 characters'), 4),
   /** The `iss` and an `aud` every bearer token must carry: a token for another system with the same key is refused. */
   JWT_ISSUER: z.string().min(1).default(DEFAULT_ISSUER),
   JWT_AUDIENCE: z.string().min(1).default(DEFAULT_AUDIENCE),

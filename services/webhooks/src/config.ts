@@ -1,18 +1,9 @@
-import { baseConfigSchema } from '@omnipay/config';
+import { baseConfigSchema, commaSeparated } from '@omnipay/config';
 import { stripeConfigShape } from '@omnipay/stripe';
 import { z } from 'zod';
 
-const secretList = z
-  .string()
-  .min(1)
-  .transform((v) =>
-    v
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
-  )
-  // Real secrets are `whsec_` + 32 bytes; a short one would be guessable, and an empty entry a config mistake.
-  .pipe(z.array(z.string().min(16, 'each webhook secret must be at least 16 characters')).min(1).max(8));
+// Real secrets are `whsec_` + 32 bytes; a short one would be guessable, and an empty entry a config mistake.
+const secretList = commaSeparated(z.string().min(16, 'each webhook secret must be at least 16 characters'), 8);
 
 /** Settings of the webhooks service: the platform's own plus these. Validated at startup (see docs/configuration.md). */
 export const webhooksConfigSchema = baseConfigSchema.extend({

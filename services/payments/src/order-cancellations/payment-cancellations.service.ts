@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { JsonLogger, metricsRegistry } from '@omnipay/observability';
 import { afterCommit } from '@omnipay/persistence';
-import { APP_CONFIG } from '@omnipay/platform';
+import { APP_CONFIG, PollLoop } from '@omnipay/platform';
 import { Counter } from 'prom-client';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { PaymentsConfig } from '../config';
@@ -52,11 +52,7 @@ const cancellations = new Counter({
  */
 @Injectable()
 export class PaymentCancellations implements OnApplicationBootstrap, OnApplicationShutdown {
-  private stopped = false;
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
-  /** A wake-up arrived during a pass: run again right after it. */
-  private again = false;
+  private readonly loop: PollLoop;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -64,16 +60,20 @@ export class PaymentCancellations implements OnApplicationBootstrap, OnApplicati
     private readonly payments: PaymentsService,
     private readonly logger: JsonLogger,
     @Inject(APP_CONFIG) private readonly config: PaymentsConfig,
-  ) {}
+  ) {
+    this.loop = new PollLoop({
+      intervalMs: config.PAYMENT_CANCELLATIONS_POLL_MS,
+      pass: async () => (await this.runOnce()) === BATCH,
+      onError: (error) => this.logger.pino.warn({ err: error }, 'payment cancellation pass failed; will retry'),
+    });
+  }
 
   onApplicationBootstrap(): void {
-    this.schedule(this.config.PAYMENT_CANCELLATIONS_POLL_MS);
+    this.loop.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+    await this.loop.stop();
   }
 
   /** Remembers cancelled orders and requests the cancellation of their open payments, in the caller's transaction. */
@@ -83,32 +83,7 @@ export class PaymentCancellations implements OnApplicationBootstrap, OnApplicati
 
   /** Run shortly (after the caller's transaction has committed). */
   soon(): void {
-    this.schedule(50);
-  }
-
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.tick(), ms);
-  }
-
-  private async tick(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.again = false;
-    let claimed = 0;
-    this.running = (async () => {
-      try {
-        claimed = await this.runOnce();
-      } catch (error) {
-        this.logger.pino.warn({ err: error }, 'payment cancellation pass failed; will retry');
-      }
-    })();
-    await this.running;
-    this.running = undefined;
-    this.schedule(claimed === BATCH || this.again ? 0 : this.config.PAYMENT_CANCELLATIONS_POLL_MS);
+    this.loop.soon();
   }
 
   /** One pass over due requests; returns how many were claimed. */
@@ -127,7 +102,7 @@ export class PaymentCancellations implements OnApplicationBootstrap, OnApplicati
     // unawaited into the next pass. What is not written comes back when its lease ends.
     const written = await Promise.allSettled(
       rows.map(async (row) => {
-        if (this.stopped) return; // shutting down: the lease gives it back
+        if (this.loop.isStopped) return; // shutting down: the lease gives it back
         await this.record(row, await this.cancelOne(row));
       }),
     );

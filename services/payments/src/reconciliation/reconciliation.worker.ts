@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShut
 import { ReconciliationEntry, type DataOf } from '@omnipay/contracts';
 import { OutboxService, UnitOfWork } from '@omnipay/messaging';
 import { JsonLogger, metricsRegistry } from '@omnipay/observability';
-import { APP_CONFIG } from '@omnipay/platform';
+import { APP_CONFIG, PollLoop } from '@omnipay/platform';
 import { STRIPE } from '@omnipay/stripe';
 import { Counter } from 'prom-client';
 import type Stripe from 'stripe';
@@ -70,9 +70,7 @@ const message = (error: unknown): string => (error instanceof Error ? error.mess
  */
 @Injectable()
 export class ReconciliationWorker implements OnApplicationBootstrap, OnApplicationShutdown {
-  private stopped = false;
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
+  private readonly loop: PollLoop;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -81,42 +79,25 @@ export class ReconciliationWorker implements OnApplicationBootstrap, OnApplicati
     private readonly logger: JsonLogger,
     @Inject(STRIPE) private readonly stripe: Stripe,
     @Inject(APP_CONFIG) private readonly config: PaymentsConfig,
-  ) {}
+  ) {
+    this.loop = new PollLoop({
+      intervalMs: config.RECONCILIATION_POLL_MS,
+      pass: async () => (await this.runOnce()) === BATCH,
+      onError: (error) => this.logger.pino.warn({ err: error }, 'reconciliation pass failed; will retry'),
+    });
+  }
 
   onApplicationBootstrap(): void {
-    this.schedule(this.config.RECONCILIATION_POLL_MS);
+    this.loop.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+    await this.loop.stop();
   }
 
   /** Run shortly (after the caller's transaction has committed). */
   soon(): void {
-    this.schedule(50);
-  }
-
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.tick(), ms);
-  }
-
-  private async tick(): Promise<void> {
-    if (this.running) return this.schedule(this.config.RECONCILIATION_POLL_MS);
-    let handled = 0;
-    this.running = (async () => {
-      try {
-        handled = await this.runOnce();
-      } catch (error) {
-        this.logger.pino.warn({ err: error }, 'reconciliation pass failed; will retry');
-      }
-    })();
-    await this.running;
-    this.running = undefined;
-    this.schedule(handled === BATCH ? 0 : this.config.RECONCILIATION_POLL_MS);
+    this.loop.soon();
   }
 
   /** One pass over due sources; returns how many were claimed. */

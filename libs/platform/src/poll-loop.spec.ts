@@ -1,0 +1,70 @@
+import { PollLoop } from './poll-loop';
+
+/** Fake timers: the loop's behaviour, not this machine's speed. */
+describe('a worker poll loop', () => {
+  let loop: PollLoop | undefined;
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(async () => {
+    const stopping = loop?.stop();
+    await jest.runOnlyPendingTimersAsync();
+    await stopping;
+    jest.useRealTimers();
+  });
+
+  it('polls at its interval and runs again at once while passes come back full', async () => {
+    let passes = 0;
+    let backlog = 3;
+    loop = new PollLoop({ intervalMs: 1000, pass: async () => (passes++, backlog-- > 0), onError: () => undefined });
+    loop.start(0);
+    await jest.advanceTimersByTimeAsync(10);
+    expect(passes).toBe(4); // three full passes, then one that found the rest
+    await jest.advanceTimersByTimeAsync(900);
+    expect(passes).toBe(4);
+    await jest.advanceTimersByTimeAsync(200);
+    expect(passes).toBe(5); // then the interval
+  });
+
+  it('runs one more pass right after the current one when woken during it', async () => {
+    let calls = 0;
+    let release!: () => void;
+    loop = new PollLoop({
+      intervalMs: 60_000,
+      pass: async () => {
+        calls++;
+        if (calls === 1) await new Promise<void>((r) => (release = r));
+        return false;
+      },
+      onError: () => undefined,
+    });
+    loop.start(0);
+    await jest.advanceTimersByTimeAsync(10);
+    loop.soon(); // new work committed while the first pass runs
+    await jest.advanceTimersByTimeAsync(100);
+    expect(calls).toBe(1);
+    release();
+    await jest.advanceTimersByTimeAsync(10);
+    expect(calls).toBe(2); // not an interval later
+  });
+
+  it('reports a failed pass and goes on; after stop nothing runs', async () => {
+    const errors: unknown[] = [];
+    let calls = 0;
+    loop = new PollLoop({
+      intervalMs: 30,
+      pass: async () => {
+        calls++;
+        if (calls === 1) throw new Error('database down');
+        return false;
+      },
+      onError: (e) => errors.push(e),
+    });
+    loop.start(0);
+    await jest.advanceTimersByTimeAsync(40);
+    expect(errors).toHaveLength(1);
+    expect(calls).toBe(2);
+    await loop.stop();
+    loop.soon(0);
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(calls).toBe(2);
+  });
+});
