@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
 // The emulator is tagged as a tool application; a test driving a service with it is the intended use.
 import { startEmulator, type EmulatorHandle } from '@omnipay/stripe-emulator';
 import { PLATFORM_EVENT_TYPES } from '@omnipay/stripe';
@@ -118,6 +119,23 @@ describe('events backfill (real Postgres, Kafka and the Stripe emulator)', () =>
     await new Promise((r) => setTimeout(r, 500));
     const backfilledIds = new Set(undelivered.map((ev) => envelopeIdFor(ev.id)));
     expect(recorder.on(topic).filter((m) => backfilledIds.has(String(m.json?.id)))).toHaveLength(undelivered.length);
+  });
+
+  it('skips a pass while another replica runs one (one advisory lock per schema), and runs once it is free', async () => {
+    // Play the other replica: hold the pass's lock from another connection.
+    const other = new Client({ connectionString: e.databaseUrl });
+    await other.connect();
+    try {
+      await other.query(`SET search_path = "${run}"`);
+      await other.query(`SELECT pg_advisory_lock(hashtext('events-backfill:' || current_schema()))`);
+      expect(await (await backfill()).json()).toEqual({ listed: 0, stored: 0, skipped: true });
+      await other.query(`SELECT pg_advisory_unlock(hashtext('events-backfill:' || current_schema()))`);
+      const free = (await (await backfill()).json()) as { listed: number; skipped?: boolean };
+      expect(free.skipped).toBeUndefined();
+      expect(free.listed).toBeGreaterThan(0); // the undelivered events of the first test, listed again
+    } finally {
+      await other.end();
+    }
   });
 
   it('holds a key that can do nothing but read events, and runs on demand only for the admin token', async () => {

@@ -4,6 +4,7 @@ import { APP_CONFIG } from '@omnipay/platform';
 import { PLATFORM_EVENT_TYPES, createStripeClient } from '@omnipay/stripe';
 import { Counter } from 'prom-client';
 import type Stripe from 'stripe';
+import { DataSource } from 'typeorm';
 import type { WebhooksConfig } from '../config';
 import { eventFacts } from '../stripe-events/stripe-event';
 import { StripeEventStore, type VerifiedDelivery } from '../stripe-events/stripe-event-store';
@@ -25,6 +26,8 @@ export interface BackfillResult {
   listed: number;
   /** Of those, the ones not stored before: now stored and published. */
   stored: number;
+  /** Another replica was running a pass: this one did nothing (one pass reads the same events as two). */
+  skipped?: true;
 }
 
 /**
@@ -44,6 +47,7 @@ export class EventsBackfill implements OnApplicationBootstrap, OnApplicationShut
   private stopping = false;
 
   constructor(
+    private readonly dataSource: DataSource,
     private readonly store: StripeEventStore,
     private readonly logger: JsonLogger,
     @Inject(APP_CONFIG) private readonly config: WebhooksConfig,
@@ -86,8 +90,31 @@ export class EventsBackfill implements OnApplicationBootstrap, OnApplicationShut
     return this.pass;
   }
 
+  /**
+   * Every replica has the timer, but one pass at a time across them is enough (the others would read the same
+   * events from Stripe, against its rate limit, and store nothing): a session advisory lock per schema, held on one
+   * connection for the pass, decides; a replica that does not get it skips.
+   */
   private async backfill(): Promise<BackfillResult> {
     if (!this.stripe) throw new Error('the events backfill needs STRIPE_EVENTS_READ_KEY');
+    const lock = this.dataSource.createQueryRunner();
+    await lock.connect();
+    try {
+      const [{ locked }] = (await lock.query(`SELECT pg_try_advisory_lock(hashtext('events-backfill:' || current_schema())) AS locked`)) as {
+        locked: boolean;
+      }[];
+      if (!locked) return { listed: 0, stored: 0, skipped: true };
+      try {
+        return await this.backfillPass(this.stripe);
+      } finally {
+        await lock.query(`SELECT pg_advisory_unlock(hashtext('events-backfill:' || current_schema()))`);
+      }
+    } finally {
+      await lock.release();
+    }
+  }
+
+  private async backfillPass(stripe: Stripe): Promise<BackfillResult> {
     const since = Math.floor(Date.now() / 1000) - this.config.BACKFILL_WINDOW_S;
     let listed = 0;
     let stored = 0;
@@ -99,7 +126,7 @@ export class EventsBackfill implements OnApplicationBootstrap, OnApplicationShut
       let startingAfter: string | undefined;
       for (;;) {
         if (this.stopping) return { listed, stored };
-        const page = await this.stripe.events.list({
+        const page = await stripe.events.list({
           delivery_success: false,
           created: { gte: since },
           types,
