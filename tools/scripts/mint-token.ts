@@ -8,7 +8,9 @@ const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ''), process.argv[i + 1]);
 
 // During a rotation JWT_SECRET lists several keys; the first is the current one.
-const secret = process.env.JWT_SECRET?.split(',')[0]?.trim();
+const secret = process.env.JWT_SECRET?.split(',')
+  .map((k) => k.trim())
+  .find(Boolean);
 if (!secret) {
   process.stderr.write('JWT_SECRET is not set (the same value the gateway uses)\n');
   process.exit(1);

@@ -19,6 +19,13 @@ export const messagesConsumed = new Counter({
   registers: [metricsRegistry],
 });
 
+export const consumerRestarts = new Counter({
+  name: 'kafka_consumer_restarts_total',
+  help: 'Consumer groups restarted by the transport after a crash kafkajs would not restart itself',
+  labelNames: ['group'] as const,
+  registers: [metricsRegistry],
+});
+
 export const offsetCommits = new Counter({
   name: 'kafka_offset_commits_total',
   help: 'Offset commit requests a consumer group sent to Kafka (at most one per commit interval while busy)',

@@ -46,7 +46,27 @@ describe('a worker poll loop', () => {
     expect(calls).toBe(2); // not an interval later
   });
 
-  it('reports a failed pass and goes on; after stop nothing runs', async () => {
+  it('keeps a wake-up that came during a pass shorter than the wake-up delay', async () => {
+    let calls = 0;
+    let release!: () => void;
+    loop = new PollLoop({
+      intervalMs: 60_000,
+      pass: async () => {
+        calls++;
+        if (calls === 1) await new Promise<void>((r) => (release = r));
+        return false;
+      },
+      onError: () => undefined,
+    });
+    loop.start(0);
+    await jest.advanceTimersByTimeAsync(1);
+    loop.soon(50);
+    release(); // the pass ends before the wake-up's 50 ms are up
+    await jest.advanceTimersByTimeAsync(100);
+    expect(calls).toBe(2);
+  });
+
+  it('reports a failed pass and goes on, even when the report fails; after stop nothing runs', async () => {
     const errors: unknown[] = [];
     let calls = 0;
     loop = new PollLoop({
@@ -56,7 +76,10 @@ describe('a worker poll loop', () => {
         if (calls === 1) throw new Error('database down');
         return false;
       },
-      onError: (e) => errors.push(e),
+      onError: (e) => {
+        errors.push(e);
+        throw new Error('the logger failed too');
+      },
     });
     loop.start(0);
     await jest.advanceTimersByTimeAsync(40);

@@ -24,6 +24,8 @@ export class PollLoop {
 
   /** Run shortly (give the caller's transaction time to commit). */
   soon(delayMs = 50): void {
+    // During a pass, the wake-up must survive the pass's own rescheduling: one more pass right after it.
+    if (this.running) this.again = true;
     this.schedule(delayMs);
   }
 
@@ -54,7 +56,11 @@ export class PollLoop {
       try {
         full = await this.opts.pass();
       } catch (error) {
-        this.opts.onError(error);
+        try {
+          this.opts.onError(error);
+        } catch {
+          // A failing report must not stop the loop.
+        }
       }
     })();
     await this.running;

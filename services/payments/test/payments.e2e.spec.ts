@@ -287,16 +287,17 @@ describe('payments end to end (emulator → events → payments → Kafka)', () 
   });
 
   it("sums a day's reconciliation entries per currency and kind exactly as the entries add up, and refuses a summary without a day", async () => {
-    type Entry = { kind: 'charge' | 'refund' | 'dispute'; currency: string; channel: string; gross: number; fee: number; net: number; occurredAt: string };
-    const all: Entry[] = [];
-    for (let cursor: string | null = null; ; ) {
-      const page = await get(s, `/reconciliation?limit=500${cursor ? `&cursor=${cursor}` : ''}`);
-      all.push(...(page.body.data as Entry[]));
-      cursor = page.body.nextCursor as string | null;
-      if (!cursor) break;
-    }
-    const day = all[all.length - 1].occurredAt.slice(0, 10);
-    const expected = (channel?: string) => {
+    type Entry = { kind: string; currency: string; channel: string; gross: number; fee: number; net: number; occurredAt: string };
+    const readAll = async () => {
+      const all: Entry[] = [];
+      for (let cursor: string | null = null; ; ) {
+        const page = await get(s, `/reconciliation?limit=500${cursor ? `&cursor=${cursor}` : ''}`);
+        all.push(...(page.body.data as Entry[]));
+        cursor = page.body.nextCursor as string | null;
+        if (!cursor) return all;
+      }
+    };
+    const expected = (all: Entry[], day: string, channel?: string) => {
       const out: Record<string, Record<string, number>> = {};
       for (const e of all.filter((x) => x.occurredAt.startsWith(day) && (!channel || x.channel === channel))) {
         for (const key of [e.currency, `${e.currency}.${e.kind}`]) {
@@ -317,11 +318,25 @@ describe('payments end to end (emulator → events → payments → Kafka)', () 
       }
       return out;
     };
-    const summary = await get(s, `/reconciliation/summary?day=${day}`);
-    expect(summary.status).toBe(200);
-    expect(Object.keys(expected()).length).toBeGreaterThan(2); // charges and refunds at least
-    expect(flatten(summary.body as never)).toEqual(expected());
-    expect(flatten((await get(s, `/reconciliation/summary?day=${day}&channel=pos`)).body as never)).toEqual(expected('pos'));
+    // The reconciliation worker may still be writing an earlier test's entry: compare a read of the entries with the
+    // summary until both saw the same entries (two reads in a row that agree).
+    const compared = await eventually(
+      async () => {
+        const all = await readAll();
+        const day = all[all.length - 1].occurredAt.slice(0, 10);
+        const summary = await get(s, `/reconciliation/summary?day=${day}`);
+        const pos = await get(s, `/reconciliation/summary?day=${day}&channel=pos`);
+        const again = await readAll();
+        return { all, again, day, status: summary.status, got: flatten(summary.body as never), gotPos: flatten(pos.body as never) };
+      },
+      (c) => c.again.length === c.all.length,
+      { what: 'a quiet moment of the reconciliation worker' },
+    );
+    expect(compared.status).toBe(200);
+    expect(Object.keys(expected(compared.all, compared.day)).length).toBeGreaterThan(2); // charges and refunds at least
+    expect(compared.got).toEqual(expected(compared.all, compared.day));
+    expect(compared.gotPos).toEqual(expected(compared.all, compared.day, 'pos'));
+    expect((await get(s, '/reconciliation/summary?day=2025-02-30')).status).toBe(400);
     expect((await get(s, '/reconciliation/summary')).status).toBe(400);
   });
 

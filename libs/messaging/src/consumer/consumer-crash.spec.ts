@@ -1,27 +1,94 @@
 import { JsonLogger, createLogger } from '@omnipay/observability';
-import { onConsumerCrash } from './kafka-consumer.server';
+import type { Kafka } from 'kafkajs';
+import type { DataSource } from 'typeorm';
+import type { KafkaPublisher } from '../kafka/publisher';
+import type { MessagingSettings } from '../messaging.settings';
+import type { OutboxService } from '../outbox/outbox.service';
+import { KafkaConsumerServer, crashRestartDelayMs } from './kafka-consumer.server';
 
-describe('a crashed consumer group', () => {
-  const log = new JsonLogger(createLogger('crash-test', 'silent'));
-  const crash = (restart: boolean) => ({ payload: { error: new Error('GROUP_AUTHORIZATION_FAILED'), groupId: 'omnipay.orders', restart } });
+/** Just enough of a kafkajs consumer to see what the transport does with it. */
+class FakeConsumer {
+  readonly events = { COMMIT_OFFSETS: 'commit', CRASH: 'crash', GROUP_JOIN: 'join' };
+  private readonly listeners = new Map<string, ((event: unknown) => void)[]>();
+  connect = jest.fn(async () => undefined);
+  subscribe = jest.fn(async () => undefined);
+  run = jest.fn(async () => undefined);
+  disconnect = jest.fn(async () => undefined);
+  on(event: string, fn: (event: unknown) => void): void {
+    this.listeners.set(event, [...(this.listeners.get(event) ?? []), fn]);
+  }
+  emit(event: string, payload: unknown): void {
+    for (const fn of this.listeners.get(event) ?? []) fn({ payload });
+  }
+}
 
-  it('is left to kafkajs when kafkajs restarts it', () => {
-    const exit = jest.fn();
-    onConsumerCrash(crash(true), false, log, exit);
-    expect(exit).not.toHaveBeenCalled();
+describe('a consumer group kafkajs will not restart', () => {
+  let consumers: FakeConsumer[];
+  let server: KafkaConsumerServer;
+  const group = () => ({ groupId: 'omnipay.orders', handlers: new Map([['payments.events.v1', { handler: jest.fn(), batch: true }]]) });
+  const crash = (c: FakeConsumer, restart: boolean) =>
+    c.emit('crash', { error: new Error('KafkaJSGroupCoordinatorNotFound'), groupId: 'omnipay.orders', restart });
+  const startGroup = (g: ReturnType<typeof group>) =>
+    (server as unknown as { startGroup(g: unknown): Promise<void> }).startGroup(g);
+
+  beforeEach(() => {
+    jest.useFakeTimers();
+    consumers = [];
+    const kafka = {
+      consumer: () => {
+        const c = new FakeConsumer();
+        consumers.push(c);
+        return c;
+      },
+    } as unknown as Kafka;
+    server = new KafkaConsumerServer(
+      kafka,
+      { sessionTimeoutMs: 10_000, consumerConcurrency: 3 } as MessagingSettings,
+      {} as DataSource,
+      { wireTopic: (t: string) => t } as unknown as KafkaPublisher,
+      {} as OutboxService,
+      new JsonLogger(createLogger('crash-test', 'silent')),
+    );
+  });
+  afterEach(async () => {
+    await server.close();
+    jest.useRealTimers();
   });
 
-  it('stops the service when kafkajs gave it up, so the orchestrator restarts it', () => {
-    const exit = jest.fn();
-    const fatal = jest.spyOn(log.pino, 'fatal');
-    onConsumerCrash(crash(false), false, log, exit);
-    expect(exit).toHaveBeenCalledTimes(1);
-    expect(fatal).toHaveBeenCalledWith(expect.objectContaining({ groupId: 'omnipay.orders' }), expect.stringContaining('stopped for good'));
+  it('is left to kafkajs when kafkajs restarts it', async () => {
+    await startGroup(group());
+    crash(consumers[0], true);
+    await jest.advanceTimersByTimeAsync(120_000);
+    expect(consumers).toHaveLength(1);
   });
 
-  it('does nothing more while the service is shutting down anyway', () => {
-    const exit = jest.fn();
-    onConsumerCrash(crash(false), true, log, exit);
-    expect(exit).not.toHaveBeenCalled();
+  it('is restarted by the transport with a new consumer after a backoff, and again if it crashes again', async () => {
+    await startGroup(group());
+    crash(consumers[0], false);
+    await jest.advanceTimersByTimeAsync(900);
+    expect(consumers).toHaveLength(1);
+    await jest.advanceTimersByTimeAsync(200);
+    expect(consumers).toHaveLength(2);
+    expect(consumers[0].disconnect).toHaveBeenCalled();
+    expect(consumers[1].run).toHaveBeenCalledTimes(1);
+    crash(consumers[1], false); // second crash in a row: waits twice as long
+    await jest.advanceTimersByTimeAsync(1500);
+    expect(consumers).toHaveLength(2);
+    await jest.advanceTimersByTimeAsync(600);
+    expect(consumers).toHaveLength(3);
+    expect(consumers[2].run).toHaveBeenCalledTimes(1);
+  });
+
+  it('is not restarted once the service is closing', async () => {
+    await startGroup(group());
+    crash(consumers[0], false);
+    await server.close();
+    await jest.advanceTimersByTimeAsync(120_000);
+    expect(consumers).toHaveLength(1);
+  });
+
+  it('backs off from 1 s doubling to a minute', () => {
+    expect([1, 2, 3, 4].map(crashRestartDelayMs)).toEqual([1000, 2000, 4000, 8000]);
+    expect(crashRestartDelayMs(50)).toBe(60_000);
   });
 });

@@ -7,6 +7,7 @@ import {
   newContext,
   offsetCommits,
   runWithContext,
+  consumerRestarts,
 } from '@omnipay/observability';
 import { committed, isDatabaseUnavailable, isTransientConflict, rolledBack } from '@omnipay/persistence';
 import type { Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
@@ -57,6 +58,9 @@ interface Group {
   groupId: string;
   handlers: Map<string, Route>; // logical topic → handler
   consumer?: Consumer;
+  /** Crashes kafkajs would not restart, since the group last joined. */
+  crashes?: number;
+  restartTimer?: NodeJS.Timeout;
   /** The last batch's offset functions: kafkajs's own bookkeeping of what was resolved and not yet committed. */
   offsets?: Pick<EachBatchPayload, 'commitOffsetsIfNecessary' | 'uncommittedOffsets'>;
   flushTimer?: NodeJS.Timeout;
@@ -72,19 +76,14 @@ export interface ConsumerCrash {
 
 /**
  * kafkajs restarts a consumer after a retriable error (a broker away, a rebalance, a handler failing past its
- * retries) but not after a non-retriable one (an authorisation or protocol error): that group would stay stopped
- * while the process keeps answering HTTP and health checks as if all were well. A group that stopped for good
- * stops the process instead (`exit`: a graceful SIGTERM), so the orchestrator restarts it and the failure is seen.
+ * retries) but not after a non-retriable one: no group coordinator found after its retries (a broker restarting
+ * for longer than ~20 s), an authorisation or protocol error, a `TypeError` escaping the transport's own code. That
+ * group would stay stopped for good while the process kept answering HTTP and health checks. The transport then
+ * restarts the group itself, after this backoff (1 s doubling to a minute, for as long as it takes; reset once the
+ * group has joined again), rather than stop the service: its HTTP API does not need Kafka (the outbox waits).
  */
-export function onConsumerCrash(crash: ConsumerCrash, closing: boolean, log: JsonLogger, exit: () => void): void {
-  const { error, groupId, restart } = crash.payload;
-  if (restart) {
-    log.pino.warn({ err: error, groupId }, 'consumer crashed; kafkajs restarts it');
-    return;
-  }
-  if (closing) return;
-  log.pino.fatal({ err: error, groupId }, 'consumer group stopped for good; stopping the service so it is restarted');
-  exit();
+export function crashRestartDelayMs(crashesInARow: number): number {
+  return Math.min(60_000, 1000 * 2 ** Math.max(0, Math.min(crashesInARow - 1, 6)));
 }
 
 /**
@@ -134,6 +133,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     await Promise.all(
       [...this.groups.values()].map(async (g) => {
         clearInterval(g.flushTimer);
+        clearTimeout(g.restartTimer);
         await this.commitOffsets(g, true);
         await g.consumer?.disconnect().catch(() => undefined);
       }),
@@ -188,58 +188,93 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
       topics.flatMap((t) => [this.publisher.wireTopic(t), this.publisher.wireTopic(deadLetterTopic(t))]),
       this.settings.partitions,
     );
-    for (const group of this.groups.values()) {
-      const consumer = this.kafka.consumer({
-        groupId: group.groupId,
-        sessionTimeout: this.settings.sessionTimeoutMs,
-        heartbeatInterval: Math.max(500, Math.floor(this.settings.sessionTimeoutMs / 10)),
-        allowAutoTopicCreation: false,
-        // The broker answers a fetch as soon as data arrives, so a longer wait adds no latency; it only makes an
-        // idle group poll less often (at 100 ms the idle fetch loops cost each service 5–10 % of a core).
-        maxWaitTimeInMs: 500,
-        retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10000 },
-      });
-      group.consumer = consumer;
-      consumer.on(consumer.events.COMMIT_OFFSETS, () => offsetCommits.inc({ group: group.groupId }));
-      // A crashed or rejoined consumer has a new offset manager: the last batch's functions would commit for the
-      // old member (and fail every interval) until the next batch.
-      const forget = () => (group.offsets = undefined);
-      consumer.on(consumer.events.CRASH, forget);
-      consumer.on(consumer.events.CRASH, (crash) =>
-        onConsumerCrash(crash as ConsumerCrash, this.closed, this.log, () => process.kill(process.pid, 'SIGTERM')),
-      );
-      consumer.on(consumer.events.GROUP_JOIN, forget);
-      // A fresh broker creates its offsets topic on the first group join and may answer "coordinator not
-      // available" for a while, longer than kafkajs's own retries when several groups join at once.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await consumer.connect();
-          await consumer.subscribe({ topics: [...group.handlers.keys()].map((t) => this.publisher.wireTopic(t)), fromBeginning: true });
-          break;
-        } catch (error) {
-          if (attempt >= 10 || this.closed) throw error;
-          this.log.pino.warn({ err: error, groupId: group.groupId, attempt }, 'consumer could not join yet; retrying');
-          await consumer.disconnect().catch(() => undefined);
-          await new Promise((r) => setTimeout(r, Math.min(5000, 500 * attempt)));
-        }
+    for (const group of this.groups.values()) await this.startGroup(group);
+  }
+
+  /** Creates, joins and runs a group's consumer (at start, and again after a crash kafkajs will not restart). */
+  private async startGroup(group: Group): Promise<void> {
+    const consumer = this.kafka.consumer({
+      groupId: group.groupId,
+      sessionTimeout: this.settings.sessionTimeoutMs,
+      heartbeatInterval: Math.max(500, Math.floor(this.settings.sessionTimeoutMs / 10)),
+      allowAutoTopicCreation: false,
+      // The broker answers a fetch as soon as data arrives, so a longer wait adds no latency; it only makes an
+      // idle group poll less often (at 100 ms the idle fetch loops cost each service 5–10 % of a core).
+      maxWaitTimeInMs: 500,
+      retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10000 },
+    });
+    group.consumer = consumer;
+    consumer.on(consumer.events.COMMIT_OFFSETS, () => offsetCommits.inc({ group: group.groupId }));
+    // A crashed or rejoined consumer has a new offset manager: the last batch's functions would commit for the
+    // old member (and fail every interval) until the next batch.
+    const forget = () => (group.offsets = undefined);
+    consumer.on(consumer.events.CRASH, forget);
+    consumer.on(consumer.events.CRASH, (event) => this.onCrash(group, consumer, event as ConsumerCrash));
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      forget();
+      group.crashes = 0;
+    });
+    // A fresh broker creates its offsets topic on the first group join and may answer "coordinator not
+    // available" for a while, longer than kafkajs's own retries when several groups join at once.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await consumer.connect();
+        await consumer.subscribe({ topics: [...group.handlers.keys()].map((t) => this.publisher.wireTopic(t)), fromBeginning: true });
+        break;
+      } catch (error) {
+        if (attempt >= 10 || this.closed) throw error;
+        this.log.pino.warn({ err: error, groupId: group.groupId, attempt }, 'consumer could not join yet; retrying');
+        await consumer.disconnect().catch(() => undefined);
+        await new Promise((r) => setTimeout(r, Math.min(5000, 500 * attempt)));
       }
-      await consumer.run({
-        // KAFKA_CONSUMER_CONCURRENCY: the next fetch waits for every partition of the last one, so more workers
-        // shorten a fetch cycle, but chunks writing the same rows then queue on each other's locks.
-        partitionsConsumedConcurrently: this.settings.consumerConcurrency ?? 3,
-        eachBatchAutoResolve: false,
-        // Offsets are committed at most every COMMIT_INTERVAL_MS, not after every batch: kafkajs's own autoCommit
-        // commits after each batch whatever its interval (2.2.4 runner), an extra broker round trip per message
-        // at light load for every group. What a crash leaves uncommitted is redelivered and dropped by the inbox.
-        autoCommit: false,
-        autoCommitInterval: COMMIT_INTERVAL_MS,
-        eachBatch: (payload) => this.handleBatch(group, payload),
-      });
+    }
+    await consumer.run({
+      // KAFKA_CONSUMER_CONCURRENCY: the next fetch waits for every partition of the last one, so more workers
+      // shorten a fetch cycle, but chunks writing the same rows then queue on each other's locks.
+      partitionsConsumedConcurrently: this.settings.consumerConcurrency ?? 3,
+      eachBatchAutoResolve: false,
+      // Offsets are committed at most every COMMIT_INTERVAL_MS, not after every batch: kafkajs's own autoCommit
+      // commits after each batch whatever its interval (2.2.4 runner), an extra broker round trip per message
+      // at light load for every group. What a crash leaves uncommitted is redelivered and dropped by the inbox.
+      autoCommit: false,
+      autoCommitInterval: COMMIT_INTERVAL_MS,
+      eachBatch: (payload) => this.handleBatch(group, payload),
+    });
+    if (!group.flushTimer) {
       // The last offsets of a burst are committed once the group is idle, so its lag reads zero.
       group.flushTimer = setInterval(() => void this.commitOffsets(group, false), COMMIT_INTERVAL_MS);
       group.flushTimer.unref();
-      this.log.pino.info({ groupId: group.groupId, topics: [...group.handlers.keys()] }, 'consumer group started');
     }
+    this.log.pino.info({ groupId: group.groupId, topics: [...group.handlers.keys()] }, 'consumer group started');
+  }
+
+  /** kafkajs restarts what it can; a group it gave up on is restarted here, with backoff (see crashRestartDelayMs). */
+  private onCrash(group: Group, consumer: Consumer, { payload }: ConsumerCrash): void {
+    if (payload.restart) {
+      this.log.pino.warn({ err: payload.error, groupId: group.groupId }, 'consumer crashed; kafkajs restarts it');
+      return;
+    }
+    if (this.closed || group.consumer !== consumer) return;
+    group.crashes = (group.crashes ?? 0) + 1;
+    const delayMs = crashRestartDelayMs(group.crashes);
+    consumerRestarts.inc({ group: group.groupId });
+    this.log.pino.error(
+      { err: payload.error, groupId: group.groupId, crashesInARow: group.crashes, restartInMs: delayMs },
+      'consumer group stopped and kafkajs will not restart it; restarting it',
+    );
+    clearTimeout(group.restartTimer);
+    group.restartTimer = setTimeout(() => {
+      if (this.closed) return;
+      void consumer
+        .disconnect()
+        .catch(() => undefined)
+        .then(() => (this.closed ? undefined : this.startGroup(group)))
+        .catch((error: unknown) => {
+          // Could not even join (Kafka still away): a crash of its own, counted and retried the same way.
+          this.onCrash(group, group.consumer ?? consumer, { payload: { error: error as Error, groupId: group.groupId, restart: false } });
+        });
+    }, delayMs);
+    group.restartTimer.unref();
   }
 
   private async handleBatch(group: Group, payload: EachBatchPayload): Promise<void> {

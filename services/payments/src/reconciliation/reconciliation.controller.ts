@@ -4,12 +4,15 @@ import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { ApiError, parseInput } from '../common/http-errors';
 
+/** A calendar day as YYYY-MM-DD: the shape, and a date that exists (2025-02-30 is refused, not a 500). */
+const day = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD (UTC)')
+  .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'not a date');
+
 const query = z
   .object({
-    day: z
-      .string()
-      .regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD (UTC)')
-      .optional(),
+    day: day.optional(),
     currency: currency.optional(),
     channel: channel.optional(),
     storeId: z.string().min(1).max(128).optional(),
@@ -20,7 +23,7 @@ const query = z
 
 const summaryQuery = z
   .object({
-    day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD (UTC)'),
+    day,
     channel: channel.optional(),
     storeId: z.string().min(1).max(128).optional(),
   })
@@ -33,7 +36,6 @@ interface Totals {
   net: number;
 }
 
-type Kind = 'charge' | 'refund' | 'dispute';
 const zero = (): Totals => ({ entries: 0, gross: 0, fee: 0, net: 0 });
 
 const encodeCursor = (occurredAt: string, entryId: string) =>
@@ -73,7 +75,7 @@ export class ReconciliationController {
     if (q.channel) filter += ` AND channel = $${params.push(q.channel)}`;
     if (q.storeId) filter += ` AND store_id = $${params.push(q.storeId)}`;
     const rows = await this.dataSource.query<
-      { currency: string; kind: Kind; entries: string; gross: string; fee: string; net: string }[]
+      { currency: string; kind: string; entries: string; gross: string; fee: string; net: string }[]
     >(
       `SELECT currency, kind, count(*) AS entries, sum(gross) AS gross, sum(fee) AS fee, sum(net) AS net
          FROM reconciliation_entries
@@ -82,12 +84,12 @@ export class ReconciliationController {
         GROUP BY currency, kind ORDER BY currency, kind`,
       params,
     );
-    const byCurrency = new Map<string, Totals & { byKind: Record<Kind, Totals> }>();
+    const byCurrency = new Map<string, Totals & { byKind: Record<string, Totals> }>();
     for (const r of rows) {
       let c = byCurrency.get(r.currency);
       if (!c) byCurrency.set(r.currency, (c = { ...zero(), byKind: { charge: zero(), refund: zero(), dispute: zero() } }));
       const t = { entries: Number(r.entries), gross: Number(r.gross), fee: Number(r.fee), net: Number(r.net) };
-      if (c.byKind[r.kind]) c.byKind[r.kind] = t;
+      c.byKind[r.kind] = t; // charge, refund, dispute (always listed), and any kind a later version adds
       for (const k of ['entries', 'gross', 'fee', 'net'] as const) c[k] += t[k];
     }
     return {
