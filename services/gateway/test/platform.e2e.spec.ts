@@ -211,7 +211,11 @@ describe('checkout to fulfilment through the gateway', () => {
       (n) => n === 1,
       { what: 'payment.canceled of the cancelled order' },
     );
-    const order = (await api(fay, 'GET', `/v1/orders/${orderId}`)).body;
+    const order = await eventually(
+      async () => (await api(fay, 'GET', `/v1/orders/${orderId}`)).body,
+      (o) => (o.payment as Json | undefined)?.status === 'canceled',
+      { what: "the cancelled order to show its payment as canceled" },
+    );
     expect(order.status).toBe('cancelled');
     // Payments reads only the cancellations among the orders' transitions (paid orders' are passed over unread).
     const cancellations = () =>

@@ -167,6 +167,17 @@ describe('orders: a chunk of payment events', () => {
     expect(plan.transitions[1].reason).toBe('paid_after_cancellation');
   });
 
+  it("shows a cancelled order's PaymentIntent as canceled once payments cancelled it, without moving the order", () => {
+    const o = { id: 'o1', total: 5000, currency: 'usd' };
+    const plan = planOrderPayments(
+      world(order('o1', { status: 'cancelled', payment_id: 'pay_a', payment_intent_id: 'pi_a', payment_status: 'created' })),
+      [pay.canceled(o, 'pi_a'), pay.canceled(o, 'pi_other')],
+      recordingLog(),
+    );
+    expect(plan.transitions).toEqual([]);
+    expect(plan.changed).toEqual([expect.objectContaining({ id: 'o1', status: 'cancelled', payment_id: 'pay_a', payment_status: 'canceled' })]);
+  });
+
   it('marks an order refund_failed and lowers what is refunded when a refund fails after succeeding', () => {
     const o = { id: 'o1', total: 5000, currency: 'usd' };
     const plan = planOrderPayments(

@@ -205,7 +205,13 @@ export function planOrderPayments(
       // A refund that overtook this success is applied now.
       applyRefundState(order, refunded, captured, e);
     } else if (isEvent(e, PaymentFailed) || isEvent(e, PaymentCanceled)) {
-      if (!unpaid) continue;
+      if (!unpaid) {
+        // A cancelled order's PaymentIntent is cancelled by payments (decision 0014): the order's payment shows it.
+        const ownPayment = order.payment_id === null || order.payment_id === e.data.paymentId;
+        if (isEvent(e, PaymentCanceled) && order.status === 'cancelled' && ownPayment && order.payment_status !== 'succeeded')
+          record(order, { payment_id: e.data.paymentId, payment_intent_id: e.data.paymentIntentId, payment_status: 'canceled' });
+        continue;
+      }
       const failed = isEvent(e, PaymentFailed) ? e.data : null;
       record(order, {
         payment_id: e.data.paymentId,

@@ -2,6 +2,7 @@
 // the orders service's integration tests.
 import { randomUUID } from 'node:crypto';
 import {
+  PaymentCanceled,
   PaymentCreated,
   PaymentDisputeClosed,
   PaymentDisputed,
@@ -62,6 +63,8 @@ export const pay = {
       currency: over.currency ?? o.currency,
       chargeId: `ch_${pi.slice(3)}`,
     } as DataOf<typeof PaymentSucceeded>),
+  canceled: (o: TestOrder, pi: string) =>
+    envelope(PaymentCanceled, { ...ref(o, pi), reason: 'requested_by_customer' } as DataOf<typeof PaymentCanceled>),
   failed: (o: TestOrder, pi: string) =>
     envelope(PaymentFailed, {
       ...ref(o, pi),
