@@ -1,5 +1,21 @@
 import { PollLoop } from './poll-loop';
 
+/** A loop whose first pass runs until `release()`, with a long interval: only wake-ups start another pass. */
+function firstPassHeld() {
+  let calls = 0;
+  let release!: () => void;
+  const loop = new PollLoop({
+    intervalMs: 60_000,
+    pass: async () => {
+      calls++;
+      if (calls === 1) await new Promise<void>((r) => (release = r));
+      return false;
+    },
+    onError: () => undefined,
+  });
+  return { loop, calls: () => calls, release: () => release() };
+}
+
 /** Fake timers: the loop's behaviour, not this machine's speed. */
 describe('a worker poll loop', () => {
   let loop: PollLoop | undefined;
@@ -25,45 +41,27 @@ describe('a worker poll loop', () => {
   });
 
   it('runs one more pass right after the current one when woken during it', async () => {
-    let calls = 0;
-    let release!: () => void;
-    loop = new PollLoop({
-      intervalMs: 60_000,
-      pass: async () => {
-        calls++;
-        if (calls === 1) await new Promise<void>((r) => (release = r));
-        return false;
-      },
-      onError: () => undefined,
-    });
+    const first = firstPassHeld();
+    loop = first.loop;
     loop.start(0);
     await jest.advanceTimersByTimeAsync(10);
     loop.soon(); // new work committed while the first pass runs
     await jest.advanceTimersByTimeAsync(100);
-    expect(calls).toBe(1);
-    release();
+    expect(first.calls()).toBe(1);
+    first.release();
     await jest.advanceTimersByTimeAsync(10);
-    expect(calls).toBe(2); // not an interval later
+    expect(first.calls()).toBe(2); // not an interval later
   });
 
   it('keeps a wake-up that came during a pass shorter than the wake-up delay', async () => {
-    let calls = 0;
-    let release!: () => void;
-    loop = new PollLoop({
-      intervalMs: 60_000,
-      pass: async () => {
-        calls++;
-        if (calls === 1) await new Promise<void>((r) => (release = r));
-        return false;
-      },
-      onError: () => undefined,
-    });
+    const first = firstPassHeld();
+    loop = first.loop;
     loop.start(0);
     await jest.advanceTimersByTimeAsync(1);
     loop.soon(50);
-    release(); // the pass ends before the wake-up's 50 ms are up
+    first.release(); // the pass ends before the wake-up's 50 ms are up
     await jest.advanceTimersByTimeAsync(100);
-    expect(calls).toBe(2);
+    expect(first.calls()).toBe(2);
   });
 
   it('reports a failed pass and goes on, even when the report fails; after stop nothing runs', async () => {
