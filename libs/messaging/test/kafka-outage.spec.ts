@@ -74,6 +74,12 @@ describe('Kafka outage', () => {
     expect(await db.scalar(`SELECT count(DISTINCT message_id) FROM ${world.schema}.fixture_effects`)).toBe(granted);
     expect(await db.scalar(`SELECT sum(balance) FROM ${world.schema}.fixture_balances`)).toBe(granted * 2);
     expect(await db.scalar(`SELECT count(*) FROM ${world.schema}.outbox WHERE published_at IS NULL`)).toBe(0);
-    expect((await ledger.get('/health/ready')).status).toBe(200);
+    const after = await ledger.get<{ consumerGroups: Record<string, { state: string }> }>('/health/ready');
+    expect(after.status).toBe(200);
+    // Every group consumed again after the outage, so /health/ready shows each of them running.
+    expect(Object.values(after.body.consumerGroups).length).toBeGreaterThan(0);
+    expect(Object.values(after.body.consumerGroups).map((g) => g.state)).toEqual(
+      Object.values(after.body.consumerGroups).map(() => 'running'),
+    );
   }, 240000);
 });

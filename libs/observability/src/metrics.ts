@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** One registry per process, with Node's default metrics and the platform's own. */
 export const metricsRegistry = new Registry();
@@ -22,6 +22,13 @@ export const messagesConsumed = new Counter({
 export const consumerRestarts = new Counter({
   name: 'kafka_consumer_restarts_total',
   help: 'Consumer groups restarted by the transport after a crash kafkajs would not restart itself',
+  labelNames: ['group'] as const,
+  registers: [metricsRegistry],
+});
+
+export const consumerGroupUp = new Gauge({
+  name: 'kafka_consumer_group_up',
+  help: 'Whether a consumer group is running (1) or starting, restarting after a crash or stopped (0)',
   labelNames: ['group'] as const,
   registers: [metricsRegistry],
 });

@@ -1,11 +1,17 @@
 import { Controller, Get, HttpStatus, Inject, Optional, Res } from '@nestjs/common';
-import { KafkaHealth } from '@omnipay/messaging';
+import { KafkaConsumerServer, KafkaHealth, type ConsumerGroupState } from '@omnipay/messaging';
 import type { Response } from 'express';
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { REDIS } from './tokens';
 
 type Check = { status: 'up' | 'down'; ms: number; error?: string };
+
+interface Readiness {
+  status: 'ok' | 'unavailable';
+  checks: Record<string, Check>;
+  consumerGroups?: Record<string, ConsumerGroupState>;
+}
 
 async function probe(fn: () => Promise<unknown>, timeoutMs = 2000): Promise<Check> {
   const started = Date.now();
@@ -26,7 +32,7 @@ async function probe(fn: () => Promise<unknown>, timeoutMs = 2000): Promise<Chec
 /**
  * `/health/live`: the process answers (restart it if not). `/health/ready` (and `/health`): PostgreSQL, Redis
  * and Kafka each answered a real round trip just now (take it out of rotation if not); an edge service (no
- * PostgreSQL, no Kafka) checks Redis only.
+ * PostgreSQL, no Kafka) checks Redis only. A service with Kafka also reports each consumer group's state.
  */
 @Controller('health')
 export class HealthController {
@@ -34,6 +40,7 @@ export class HealthController {
     @Inject(REDIS) private readonly redis: Redis,
     @Optional() private readonly dataSource?: DataSource,
     @Optional() private readonly kafka?: KafkaHealth,
+    @Optional() private readonly consumers?: KafkaConsumerServer,
   ) {}
 
   @Get('live')
@@ -42,16 +49,22 @@ export class HealthController {
   }
 
   @Get(['ready', ''])
-  async ready(@Res({ passthrough: true }) res: Response): Promise<{ status: 'ok' | 'unavailable'; checks: Record<string, Check> }> {
-    const { dataSource, kafka } = this;
+  async ready(@Res({ passthrough: true }) res: Response): Promise<Readiness> {
+    const { dataSource, kafka, consumers } = this;
     const probes: [string, () => Promise<unknown>][] = [];
     if (dataSource) probes.push(['postgres', () => dataSource.query('SELECT 1')]);
     probes.push(['redis', () => this.redis.ping()]);
     if (kafka) probes.push(['kafka', () => kafka.check()]);
     const results = await Promise.all(probes.map(([, fn]) => probe(fn)));
     const checks: Record<string, Check> = Object.fromEntries(probes.map(([name], i) => [name, results[i]]));
+    // Consumer groups are reported, never counted: a group waiting for its restart leaves the HTTP API able to
+    // serve (what it writes waits in the outbox). Counting it would take every service out of rotation whenever a
+    // broker restart crashed their groups, until each group's backoff (up to a minute) ran out after Kafka was
+    // back: the outage the transport restarts groups, rather than exiting, to avoid.
     const ok = Object.values(checks).every((c) => c.status === 'up');
     res.status(ok ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);
-    return { status: ok ? 'ok' : 'unavailable', checks };
+    const body: Readiness = { status: ok ? 'ok' : 'unavailable', checks };
+    if (consumers) body.consumerGroups = consumers.groupStates();
+    return body;
   }
 }

@@ -1,4 +1,6 @@
-import { JsonLogger, createLogger } from '@omnipay/observability';
+import type { MessageHandler } from '@nestjs/microservices';
+import { deadLetterTopic } from '@omnipay/contracts';
+import { JsonLogger, consumerGroupUp, createLogger } from '@omnipay/observability';
 import type { Kafka } from 'kafkajs';
 import type { DataSource } from 'typeorm';
 import type { KafkaPublisher } from '../kafka/publisher';
@@ -30,9 +32,17 @@ describe('a consumer group kafkajs will not restart', () => {
     c.emit('crash', { error: new Error('KafkaJSGroupCoordinatorNotFound'), groupId: 'omnipay.orders', restart });
   const startGroup = (g: ReturnType<typeof group>) =>
     (server as unknown as { startGroup(g: unknown): Promise<void> }).startGroup(g);
+  /** Through the transport's own start, as a module's `@OnMessages('payments.events.v1')` in orders declares it. */
+  const listen = async () => {
+    server.addHandler('payments.events.v1#', jest.fn() as unknown as MessageHandler, true, { topic: 'payments.events.v1', batch: true });
+    await new Promise<void>((resolve, reject) => server.listen((error) => (error ? reject(error as Error) : resolve())));
+  };
+  const state = () => server.groupStates()['omnipay.orders'];
+  const up = async () => (await consumerGroupUp.get()).values.find((v) => v.labels.group === 'omnipay.orders')?.value;
 
   beforeEach(() => {
     jest.useFakeTimers();
+    consumerGroupUp.reset();
     consumers = [];
     const kafka = {
       consumer: () => {
@@ -40,10 +50,15 @@ describe('a consumer group kafkajs will not restart', () => {
         consumers.push(c);
         return c;
       },
+      admin: () => ({
+        connect: async () => undefined,
+        listTopics: async () => ['payments.events.v1', deadLetterTopic('payments.events.v1')],
+        disconnect: async () => undefined,
+      }),
     } as unknown as Kafka;
     server = new KafkaConsumerServer(
       kafka,
-      { sessionTimeoutMs: 10_000, consumerConcurrency: 3 } as MessagingSettings,
+      { groupPrefix: 'omnipay', service: 'orders', topicPrefix: '', sessionTimeoutMs: 10_000, consumerConcurrency: 3 } as MessagingSettings,
       {} as DataSource,
       { wireTopic: (t: string) => t } as unknown as KafkaPublisher,
       {} as OutboxService,
@@ -85,6 +100,45 @@ describe('a consumer group kafkajs will not restart', () => {
     await server.close();
     await jest.advanceTimersByTimeAsync(120_000);
     expect(consumers).toHaveLength(1);
+  });
+
+  it('is reported running once joined, restarting while it waits for its restart, and running again after it', async () => {
+    await listen();
+    expect(state()).toEqual({ state: 'starting' });
+    expect(await up()).toBe(0);
+    consumers[0].emit('join', {});
+    expect(state()).toEqual({ state: 'running' });
+    expect(await up()).toBe(1);
+
+    crash(consumers[0], false);
+    expect(state()).toEqual({
+      state: 'restarting',
+      crashesInARow: 1,
+      error: 'KafkaJSGroupCoordinatorNotFound',
+      restartAt: new Date(Date.now() + 1000).toISOString(),
+    });
+    expect(await up()).toBe(0);
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(state()).toEqual({ state: 'starting' });
+    crash(consumers[1], false); // the new consumer could not join either: counted in the same row
+    expect(state()).toMatchObject({ state: 'restarting', crashesInARow: 2, restartAt: new Date(Date.now() + 2000).toISOString() });
+
+    await jest.advanceTimersByTimeAsync(2000);
+    consumers[2].emit('join', {});
+    expect(state()).toEqual({ state: 'running' });
+    expect(await up()).toBe(1);
+  });
+
+  it('is reported starting while kafkajs restarts it, and stopped once the service closes', async () => {
+    await listen();
+    consumers[0].emit('join', {});
+    crash(consumers[0], true);
+    expect(state()).toEqual({ state: 'starting' });
+    expect(await up()).toBe(0);
+    consumers[0].emit('join', {});
+    await server.close();
+    expect(state()).toEqual({ state: 'stopped' });
+    expect(await up()).toBe(0);
   });
 
   it('backs off from 1 s doubling to a minute', () => {

@@ -7,6 +7,7 @@ import {
   newContext,
   offsetCommits,
   runWithContext,
+  consumerGroupUp,
   consumerRestarts,
 } from '@omnipay/observability';
 import { committed, isDatabaseUnavailable, isTransientConflict, rolledBack } from '@omnipay/persistence';
@@ -18,6 +19,7 @@ import { KafkaPublisher } from '../kafka/publisher';
 import type { MessagingSettings } from '../messaging.settings';
 import { OutboxService } from '../outbox/outbox.service';
 import { rememberTraceparent, type ConsumedBatch, type ConsumedMessage } from './consumed-message';
+import type { ConsumerGroupState } from './consumer-group-state';
 import type { HandlerExtras } from './on-message.decorator';
 
 /** Messages applied in one transaction. Small enough that a rollback redoes little work. */
@@ -58,6 +60,7 @@ interface Group {
   groupId: string;
   handlers: Map<string, Route>; // logical topic → handler
   consumer?: Consumer;
+  state: ConsumerGroupState;
   /** Crashes kafkajs would not restart, since the group last joined. */
   crashes?: number;
   restartTimer?: NodeJS.Timeout;
@@ -136,6 +139,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
         clearTimeout(g.restartTimer);
         await this.commitOffsets(g, true);
         await g.consumer?.disconnect().catch(() => undefined);
+        this.setState(g, { state: 'stopped' });
       }),
     );
   }
@@ -156,9 +160,14 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     }
   }
 
-  /** Consumer group ids in use, for health output and tests. */
-  get groupIds(): string[] {
-    return [...this.groups.values()].map((g) => g.groupId);
+  /** Each consumer group's state by group id: copies, for `/health/ready`. */
+  groupStates(): Record<string, ConsumerGroupState> {
+    return Object.fromEntries([...this.groups.values()].map((g) => [g.groupId, { ...g.state }]));
+  }
+
+  private setState(group: Group, state: ConsumerGroupState): void {
+    group.state = state;
+    consumerGroupUp.set({ group: group.groupId }, state.state === 'running' ? 1 : 0);
   }
 
   private collectGroups(): void {
@@ -167,7 +176,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
       if (!extras?.topic) continue;
       const suffix = extras.group ? `.${extras.group}` : '';
       const groupId = `${this.settings.groupPrefix}.${this.settings.service}${suffix}`;
-      const group = this.groups.get(groupId) ?? { groupId, handlers: new Map() };
+      const group = this.groups.get(groupId) ?? { groupId, handlers: new Map(), state: { state: 'starting' } };
       if (group.handlers.has(extras.topic)) throw new Error(`Two handlers for ${extras.topic} in group ${groupId}`);
       group.handlers.set(extras.topic, {
         handler,
@@ -193,6 +202,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
 
   /** Creates, joins and runs a group's consumer (at start, and again after a crash kafkajs will not restart). */
   private async startGroup(group: Group): Promise<void> {
+    this.setState(group, { state: 'starting' });
     const consumer = this.kafka.consumer({
       groupId: group.groupId,
       sessionTimeout: this.settings.sessionTimeoutMs,
@@ -213,6 +223,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     consumer.on(consumer.events.GROUP_JOIN, () => {
       forget();
       group.crashes = 0;
+      this.setState(group, { state: 'running' });
     });
     // A fresh broker creates its offsets topic on the first group join and may answer "coordinator not
     // available" for a while, longer than kafkajs's own retries when several groups join at once.
@@ -252,12 +263,19 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
   private onCrash(group: Group, consumer: Consumer, { payload }: ConsumerCrash): void {
     if (payload.restart) {
       this.log.pino.warn({ err: payload.error, groupId: group.groupId }, 'consumer crashed; kafkajs restarts it');
+      if (!this.closed && group.consumer === consumer) this.setState(group, { state: 'starting' });
       return;
     }
     if (this.closed || group.consumer !== consumer) return;
     group.crashes = (group.crashes ?? 0) + 1;
     const delayMs = crashRestartDelayMs(group.crashes);
     consumerRestarts.inc({ group: group.groupId });
+    this.setState(group, {
+      state: 'restarting',
+      crashesInARow: group.crashes,
+      error: payload.error instanceof Error ? payload.error.message : String(payload.error),
+      restartAt: new Date(Date.now() + delayMs).toISOString(),
+    });
     this.log.pino.error(
       { err: payload.error, groupId: group.groupId, crashesInARow: group.crashes, restartInMs: delayMs },
       'consumer group stopped and kafkajs will not restart it; restarting it',

@@ -1,0 +1,8 @@
+/**
+ * What one consumer group of this process is doing, as `/health/ready` reports it. `restarting`: kafkajs gave up
+ * on it and the transport starts a new consumer at `restartAt` (see `crashRestartDelayMs`); `starting` covers the
+ * join, including kafkajs's own restart after a crash it can recover from.
+ */
+export type ConsumerGroupState =
+  | { state: 'starting' | 'running' | 'stopped' }
+  | { state: 'restarting'; crashesInARow: number; error: string; restartAt: string };
