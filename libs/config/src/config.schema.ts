@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
-const boolean = z
+/** `true`/`false` (or 1/0) from the environment. */
+export const booleanSetting = z
   .enum(['true', 'false', '1', '0'])
   .transform((v) => v === 'true' || v === '1');
 
@@ -81,7 +82,7 @@ export const baseConfigSchema = edgeConfigSchema.extend({
    * partitions stall this long; the broker's floor is 6000 ms.
    */
   KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300000).default(10000),
-  OUTBOX_RELAY_ENABLED: boolean.default('true'),
+  OUTBOX_RELAY_ENABLED: booleanSetting.default('true'),
   OUTBOX_POLL_MS: z.coerce.number().int().min(10).max(60000).default(250),
   /** How long the relay waits after a commit woke it, so rows committed meanwhile share one pass (0 = at once). */
   OUTBOX_LINGER_MS: z.coerce.number().int().min(0).max(10000).default(5),

@@ -15,6 +15,9 @@ import { PaymentStateService } from './payments/payment-state.service';
 import { PaymentsController } from './payments/payments.controller';
 import { PaymentsRepository } from './payments/payments.repository';
 import { PaymentsService } from './payments/payments.service';
+import { AuditController } from './reconciliation/audit.controller';
+import { AuditRepository } from './reconciliation/audit.repository';
+import { AuditService } from './reconciliation/audit.service';
 import { ReconciliationController } from './reconciliation/reconciliation.controller';
 import { ReconciliationWorker } from './reconciliation/reconciliation.worker';
 import { StripeEventsConsumer } from './stripe-events/stripe-events.consumer';
@@ -38,7 +41,14 @@ export class AppModule {
         }),
         StripeModule.forRoot(config),
       ],
-      controllers: [PaymentsController, CustomersController, ReconciliationController, StripeEventsConsumer, OrderEventsConsumer],
+      controllers: [
+        PaymentsController,
+        CustomersController,
+        ReconciliationController,
+        AuditController,
+        StripeEventsConsumer,
+        OrderEventsConsumer,
+      ],
       providers: [
         PaymentsRepository,
         PaymentStateService,
@@ -46,6 +56,8 @@ export class AppModule {
         CustomersService,
         IdempotencyService,
         ReconciliationWorker,
+        AuditRepository,
+        AuditService,
         JanitorService,
         PaymentCancellations,
       ],

@@ -1,4 +1,4 @@
-import { baseConfigSchema } from '@omnipay/config';
+import { baseConfigSchema, booleanSetting } from '@omnipay/config';
 import { stripeConfigShape } from '@omnipay/stripe';
 import { z } from 'zod';
 
@@ -20,6 +20,16 @@ export const paymentsConfigSchema = baseConfigSchema.extend({
   RECONCILIATION_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
   /** A claimed source comes back to other workers after this long if its worker died mid-way. */
   RECONCILIATION_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
+  /**
+   * Audit every UTC day's reconciliation entries against Stripe's balance transactions (decision 0016), this many
+   * minutes after the day ends (the reconciliation worker writes a day's last entries in the meantime).
+   */
+  RECONCILIATION_AUDIT_DAILY: booleanSetting.default('true'),
+  RECONCILIATION_AUDIT_AFTER_MINUTES: z.coerce.number().int().min(0).max(1439).default(60),
+  /** How often the audit worker looks for an audit to run (one asked for through the API wakes it at once). */
+  RECONCILIATION_AUDIT_POLL_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+  /** A running audit's claim, renewed while it reads Stripe's list; another replica takes over once it runs out. */
+  RECONCILIATION_AUDIT_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(300_000),
   /**
    * Poll of the worker that cancels the PaymentIntents of cancelled orders (a new request also wakes it at once);
    * it retries what Stripe could not do.

@@ -340,6 +340,115 @@ describe('payments end to end (emulator → events → payments → Kafka)', () 
     expect((await get(s, '/reconciliation/summary')).status).toBe(400);
   });
 
+  it("audits a day's entries against Stripe's balance transactions: clean when they agree, then names a missing, an unexpected and a different entry and an order paid twice", async () => {
+    type Money = { count: number; gross: number; fee: number; net: number };
+    type Line = { problem: string; balanceTransactionId: string; orderId: string | null; stripe: Money | null; entry: Money | null };
+    type Audit = {
+      day: string;
+      status: string;
+      outcome: string;
+      runs: number;
+      result: {
+        outcome: string;
+        dayComplete: boolean;
+        stripeTransactions: number;
+        problems: Record<string, number>;
+        currencies: { currency: string; stripe: Money; entries: Money; difference: Money }[];
+        otherStripeTransactions: Record<string, number>;
+        details: Line[];
+        ordersPaidTwice: { orderId: string; charges: number }[];
+      };
+    };
+    const schema = `"${s.w.schema}_pay"`;
+    const today = new Date().toISOString().slice(0, 10);
+    const audit = async (): Promise<Audit> => {
+      const asked = await post<Audit>(s, '/reconciliation/audits', { day: today, requestedBy: 'test' });
+      expect(asked.status).toBe(202);
+      return eventually(
+        async () => (await get<Audit>(s, `/reconciliation/audits/${today}`)).body,
+        (a) => a.status === 'done' && a.runs > asked.body.runs,
+        { what: `audit of ${today}` },
+      );
+    };
+
+    // Clean: every entry of the day is a balance transaction Stripe lists, with the same money (an earlier test's
+    // source may still be queued: then the audit says pending, and is asked for again).
+    const clean = await eventually(audit, (a) => a.outcome !== 'pending', { what: 'an audit with nothing pending' });
+    expect(clean.result.problems).toEqual({ missing: 0, pending: 0, unexpected: 0, differs: 0, order_paid_twice: 0 });
+    expect(clean.outcome).toBe('clean');
+    expect(clean.result.dayComplete).toBe(false);
+    const usd = clean.result.currencies.find((c) => c.currency === 'usd')!;
+    expect(usd.stripe.count).toBeGreaterThanOrEqual(3); // the first test's charge and two refunds at least
+    expect(usd.entries).toEqual(usd.stripe);
+    expect(usd.difference).toEqual({ count: 0, gross: 0, fee: 0, net: 0 });
+    const listed: Stripe.BalanceTransaction[] = [];
+    const start = Date.parse(`${today}T00:00:00Z`) / 1000;
+    for await (const t of s.stripe.balanceTransactions.list({ created: { gte: start, lt: start + 86_400 }, limit: 100 }))
+      listed.push(t);
+    expect(clean.result.stripeTransactions).toBe(listed.length);
+    const usdListed = listed.filter((t) => t.currency === 'usd');
+    expect(usd.stripe.gross).toBe(usdListed.reduce((sum, t) => sum + t.amount, 0));
+    expect(usd.stripe.fee).toBe(usdListed.reduce((sum, t) => sum + t.fee, 0));
+
+    // An order two of whose payments took money (two attempts, each confirmed).
+    const twice = order();
+    for (const attempt of [1, 2]) await confirmInBrowser(await createWeb(twice, 1500, { attempt }), 'pm_card_visa');
+    await eventually(async () => reconciliationEntries(s, twice), (e) => e.length === 2, { what: 'two charge entries' });
+
+    // A ledger edited behind the worker's back (the append-only trigger is bypassed as only a superuser can).
+    const [changed, removed] = await s.db.query<{ entry_id: string; fee: string; gross: string; net: string }>(
+      `SELECT entry_id, fee, gross, net FROM ${schema}.reconciliation_entries
+        WHERE occurred_at >= $1::date AND order_id <> $2 ORDER BY entry_id LIMIT 2`,
+      [today, twice],
+    );
+    const saved = await s.db.query(`SELECT * FROM ${schema}.reconciliation_entries WHERE entry_id = $1`, [removed.entry_id]);
+    const bypass = (sql: string) => s.db.query(`BEGIN; SET LOCAL session_replication_role = replica; ${sql}; COMMIT;`);
+    await bypass(
+      `UPDATE ${schema}.reconciliation_entries SET fee = fee + 1 WHERE entry_id = '${changed.entry_id}';
+       DELETE FROM ${schema}.reconciliation_entries WHERE entry_id = '${removed.entry_id}';
+       INSERT INTO ${schema}.reconciliation_entries (entry_id, kind, order_id, payment_id, payment_intent_id, source_id,
+         balance_transaction_id, channel, gross, fee, net, currency, occurred_at, available_on)
+       VALUES ('txn_audit_unknown', 'charge', 'ord_audit', 'pay_audit', 'pi_audit', 'ch_audit', 'txn_audit_unknown',
+         'web', 700, 50, 650, 'usd', now(), now())`,
+    );
+    try {
+      const found = await audit();
+      expect(found.outcome).toBe('mismatches');
+      expect(found.result.problems).toEqual({ missing: 1, pending: 0, unexpected: 1, differs: 1, order_paid_twice: 1 });
+      const line = (problem: string) => found.result.details.find((d) => d.problem === problem)!;
+      expect(line('missing').balanceTransactionId).toBe(removed.entry_id);
+      expect(line('missing').entry).toBeNull();
+      expect(line('missing').stripe).toEqual({ gross: Number(removed.gross), fee: Number(removed.fee), net: Number(removed.net) });
+      expect(line('differs').balanceTransactionId).toBe(changed.entry_id);
+      expect(line('differs').entry!.fee).toBe(line('differs').stripe!.fee + 1);
+      expect(line('unexpected')).toMatchObject({ balanceTransactionId: 'txn_audit_unknown', stripe: null, orderId: 'ord_audit' });
+      expect(found.result.ordersPaidTwice).toEqual([{ orderId: twice, charges: 2 }]);
+      const diff = found.result.currencies.find((c) => c.currency === 'usd')!.difference;
+      expect(diff).toEqual({
+        count: 0,
+        gross: 700 - Number(removed.gross),
+        fee: 1 + 50 - Number(removed.fee),
+        net: 650 - Number(removed.net),
+      });
+      expect(s.payments.logs.some((l) => l.includes('reconciliation audit found mismatches with Stripe'))).toBe(true);
+    } finally {
+      const r = saved[0];
+      await bypass(
+        `UPDATE ${schema}.reconciliation_entries SET fee = fee - 1 WHERE entry_id = '${changed.entry_id}';
+         DELETE FROM ${schema}.reconciliation_entries WHERE entry_id = 'txn_audit_unknown'`,
+      );
+      await s.db.query(
+        `INSERT INTO ${schema}.reconciliation_entries SELECT * FROM json_populate_record(NULL::${schema}.reconciliation_entries, $1)`,
+        [JSON.stringify(r)],
+      );
+    }
+
+    expect((await post(s, '/reconciliation/audits', { day: '2999-01-01' })).status).toBe(422);
+    expect((await post(s, '/reconciliation/audits', { day: '2025-02-30' })).status).toBe(400);
+    expect((await get(s, '/reconciliation/audits/2001-01-01')).status).toBe(404);
+    expect((await get(s, '/reconciliation/audits/yesterday')).status).toBe(400);
+  });
+
   it('reports a declined card as failed with the decline code', async () => {
     const orderId = order();
     const created = await createWeb(orderId, 1500);

@@ -246,6 +246,25 @@ export class Demo {
     for (const t of (totals.body.currencies ?? []) as Json[]) {
       this.show(`${day} ${t.currency}`, `${t.entries} entries: gross ${t.gross}, fee ${t.fee}, net ${t.net}`);
     }
+    // The audit payments runs every night for the day before, asked for now for today (decision 0016).
+    const asked = await this.api(fin, 'POST', '/v1/finance/reconciliation/audits', { day });
+    let audit = asked.body;
+    for (let i = 0; i < 100 && !(audit.status === 'done' && (audit.runs as number) > (asked.body.runs as number)); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      audit = (await this.api(fin, 'GET', `/v1/finance/reconciliation/audits/${day}`)).body;
+    }
+    const result = (audit.result ?? {}) as { stripeTransactions?: number; problems?: Record<string, number>; currencies?: Json[] };
+    this.say(`Finance: audit of ${day} against Stripe's balance transactions: ${audit.outcome ?? audit.status}`);
+    for (const cur of result.currencies ?? []) {
+      const stripe = cur.stripe as Json;
+      const diff = cur.difference as Json;
+      this.show(
+        `${cur.currency} Stripe vs entries`,
+        `${stripe.count} transactions, net ${stripe.net}; entries minus Stripe: gross ${diff.gross}, fee ${diff.fee}, net ${diff.net}`,
+      );
+    }
+    const problems = Object.entries(result.problems ?? {}).filter(([, n]) => n > 0);
+    this.show('problems', problems.length ? problems.map(([p, n]) => `${p} ${n}`).join(', ') : 'none');
     await this.recorder.stop();
     console.log(`\n${c.green('Demo finished.')}`);
   }

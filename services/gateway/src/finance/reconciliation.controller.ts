@@ -1,9 +1,11 @@
-import { Controller, Get, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { channel, currency } from '@omnipay/contracts';
 import { z } from 'zod';
-import { Roles } from '../auth/auth.decorators';
+import type { Claims } from '@omnipay/auth';
+import { CurrentUser, Roles } from '../auth/auth.decorators';
 import { parseInput } from '../common/validation';
 import { UpstreamClient } from '../upstream/upstream.client';
+import { auditBody, utcDay } from './dto/audit.dto';
 
 const query = z
   .object({
@@ -45,5 +47,24 @@ export class ReconciliationController {
     const params = new URLSearchParams();
     for (const [k, v] of Object.entries(q)) if (v !== undefined) params.set(k, String(v));
     return this.upstream.expectOk('payments', 'GET', `/reconciliation/summary?${params.toString()}`);
+  }
+
+  /**
+   * Audits a UTC day's entries against the balance transactions Stripe lists for it (decision 0016); runs in the
+   * background (202), read by day. Yesterday's is run every day without being asked.
+   */
+  @Post('reconciliation/audits')
+  @HttpCode(202)
+  requestAudit(@Body() raw: unknown, @CurrentUser() user: Claims) {
+    const b = parseInput(auditBody, raw);
+    return this.upstream.expectOk('payments', 'POST', '/reconciliation/audits', {
+      day: b.day,
+      requestedBy: `${user.role}:${user.sub}`,
+    });
+  }
+
+  @Get('reconciliation/audits/:day')
+  audit(@Param('day') day: string) {
+    return this.upstream.expectOk('payments', 'GET', `/reconciliation/audits/${encodeURIComponent(parseInput(utcDay, day))}`);
   }
 }

@@ -2,6 +2,7 @@ import type { Role } from '@omnipay/auth';
 import { z } from 'zod';
 import { zodToJsonSchema } from 'zod-to-json-schema';
 import { checkoutBody, checkoutResponse } from '../checkout/dto/checkout.dto';
+import { auditBody } from '../finance/dto/audit.dto';
 import { refundBody } from '../orders/dto/refund.dto';
 import { captureBody, payOnReaderBody, posOrderBody, registerReaderBody, storeBody } from '../pos/dto/pos.dto';
 
@@ -14,6 +15,8 @@ interface Route {
   response?: z.ZodTypeAny;
   idempotent?: boolean;
   params?: string[];
+  /** the success status when not 200 (201 created, 202 accepted) */
+  status?: '201' | '202';
 }
 
 /**
@@ -31,6 +34,7 @@ export const routes: Route[] = [
     body: checkoutBody,
     response: checkoutResponse,
     idempotent: true,
+    status: '201',
   },
   { method: 'get', path: '/v1/orders', summary: "List orders: a customer's own, a store's for its staff", roles: ['customer', 'cashier', 'manager', 'admin'] },
   { method: 'get', path: '/v1/orders/{id}', summary: 'One order with lines, status, payment summary and history', roles: ['customer', 'cashier', 'manager', 'admin'], params: ['id'] },
@@ -70,6 +74,22 @@ export const routes: Route[] = [
     summary: "A UTC day's totals (entries, gross, fee, net) per currency and per kind; query day=YYYY-MM-DD, channel, storeId",
     roles: ['finance', 'admin'],
   },
+  {
+    method: 'post',
+    path: '/v1/finance/reconciliation/audits',
+    summary:
+      "Audit a UTC day's entries against the balance transactions Stripe lists for it (missing, unexpected, different entries, orders paid twice); 202, runs in the background. Yesterday's runs daily by itself",
+    roles: ['finance', 'admin'],
+    body: auditBody,
+    status: '202',
+  },
+  {
+    method: 'get',
+    path: '/v1/finance/reconciliation/audits/{day}',
+    summary: "A day's audit: status (requested, running, done, failed), outcome (clean, pending, mismatches), totals per currency on both sides, problems and their first lines",
+    roles: ['finance', 'admin'],
+    params: ['day'],
+  },
 ];
 
 const error = { $ref: '#/components/schemas/Error' };
@@ -78,7 +98,7 @@ export function buildOpenApi(): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
     const responses: Record<string, unknown> = {
-      [r.method === 'post' && r.path.endsWith('checkout') ? '201' : '200']: {
+      [r.status ?? '200']: {
         description: 'OK',
         ...(r.response ? { content: { 'application/json': { schema: zodToJsonSchema(r.response as z.ZodType, { target: 'openApi3' }) } } } : {}),
       },

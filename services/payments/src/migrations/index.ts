@@ -5,6 +5,7 @@ import { AppendOnlyEntries1720000000003 } from './1720000000003-append-only-entr
 import { PaymentCancellations1720000000004 } from './1720000000004-payment-cancellations';
 import { RetentionIndexes1720000000005 } from './1720000000005-retention-indexes';
 import { CancelledOrders1720000000006 } from './1720000000006-cancelled-orders';
+import { ReconciliationAudits1720000000007 } from './1720000000007-reconciliation-audits';
 
 /** Every payments migration, in order: the service and the tests that build its schema use this one list. */
 export const paymentsMigrations = [
@@ -15,4 +16,5 @@ export const paymentsMigrations = [
   PaymentCancellations1720000000004,
   RetentionIndexes1720000000005,
   CancelledOrders1720000000006,
+  ReconciliationAudits1720000000007,
 ];

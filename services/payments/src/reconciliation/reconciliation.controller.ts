@@ -3,12 +3,7 @@ import { channel, currency } from '@omnipay/contracts';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { ApiError, parseInput } from '../common/http-errors';
-
-/** A calendar day as YYYY-MM-DD: the shape, and a date that exists (2025-02-30 is refused, not a 500). */
-const day = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD (UTC)')
-  .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'not a date');
+import { utcDay as day } from './utc-day';
 
 const query = z
   .object({

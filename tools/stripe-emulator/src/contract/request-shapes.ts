@@ -153,6 +153,19 @@ export const REQUEST_SHAPES: RequestShape[] = [
     invoke: (s, ids) => s.balanceTransactions.retrieve(id(ids, 'txn')),
   },
   {
+    // The daily audit lists a UTC day's balance transactions page by page (decision 0016).
+    name: 'balanceTransactions.list (a day, paged)',
+    channel: 'ops',
+    method: 'GET',
+    path: '/v1/balance_transactions',
+    params: () => {
+      const now = Math.floor(Date.now() / 1000);
+      const start = now - (now % 86_400);
+      return { created: { gte: start, lt: start + 86_400 }, limit: 100 };
+    },
+    invoke: (s, _ids, p) => s.balanceTransactions.list(p),
+  },
+  {
     name: 'refunds.create (partial, with metadata)',
     channel: 'ops',
     method: 'POST',

@@ -1,0 +1,261 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import {
+  AUDIT_PROBLEMS,
+  type AuditLine,
+  type AuditProblem,
+  type AuditResult,
+  type AuditRow,
+  type CurrencyTotals,
+  type StripeTxn,
+  type Totals,
+} from './audit.model';
+import { dayBounds } from './utc-day';
+
+/** Lines of detail kept in a result; the counts cover every line. */
+export const MAX_DETAIL_LINES = 200;
+
+/** `day` as text: node-postgres would read a date as local midnight. */
+const COLUMNS = `to_char(day, 'YYYY-MM-DD') AS day, status, requested_at, requested_by, run_id, runs, attempts, started_at,
+  finished_at, next_attempt_at, outcome, result, last_error`;
+
+const zero = (): Totals => ({ count: 0, gross: 0, fee: 0, net: 0 });
+
+/** SQL of the daily audit: requests and claims of `reconciliation_audits`, Stripe's copied list, the comparison. */
+@Injectable()
+export class AuditRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * Asks for a day's audit: a new day, or a finished one to run again; one already asked for or running is left
+   * as it is (the caller gets its state).
+   */
+  async request(day: string, by: string): Promise<AuditRow> {
+    const rows = await this.dataSource.query<AuditRow[]>(
+      `WITH up AS (
+         INSERT INTO reconciliation_audits (day, status, requested_by) VALUES ($1, 'requested', $2)
+         ON CONFLICT (day) DO UPDATE SET status = 'requested', requested_at = now(), requested_by = $2,
+           attempts = 0, next_attempt_at = now(), last_error = NULL
+         WHERE reconciliation_audits.status IN ('done', 'failed')
+         RETURNING ${COLUMNS})
+       SELECT * FROM up
+       UNION ALL SELECT ${COLUMNS} FROM reconciliation_audits WHERE day = $1 AND NOT EXISTS (SELECT 1 FROM up)`,
+      [day, by],
+    );
+    // Empty only if a concurrent first request inserted the day after this statement's snapshot: read it now.
+    return rows[0] ?? (await this.get(day))!;
+  }
+
+  /** The scheduled audit of a day: asked for once, whatever a person asks later. */
+  async schedule(day: string): Promise<void> {
+    await this.dataSource.query(
+      `INSERT INTO reconciliation_audits (day, status, requested_by) VALUES ($1, 'requested', 'schedule')
+       ON CONFLICT (day) DO NOTHING`,
+      [day],
+    );
+  }
+
+  async get(day: string): Promise<AuditRow | undefined> {
+    const rows = await this.dataSource.query<AuditRow[]>(
+      `SELECT ${COLUMNS} FROM reconciliation_audits WHERE day = $1`,
+      [day],
+    );
+    return rows[0];
+  }
+
+  /**
+   * Claims one due audit with a lease and a fresh run id: asked for, failed and due again, or running with its
+   * lease run out (its worker died). Every later write of the run is guarded by the run id.
+   */
+  async claim(leaseMs: number): Promise<{ day: string; runId: string; attempts: number } | undefined> {
+    const rows = await this.dataSource.query<{ day: string; run_id: string; attempts: number }[]>(
+      `WITH c AS (
+         UPDATE reconciliation_audits SET status = 'running', run_id = gen_random_uuid(), attempts = attempts + 1,
+                started_at = now(), lease_until = now() + $1 * interval '1 millisecond'
+          WHERE day = (SELECT day FROM reconciliation_audits
+                        WHERE (status IN ('requested', 'failed') AND next_attempt_at <= now())
+                           OR (status = 'running' AND lease_until < now())
+                        ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+          RETURNING to_char(day, 'YYYY-MM-DD') AS day, run_id, attempts)
+       SELECT * FROM c`,
+      [leaseMs],
+    );
+    return rows[0] ? { day: rows[0].day, runId: rows[0].run_id, attempts: rows[0].attempts } : undefined;
+  }
+
+  /** Extends the run's lease; false when the run lost its claim (another worker took the day over). */
+  async renew(day: string, runId: string, leaseMs: number): Promise<boolean> {
+    const rows = await this.dataSource.query<unknown[]>(
+      `WITH r AS (
+         UPDATE reconciliation_audits SET lease_until = now() + $3 * interval '1 millisecond'
+          WHERE day = $1 AND run_id = $2 AND status = 'running' RETURNING day)
+       SELECT * FROM r`,
+      [day, runId, leaseMs],
+    );
+    return rows.length === 1;
+  }
+
+  /** Copies a page of Stripe's list for the run (a repeated page is one copy). */
+  async stage(runId: string, txns: StripeTxn[]): Promise<void> {
+    if (txns.length === 0) return;
+    await this.dataSource.query(
+      `INSERT INTO reconciliation_audit_stripe_txns (run_id, txn_id, source_id, type, amount, fee, net, currency, created)
+       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[],
+                                $9::timestamptz[])
+       ON CONFLICT DO NOTHING`,
+      [
+        runId,
+        txns.map((t) => t.id),
+        txns.map((t) => t.sourceId),
+        txns.map((t) => t.type),
+        txns.map((t) => t.amount),
+        txns.map((t) => t.fee),
+        txns.map((t) => t.net),
+        txns.map((t) => t.currency),
+        txns.map((t) => t.created.toISOString()),
+      ],
+    );
+  }
+
+  /** Forgets copies of runs that are no longer running (finished, or taken over after their worker died). */
+  async dropStaleCopies(): Promise<void> {
+    await this.dataSource.query(
+      `DELETE FROM reconciliation_audit_stripe_txns s
+        WHERE NOT EXISTS (SELECT 1 FROM reconciliation_audits a WHERE a.run_id = s.run_id AND a.status = 'running')`,
+    );
+  }
+
+  /**
+   * Compares the run's copy of Stripe's list with the day's entries in one statement, so in one snapshot (the
+   * reconciliation worker may be writing entries meanwhile). A Stripe transaction is the platform's when its source
+   * is a charge, refund or dispute payments knows, or an entry names it; the others (payouts, other integrations on
+   * the account) are counted, not compared.
+   */
+  async compare(runId: string, day: string): Promise<Omit<AuditResult, 'dayComplete' | 'stripeTransactions'>> {
+    const { start, end } = dayBounds(day);
+    const [row] = await this.dataSource.query<Compared[]>(
+      `WITH stripe AS (
+         SELECT s.* FROM reconciliation_audit_stripe_txns s
+          WHERE s.run_id = $1
+            AND (EXISTS (SELECT 1 FROM reconciliation_entries e WHERE e.entry_id = s.txn_id)
+              OR EXISTS (SELECT 1 FROM reconciliation_sources r WHERE r.source_id = s.source_id)
+              OR EXISTS (SELECT 1 FROM payments p WHERE p.charge_id = s.source_id)
+              OR EXISTS (SELECT 1 FROM refunds f WHERE f.refund_id = s.source_id))),
+       entries AS (SELECT * FROM reconciliation_entries WHERE occurred_at >= $2 AND occurred_at < $3),
+       lines AS (
+         SELECT coalesce(s.txn_id, e.entry_id) AS txn_id, coalesce(s.source_id, e.source_id) AS source_id,
+                s.type, e.kind, e.order_id, coalesce(s.currency, e.currency) AS currency,
+                s.amount AS s_gross, s.fee AS s_fee, s.net AS s_net, s.currency AS s_currency,
+                e.gross AS e_gross, e.fee AS e_fee, e.net AS e_net, e.currency AS e_currency,
+                CASE WHEN e.entry_id IS NULL THEN
+                       CASE WHEN EXISTS (SELECT 1 FROM reconciliation_sources r
+                                          WHERE r.source_id = s.source_id AND r.done_at IS NULL)
+                            THEN 'pending' ELSE 'missing' END
+                     WHEN s.txn_id IS NULL THEN 'unexpected'
+                     WHEN (s.amount, s.fee, s.net, s.currency) IS DISTINCT FROM (e.gross, e.fee, e.net, e.currency)
+                       THEN 'differs'
+                END AS problem
+           FROM stripe s FULL JOIN entries e ON e.entry_id = s.txn_id)
+       SELECT
+         (SELECT coalesce(json_agg(t), '[]') FROM (
+            SELECT s_currency AS currency, 'stripe' AS side, count(*) AS n, sum(s_gross) AS gross, sum(s_fee) AS fee,
+                   sum(s_net) AS net
+              FROM lines WHERE s_currency IS NOT NULL GROUP BY s_currency
+            UNION ALL
+            SELECT e_currency, 'entries', count(*), sum(e_gross), sum(e_fee), sum(e_net)
+              FROM lines WHERE e_currency IS NOT NULL GROUP BY e_currency) t) AS totals,
+         (SELECT coalesce(json_agg(c), '[]') FROM (
+            SELECT problem, count(*) AS n FROM lines WHERE problem IS NOT NULL GROUP BY problem) c) AS counts,
+         (SELECT coalesce(json_agg(l), '[]') FROM (
+            SELECT * FROM lines WHERE problem IS NOT NULL ORDER BY problem, txn_id LIMIT ${MAX_DETAIL_LINES}) l) AS lines,
+         (SELECT coalesce(json_agg(o), '[]') FROM (
+            SELECT s.type, count(*) AS n FROM reconciliation_audit_stripe_txns s
+             WHERE s.run_id = $1 AND NOT EXISTS (SELECT 1 FROM stripe p WHERE p.txn_id = s.txn_id)
+             GROUP BY s.type ORDER BY s.type) o) AS others,
+         -- Orders charged this day that more than one of their payments (attempts) took money for.
+         (SELECT coalesce(json_agg(d), '[]') FROM (
+            SELECT c.order_id AS "orderId", count(DISTINCT p.charge_id) AS charges
+              FROM (SELECT DISTINCT order_id FROM entries WHERE kind = 'charge') c
+              JOIN payments p ON p.order_id = c.order_id AND p.charge_id IS NOT NULL
+             GROUP BY c.order_id HAVING count(DISTINCT p.charge_id) > 1
+             ORDER BY c.order_id LIMIT ${MAX_DETAIL_LINES}) d) AS paid_twice`,
+      [runId, start.toISOString(), end.toISOString()],
+    );
+    return summarise(row);
+  }
+
+  /** Writes the run's outcome, if the run still holds its claim. */
+  async finish(day: string, runId: string, result: AuditResult): Promise<boolean> {
+    const rows = await this.dataSource.query<unknown[]>(
+      `WITH f AS (
+         UPDATE reconciliation_audits SET status = 'done', finished_at = now(), lease_until = NULL, runs = runs + 1,
+                outcome = $3, result = $4::jsonb, last_error = NULL
+          WHERE day = $1 AND run_id = $2 AND status = 'running' RETURNING day)
+       SELECT * FROM f`,
+      [day, runId, result.outcome, JSON.stringify(result)],
+    );
+    return rows.length === 1;
+  }
+
+  /** A run that failed (Stripe or PostgreSQL unavailable): due again after `delayMs`. */
+  async fail(day: string, runId: string, error: string, delayMs: number): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE reconciliation_audits SET status = 'failed', lease_until = NULL, last_error = $3,
+              next_attempt_at = now() + $4 * interval '1 millisecond'
+        WHERE day = $1 AND run_id = $2 AND status = 'running'`,
+      [day, runId, error.slice(0, 500), delayMs],
+    );
+  }
+}
+
+interface Compared {
+  totals: { currency: string; side: 'stripe' | 'entries'; n: number; gross: number; fee: number; net: number }[];
+  counts: { problem: AuditProblem; n: number }[];
+  lines: Record<string, unknown>[];
+  others: { type: string; n: number }[];
+  paid_twice: { orderId: string; charges: number }[];
+}
+
+function summarise({ totals, counts, lines, others, paid_twice: paidTwice }: Compared): Omit<
+  AuditResult,
+  'dayComplete' | 'stripeTransactions'
+> {
+  const byCurrency = new Map<string, CurrencyTotals>();
+  for (const t of totals) {
+    let c = byCurrency.get(t.currency);
+    if (!c) byCurrency.set(t.currency, (c = { currency: t.currency, stripe: zero(), entries: zero(), difference: zero() }));
+    c[t.side] = { count: Number(t.n), gross: Number(t.gross), fee: Number(t.fee), net: Number(t.net) };
+  }
+  for (const c of byCurrency.values())
+    c.difference = {
+      count: c.entries.count - c.stripe.count,
+      gross: c.entries.gross - c.stripe.gross,
+      fee: c.entries.fee - c.stripe.fee,
+      net: c.entries.net - c.stripe.net,
+    };
+  const problems = Object.fromEntries(AUDIT_PROBLEMS.map((p) => [p, 0])) as Record<AuditProblem, number>;
+  for (const c of counts) problems[c.problem] = Number(c.n);
+  problems.order_paid_twice = paidTwice.length;
+  const money = (gross: unknown, fee: unknown, net: unknown) =>
+    gross === null ? null : { gross: Number(gross), fee: Number(fee), net: Number(net) };
+  const details: AuditLine[] = lines.map((l) => ({
+    problem: l.problem as AuditProblem,
+    balanceTransactionId: String(l.txn_id),
+    sourceId: (l.source_id as string | null) ?? null,
+    type: (l.type as string | null) ?? null,
+    kind: (l.kind as string | null) ?? null,
+    orderId: (l.order_id as string | null) ?? null,
+    currency: String(l.currency),
+    stripe: money(l.s_gross, l.s_fee, l.s_net),
+    entry: money(l.e_gross, l.e_fee, l.e_net),
+  }));
+  const mismatches = problems.missing + problems.unexpected + problems.differs + problems.order_paid_twice;
+  return {
+    outcome: mismatches > 0 ? 'mismatches' : problems.pending > 0 ? 'pending' : 'clean',
+    problems,
+    currencies: [...byCurrency.values()],
+    otherStripeTransactions: Object.fromEntries(others.map((o) => [o.type, Number(o.n)])),
+    details,
+    ordersPaidTwice: paidTwice.map((d) => ({ orderId: d.orderId, charges: Number(d.charges) })),
+  };
+}

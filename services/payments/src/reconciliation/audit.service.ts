@@ -1,0 +1,153 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { JsonLogger, metricsRegistry } from '@omnipay/observability';
+import { APP_CONFIG, PollLoop } from '@omnipay/platform';
+import { STRIPE } from '@omnipay/stripe';
+import { Counter, Gauge } from 'prom-client';
+import type Stripe from 'stripe';
+import { notFound, unprocessable } from '../common/http-errors';
+import type { PaymentsConfig } from '../config';
+import { AUDIT_PROBLEMS, auditView, type StripeTxn } from './audit.model';
+import { AuditRepository } from './audit.repository';
+import { dayBounds, dayOf } from './utc-day';
+
+/** Stripe's list is copied to PostgreSQL in statements of this many rows; the lease is renewed after each. */
+const COPY_BATCH = 1000;
+
+const audits = new Counter({
+  name: 'payments_reconciliation_audits_total',
+  help: "Audits of a day's reconciliation entries against Stripe, by outcome (clean, pending, mismatches, failed)",
+  labelNames: ['outcome'],
+  registers: [metricsRegistry],
+});
+
+const lastProblems = new Gauge({
+  name: 'payments_reconciliation_audit_problems',
+  help: 'Problems found by the last audit this process finished, by kind (decision 0016)',
+  labelNames: ['problem'],
+  registers: [metricsRegistry],
+});
+
+class LostClaim extends Error {}
+
+const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+function copied(t: Stripe.BalanceTransaction): StripeTxn {
+  return {
+    id: t.id,
+    sourceId: typeof t.source === 'string' ? t.source : (t.source?.id ?? null),
+    type: t.type,
+    amount: t.amount,
+    fee: t.fee,
+    net: t.net,
+    currency: t.currency,
+    created: new Date(t.created * 1000),
+  };
+}
+
+/**
+ * Audits a UTC day's reconciliation entries against the balance transactions Stripe lists for it (decision 0016):
+ * the day before is asked for every day after RECONCILIATION_AUDIT_AFTER_MINUTES, any day can be asked for through
+ * the API. One replica runs a given audit (a claim with a lease); its findings are stored, logged and counted.
+ */
+@Injectable()
+export class AuditService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly loop: PollLoop;
+
+  constructor(
+    private readonly repo: AuditRepository,
+    private readonly logger: JsonLogger,
+    @Inject(STRIPE) private readonly stripe: Stripe,
+    @Inject(APP_CONFIG) private readonly config: PaymentsConfig,
+  ) {
+    this.loop = new PollLoop({
+      intervalMs: config.RECONCILIATION_AUDIT_POLL_MS,
+      pass: () => this.runOnce(),
+      onError: (error) => this.logger.pino.warn({ err: error }, 'reconciliation audit pass failed; will retry'),
+    });
+  }
+
+  onApplicationBootstrap(): void {
+    this.loop.start(1000);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.loop.stop();
+  }
+
+  /** Asks for a day's audit (or another run of a finished one); the worker starts it at once. */
+  async request(day: string, requestedBy: string) {
+    if (dayBounds(day).start.getTime() > Date.now())
+      throw unprocessable('day_not_started', `${day} has not started yet (UTC)`);
+    const row = await this.repo.request(day, requestedBy);
+    this.loop.soon();
+    return auditView(row);
+  }
+
+  async get(day: string) {
+    const row = await this.repo.get(day);
+    if (!row) throw notFound(`audit of ${day}`);
+    return auditView(row);
+  }
+
+  /** One pass: ask for yesterday's audit when it is time, then run one due audit; true if one ran. */
+  async runOnce(now = new Date()): Promise<boolean> {
+    if (this.config.RECONCILIATION_AUDIT_DAILY) {
+      const sinceMidnight = now.getTime() - dayBounds(dayOf(now)).start.getTime();
+      if (sinceMidnight >= this.config.RECONCILIATION_AUDIT_AFTER_MINUTES * 60_000)
+        await this.repo.schedule(dayOf(now, -1));
+    }
+    const claimed = await this.repo.claim(this.config.RECONCILIATION_AUDIT_LEASE_MS);
+    if (!claimed) return false;
+    await this.run(claimed.day, claimed.runId, claimed.attempts);
+    return true;
+  }
+
+  private async run(day: string, runId: string, attempts: number): Promise<void> {
+    const { start, end } = dayBounds(day);
+    const started = Date.now();
+    try {
+      await this.repo.dropStaleCopies();
+      let listed = 0;
+      let batch: StripeTxn[] = [];
+      const flush = async () => {
+        await this.repo.stage(runId, batch);
+        batch = [];
+        if (!(await this.repo.renew(day, runId, this.config.RECONCILIATION_AUDIT_LEASE_MS))) throw new LostClaim();
+      };
+      const list = this.stripe.balanceTransactions.list({
+        created: { gte: start.getTime() / 1000, lt: end.getTime() / 1000 },
+        limit: 100,
+      });
+      for await (const txn of list) {
+        batch.push(copied(txn));
+        listed++;
+        if (batch.length >= COPY_BATCH) await flush();
+      }
+      await flush();
+      const compared = await this.repo.compare(runId, day);
+      const result = { ...compared, dayComplete: Date.now() >= end.getTime(), stripeTransactions: listed };
+      if (!(await this.repo.finish(day, runId, result))) throw new LostClaim();
+      audits.inc({ outcome: result.outcome });
+      for (const p of AUDIT_PROBLEMS) lastProblems.set({ problem: p }, result.problems[p]);
+      const log = { day, outcome: result.outcome, problems: result.problems, stripeTransactions: listed, ms: Date.now() - started };
+      if (result.outcome === 'mismatches')
+        this.logger.pino.warn(
+          { ...log, first: result.details.slice(0, 10).map((d) => `${d.problem}:${d.balanceTransactionId}`) },
+          'reconciliation audit found mismatches with Stripe',
+        );
+      else this.logger.pino.info(log, 'reconciliation audit finished');
+    } catch (error) {
+      if (error instanceof LostClaim) {
+        this.logger.pino.info({ day }, 'reconciliation audit taken over by another run; this one stops');
+        return;
+      }
+      audits.inc({ outcome: 'failed' });
+      // 30 s doubling to an hour: Stripe or PostgreSQL is away for a while.
+      const delayMs = Math.min(3_600_000, 30_000 * 2 ** Math.min(attempts - 1, 7));
+      this.logger.pino.warn({ err: error, day, attempts, retryInMs: delayMs }, 'reconciliation audit failed; will retry');
+      await this.repo.fail(day, runId, message(error), delayMs);
+    } finally {
+      await this.repo.dropStaleCopies().catch(() => undefined);
+    }
+  }
+}
