@@ -6,6 +6,7 @@ import { PaymentCancellations1720000000004 } from './1720000000004-payment-cance
 import { RetentionIndexes1720000000005 } from './1720000000005-retention-indexes';
 import { CancelledOrders1720000000006 } from './1720000000006-cancelled-orders';
 import { ReconciliationAudits1720000000007 } from './1720000000007-reconciliation-audits';
+import { ReconciliationAuditSources1720000000008 } from './1720000000008-reconciliation-audit-sources';
 
 /** Every payments migration, in order: the service and the tests that build its schema use this one list. */
 export const paymentsMigrations = [
@@ -17,4 +18,5 @@ export const paymentsMigrations = [
   RetentionIndexes1720000000005,
   CancelledOrders1720000000006,
   ReconciliationAudits1720000000007,
+  ReconciliationAuditSources1720000000008,
 ];

@@ -22,6 +22,10 @@ export interface StripeTxn {
   net: number;
   currency: string;
   created: Date;
+  /** the PaymentIntent of the source (charge, refund, dispute), from Stripe's expanded source */
+  paymentIntentId: string | null;
+  /** the source's own status (a refund or a bank debit still `pending`) */
+  sourceStatus: string | null;
 }
 
 export interface Totals {
@@ -83,6 +87,7 @@ export interface AuditRow {
   outcome: AuditOutcome | null;
   result: AuditResult | null;
   last_error: string | null;
+  rerun_requested: boolean;
 }
 
 /** The audit as the API shows it. */
@@ -97,6 +102,7 @@ export function auditView(row: AuditRow) {
     startedAt: iso(row.started_at),
     finishedAt: iso(row.finished_at),
     runs: row.runs,
+    ...(row.rerun_requested ? { rerunRequested: true } : {}),
     ...(row.status === 'failed' ? { lastError: row.last_error, nextAttemptAt: iso(row.next_attempt_at) } : {}),
     result: row.result,
   };

@@ -16,6 +16,8 @@ function fakeRepo(opts: { claim?: { day: string; runId: string; attempts: number
     };
   const repo = {
     schedule: record('schedule'),
+    requeuePending: record('requeuePending'),
+    release: record('release'),
     claim: record('claim', opts.claim),
     dropStaleCopies: record('dropStaleCopies'),
     stage: record('stage'),
@@ -66,27 +68,29 @@ describe('AuditService', () => {
 
     const late = fakeRepo();
     await new AuditService(late.repo, logger(), stripeListing([]), config()).runOnce(new Date('2026-12-03T01:00:00Z'));
-    expect(late.calls.schedule).toEqual([['2026-12-02']]);
+    expect(late.calls.schedule).toEqual([['2026-12-02', new Date('2026-12-03T01:00:00Z')]]);
+    expect(late.calls.requeuePending).toEqual([[7]]);
 
     const newYear = fakeRepo();
     await new AuditService(newYear.repo, logger(), stripeListing([]), config({ RECONCILIATION_AUDIT_AFTER_MINUTES: 0 })).runOnce(
       new Date('2027-01-01T00:00:00Z'),
     );
-    expect(newYear.calls.schedule).toEqual([['2026-12-31']]);
+    expect(newYear.calls.schedule).toEqual([['2026-12-31', new Date('2027-01-01T00:00:00Z')]]);
 
     const off = fakeRepo();
     await new AuditService(off.repo, logger(), stripeListing([]), config({ RECONCILIATION_AUDIT_DAILY: false })).runOnce(
       new Date('2026-12-03T12:00:00Z'),
     );
     expect(off.calls.schedule).toBeUndefined();
+    expect(off.calls.requeuePending).toBeUndefined();
     expect(off.calls.claim).toHaveLength(1); // an audit asked for through the API still runs
   });
 
-  it("copies the day's list from Stripe and writes the comparison onto its own claim", async () => {
+  it("copies the day's list from Stripe with each source's PaymentIntent and status, and writes the comparison onto its own claim", async () => {
     const { repo, calls } = fakeRepo({ claim: { day: '2026-12-02', runId: 'run-1', attempts: 1 } });
     const txns = [
       { id: 'txn_1', source: 'ch_1', type: 'charge', amount: 1000, fee: 59, net: 941, currency: 'usd', created: 1_796_256_000 },
-      { id: 'txn_2', source: { id: 're_1' }, type: 'refund', amount: -500, fee: 0, net: -500, currency: 'usd', created: 1_796_256_100 },
+      { id: 'txn_2', source: { id: 're_1', object: 'refund', payment_intent: 'pi_1', status: 'pending' }, type: 'refund', amount: -500, fee: 0, net: -500, currency: 'usd', created: 1_796_256_100 },
     ] as unknown as Partial<Stripe.BalanceTransaction>[];
     expect(await new AuditService(repo, logger(), stripeListing(txns), config()).runOnce(new Date('2026-12-03T02:00:00Z'))).toBe(
       true,
@@ -94,11 +98,11 @@ describe('AuditService', () => {
     expect(calls.stage[0]).toEqual([
       'run-1',
       [
-        expect.objectContaining({ id: 'txn_1', sourceId: 'ch_1', amount: 1000, fee: 59, net: 941 }),
-        expect.objectContaining({ id: 'txn_2', sourceId: 're_1', type: 'refund', amount: -500 }),
+        expect.objectContaining({ id: 'txn_1', sourceId: 'ch_1', paymentIntentId: null, amount: 1000, fee: 59, net: 941 }),
+        expect.objectContaining({ id: 'txn_2', sourceId: 're_1', paymentIntentId: 'pi_1', sourceStatus: 'pending', type: 'refund', amount: -500 }),
       ],
     ]);
-    expect(calls.compare).toEqual([['run-1', '2026-12-02']]);
+    expect(calls.compare).toEqual([['run-1', '2026-12-02', new Date('2026-12-03T00:00:00Z')]]);
     expect(calls.finish[0]).toEqual([
       '2026-12-02',
       'run-1',
@@ -118,5 +122,15 @@ describe('AuditService', () => {
     expect(overtaken.calls.compare).toBeUndefined();
     expect(overtaken.calls.finish).toBeUndefined();
     expect(overtaken.calls.fail).toBeUndefined();
+  });
+
+  it('gives the day back when the service shuts down during a run, so another replica runs it at once', async () => {
+    const { repo, calls } = fakeRepo({ claim: { day: '2026-12-02', runId: 'run-1', attempts: 1 } });
+    const service = new AuditService(repo, logger(), stripeListing([]), config());
+    await service.onApplicationShutdown();
+    await service.runOnce();
+    expect(calls.release).toEqual([['2026-12-02', 'run-1']]);
+    expect(calls.finish).toBeUndefined();
+    expect(calls.fail).toBeUndefined();
   });
 });

@@ -20,21 +20,36 @@ const audits = new Counter({
   registers: [metricsRegistry],
 });
 
-const lastProblems = new Gauge({
+let latestProblems: (() => Promise<Record<string, number> | undefined>) | undefined;
+
+// Read from the database at each scrape, so every replica exports the same numbers whichever ran the audit.
+new Gauge({
   name: 'payments_reconciliation_audit_problems',
-  help: 'Problems found by the last audit this process finished, by kind (decision 0016)',
+  help: 'Problems found by the latest audit of a whole day, by kind (decision 0016)',
   labelNames: ['problem'],
   registers: [metricsRegistry],
+  async collect() {
+    const problems = await latestProblems?.().catch(() => undefined);
+    if (problems) for (const p of AUDIT_PROBLEMS) this.set({ problem: p }, problems[p] ?? 0);
+  },
 });
 
+/** The run lost its claim (another replica took the day over): it stops without writing anything. */
 class LostClaim extends Error {}
+/** The service is shutting down: the run gives its day back. */
+class Stopping extends Error {}
 
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
+/** A balance transaction listed with its source expanded (a charge, refund or dispute names its PaymentIntent). */
 function copied(t: Stripe.BalanceTransaction): StripeTxn {
+  const source = typeof t.source === 'object' && t.source !== null ? (t.source as { id: string; payment_intent?: unknown; status?: unknown }) : null;
+  const pi = source?.payment_intent;
   return {
     id: t.id,
-    sourceId: typeof t.source === 'string' ? t.source : (t.source?.id ?? null),
+    sourceId: typeof t.source === 'string' ? t.source : (source?.id ?? null),
+    paymentIntentId: typeof pi === 'string' ? pi : typeof pi === 'object' && pi !== null ? (pi as { id: string }).id : null,
+    sourceStatus: typeof source?.status === 'string' ? source.status : null,
     type: t.type,
     amount: t.amount,
     fee: t.fee,
@@ -59,6 +74,7 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
     @Inject(STRIPE) private readonly stripe: Stripe,
     @Inject(APP_CONFIG) private readonly config: PaymentsConfig,
   ) {
+    latestProblems = () => repo.latestCompleteProblems();
     this.loop = new PollLoop({
       intervalMs: config.RECONCILIATION_AUDIT_POLL_MS,
       pass: () => this.runOnce(),
@@ -89,12 +105,12 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
     return auditView(row);
   }
 
-  /** One pass: ask for yesterday's audit when it is time, then run one due audit; true if one ran. */
+  /** One pass: ask for yesterday's audit when it is due, then run one due audit; true if one ran. */
   async runOnce(now = new Date()): Promise<boolean> {
     if (this.config.RECONCILIATION_AUDIT_DAILY) {
-      const sinceMidnight = now.getTime() - dayBounds(dayOf(now)).start.getTime();
-      if (sinceMidnight >= this.config.RECONCILIATION_AUDIT_AFTER_MINUTES * 60_000)
-        await this.repo.schedule(dayOf(now, -1));
+      const dueAt = new Date(dayBounds(dayOf(now)).start.getTime() + this.config.RECONCILIATION_AUDIT_AFTER_MINUTES * 60_000);
+      if (now >= dueAt) await this.repo.schedule(dayOf(now, -1), dueAt);
+      await this.repo.requeuePending(7);
     }
     const claimed = await this.repo.claim(this.config.RECONCILIATION_AUDIT_LEASE_MS);
     if (!claimed) return false;
@@ -105,6 +121,9 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
   private async run(day: string, runId: string, attempts: number): Promise<void> {
     const { start, end } = dayBounds(day);
     const started = Date.now();
+    // A day still going is compared up to this moment on both sides: Stripe lists newest first, so what it creates
+    // while the list is read is not in it, and an entry written meanwhile must not count as unexpected.
+    const until = new Date(Math.min(end.getTime(), Math.floor(started / 1000) * 1000));
     try {
       await this.repo.dropStaleCopies();
       let listed = 0;
@@ -112,11 +131,13 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
       const flush = async () => {
         await this.repo.stage(runId, batch);
         batch = [];
+        if (this.loop.isStopped) throw new Stopping();
         if (!(await this.repo.renew(day, runId, this.config.RECONCILIATION_AUDIT_LEASE_MS))) throw new LostClaim();
       };
       const list = this.stripe.balanceTransactions.list({
-        created: { gte: start.getTime() / 1000, lt: end.getTime() / 1000 },
+        created: { gte: start.getTime() / 1000, lt: until.getTime() / 1000 },
         limit: 100,
+        expand: ['data.source'],
       });
       for await (const txn of list) {
         batch.push(copied(txn));
@@ -124,11 +145,10 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
         if (batch.length >= COPY_BATCH) await flush();
       }
       await flush();
-      const compared = await this.repo.compare(runId, day);
-      const result = { ...compared, dayComplete: Date.now() >= end.getTime(), stripeTransactions: listed };
+      const compared = await this.repo.compare(runId, day, until);
+      const result = { ...compared, dayComplete: until.getTime() >= end.getTime(), stripeTransactions: listed };
       if (!(await this.repo.finish(day, runId, result))) throw new LostClaim();
       audits.inc({ outcome: result.outcome });
-      for (const p of AUDIT_PROBLEMS) lastProblems.set({ problem: p }, result.problems[p]);
       const log = { day, outcome: result.outcome, problems: result.problems, stripeTransactions: listed, ms: Date.now() - started };
       if (result.outcome === 'mismatches')
         this.logger.pino.warn(
@@ -137,17 +157,29 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
         );
       else this.logger.pino.info(log, 'reconciliation audit finished');
     } catch (error) {
-      if (error instanceof LostClaim) {
-        this.logger.pino.info({ day }, 'reconciliation audit taken over by another run; this one stops');
-        return;
-      }
-      audits.inc({ outcome: 'failed' });
-      // 30 s doubling to an hour: Stripe or PostgreSQL is away for a while.
-      const delayMs = Math.min(3_600_000, 30_000 * 2 ** Math.min(attempts - 1, 7));
-      this.logger.pino.warn({ err: error, day, attempts, retryInMs: delayMs }, 'reconciliation audit failed; will retry');
-      await this.repo.fail(day, runId, message(error), delayMs);
+      await this.stopped(day, runId, attempts, error).catch((e: unknown) =>
+        this.logger.pino.warn({ err: e, day }, 'could not record how the reconciliation audit ended; its lease runs out'),
+      );
     } finally {
       await this.repo.dropStaleCopies().catch(() => undefined);
     }
+  }
+
+  /** A run that did not finish: taken over, stopped by the shutdown, or failed (tried again with backoff). */
+  private async stopped(day: string, runId: string, attempts: number, error: unknown): Promise<void> {
+    if (error instanceof LostClaim) {
+      this.logger.pino.info({ day }, 'reconciliation audit taken over by another run; this one stops');
+      return;
+    }
+    if (error instanceof Stopping) {
+      this.logger.pino.info({ day }, 'reconciliation audit interrupted by shutdown; asked for again');
+      await this.repo.release(day, runId);
+      return;
+    }
+    audits.inc({ outcome: 'failed' });
+    // 30 s doubling to an hour: Stripe or PostgreSQL is away for a while.
+    const delayMs = Math.min(3_600_000, 30_000 * 2 ** Math.min(attempts - 1, 7));
+    this.logger.pino.warn({ err: error, day, attempts, retryInMs: delayMs }, 'reconciliation audit failed; will retry');
+    await this.repo.fail(day, runId, message(error), delayMs);
   }
 }

@@ -1,9 +1,12 @@
 import { z } from 'zod';
 
-/** A calendar day as YYYY-MM-DD (UTC): the shape, and a date that exists (2025-02-30 is refused, not a 500). */
+/**
+ * A calendar day as YYYY-MM-DD (UTC): the shape, and a date that exists (2025-02-30 is refused, not a 500), from
+ * 2000 on (before it there are no payments, and PostgreSQL and Stripe refuse some of those dates).
+ */
 export const utcDay = z
   .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD (UTC)')
+  .regex(/^(2\d{3})-\d{2}-\d{2}$/, 'YYYY-MM-DD (UTC), from 2000')
   .refine(
     (d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d),
     'not a date',

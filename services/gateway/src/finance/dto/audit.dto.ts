@@ -1,6 +1,11 @@
 import { z } from 'zod';
 
-export const utcDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD (UTC)');
+/** A calendar day (UTC) from 2000 on that exists: 2025-02-30 is a 400 here, not an error further in. */
+export const utcDay = z
+  .string()
+  .regex(/^2\d{3}-\d{2}-\d{2}$/, 'YYYY-MM-DD (UTC), from 2000')
+  // (zod runs the refinement even when the pattern failed: an unparsable string must not throw here.)
+  .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'not a date');
 
 /** Ask for a day's audit of the reconciliation entries against Stripe (decision 0016). */
 export const auditBody = z.object({ day: utcDay }).strict();
