@@ -9,7 +9,15 @@ export type PaymentId = Brand<string, 'PaymentId'>;
 export type ReaderId = Brand<string, 'ReaderId'>;
 export type Sku = Brand<string, 'Sku'>;
 
-const id = <B extends string>() => z.string().min(1).max(128) as unknown as z.ZodType<Brand<string, B>, z.ZodTypeDef, string>;
+// No control characters: PostgreSQL refuses a NUL in text (a 500 instead of a 400), and a newline in an id would
+// forge log lines.
+const id = <B extends string>() =>
+  z
+    .string()
+    .min(1)
+    .max(128)
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+    .regex(/^[^\u0000-\u001f\u007f]+$/, 'no control characters') as unknown as z.ZodType<Brand<string, B>, z.ZodTypeDef, string>;
 export const orderId = id<'OrderId'>();
 export const storeId = id<'StoreId'>();
 export const customerId = id<'CustomerId'>();

@@ -23,6 +23,8 @@ export interface ServiceDefinition<S extends ServiceConfigSchema> {
   edge?: boolean;
   /** Builds the root module from the validated config and the process logger. */
   module: (config: z.infer<S>, logger: JsonLogger) => DynamicModule;
+  /** The body of every error answer (the gateway's public shape); unset: Nest's, and each service's `ApiError`. */
+  errorBody?: (status: number, body: unknown) => object;
   /** Service-specific HTTP set-up before listening (body limits, raw bodies, CORS). */
   configureApp?: (app: NestExpressApplication, config: z.infer<S>) => void;
 }
@@ -59,7 +61,7 @@ export async function bootstrapService<S extends ServiceConfigSchema>(
     app.disable('x-powered-by');
     def.configureApp?.(app, config);
     app.enableShutdownHooks();
-    app.useGlobalFilters(new RetryableErrorsFilter(app.get(HttpAdapterHost).httpAdapter, logger));
+    app.useGlobalFilters(new RetryableErrorsFilter(app.get(HttpAdapterHost).httpAdapter, logger, def.errorBody));
     if (!def.edge) {
       app
         .connectMicroservice({ strategy: app.get(KafkaConsumerServer) }, { deferInitialization: true })

@@ -22,6 +22,11 @@ describe('gateway edges', () => {
       // Slow enough to trip the gateway's 300 ms upstream timeout.
       setTimeout(() => {
         res.setHeader('content-type', 'application/json');
+        // A service's own error bodies ({ error: { code, message, details } }), for the public shape.
+        if (req.url?.includes('/customers/refused/'))
+          return void res.writeHead(422).end(JSON.stringify({ error: { code: 'stripe_rejected', message: 'Stripe said no', details: { param: 'customer' } } }));
+        if (req.url?.includes('/customers/invalid/'))
+          return void res.writeHead(400).end(JSON.stringify({ error: { code: 'invalid_request', message: 'the request is invalid', details: [{ field: 'email', message: 'an email' }] } }));
         res.end(JSON.stringify({ orders: [], nextCursor: null }));
       }, req.url?.includes('/customers/slow') ? 1500 : 0);
     });
@@ -106,6 +111,34 @@ describe('gateway edges', () => {
   it('refuses an oversized body with 413 before it is parsed', async () => {
     const res = await call('big_body', '/v1/checkout', { method: 'POST', body: JSON.stringify({ pad: 'x'.repeat(4096) }) });
     expect(res.status).toBe(413);
+  });
+
+  it('answers every error in the one public shape, whoever raised it, and 405 with Allow for a method a path does not take', async () => {
+    const shaped = async (res: Response) => ({ status: res.status, body: (await res.json()) as Record<string, unknown> });
+    const cases: [string, Promise<Response>, number, string][] = [
+      ['no token', fetch(`${gateway.url}/v1/orders`), 401, 'unauthorized'],
+      ['role not allowed', call('shape_403', '/v1/finance/reconciliation'), 403, 'forbidden'],
+      ['unknown route', call('shape_404', '/v1/nothing-here'), 404, 'not_found'],
+      ['invalid body', call('shape_400', '/v1/checkout', { method: 'POST', body: JSON.stringify({ lines: 'x' }) }), 400, 'invalid_request'],
+      ['body too large', call('shape_413', '/v1/checkout', { method: 'POST', body: JSON.stringify({ pad: 'x'.repeat(4096) }) }), 413, 'payload_too_large'],
+      ['upstream too slow', call('slow', '/v1/me/loyalty'), 504, 'gateway_timeout'],
+      ['refused by a service', call('refused', '/v1/me/customer', { method: 'POST' }), 422, 'stripe_rejected'],
+      ['invalid for a service', call('invalid', '/v1/me/customer', { method: 'POST' }), 400, 'invalid_request'],
+      ['method not allowed', call('shape_405', '/v1/checkout', { method: 'DELETE' }), 405, 'method_not_allowed'],
+    ];
+    for (const [what, pending, status, code] of cases) {
+      const { status: got, body } = await shaped(await pending);
+      expect([what, got, body.statusCode, body.error, typeof body.message]).toEqual([what, status, status, code, 'string']);
+    }
+    const refused = await shaped(await call('refused', '/v1/me/customer', { method: 'POST' }));
+    expect(refused.body.details).toEqual({ param: 'customer' });
+    const invalid = await shaped(await call('invalid', '/v1/me/customer', { method: 'POST' }));
+    expect(invalid.body.issues).toEqual([{ path: 'email', message: 'an email' }]);
+    const own = await shaped(await call('shape_400b', '/v1/checkout', { method: 'POST', body: JSON.stringify({ lines: 'x' }) }));
+    expect(own.body.issues).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'lines' })]));
+    const wrongMethod = await call('shape_405b', '/v1/orders/ord_1', { method: 'PUT' });
+    expect(wrongMethod.headers.get('allow')).toBe('GET, HEAD');
+    expect((await call('shape_405c', '/v1/orders/ord_1/cancel', { method: 'GET' })).headers.get('allow')).toBe('POST');
   });
 
   it('echoes a sane correlation id and replaces one that could inject into logs', async () => {

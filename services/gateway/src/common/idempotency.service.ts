@@ -1,7 +1,8 @@
-import { ConflictException, Inject, Injectable, UnprocessableEntityException } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { REDIS } from '@omnipay/platform';
 import { createHash } from 'node:crypto';
 import type Redis from 'ioredis';
+import { apiError } from './public-error';
 
 export interface StoredResponse<T> {
   status: number;
@@ -10,6 +11,11 @@ export interface StoredResponse<T> {
 }
 
 const TTL_S = 24 * 3600;
+
+/** The shape every client Idempotency-Key must have (the OpenAPI documents the same pattern). */
+export function checkIdempotencyKey(key: string): void {
+  if (!/^[A-Za-z0-9_.:-]{1,255}$/.test(key)) throw apiError(422, 'invalid_idempotency_key', 'Idempotency-Key must be 1–255 letters, digits or _ . : -');
+}
 
 /**
  * Client `Idempotency-Key`s, per client and operation, in Redis. The first request with a key runs; a repeat
@@ -24,17 +30,17 @@ export class IdempotencyService {
 
   async run<T>(scope: string, key: string | undefined, request: unknown, work: () => Promise<{ status: number; body: T }>): Promise<StoredResponse<T>> {
     if (key === undefined) return { ...(await work()), replayed: false };
-    if (!/^[A-Za-z0-9_.:-]{1,255}$/.test(key)) throw new UnprocessableEntityException('Idempotency-Key must be 1–255 letters, digits or _ . : -');
+    checkIdempotencyKey(key);
     const redisKey = `idem:${scope}:${key}`;
     const fingerprint = createHash('sha256').update(JSON.stringify(request)).digest('hex');
     const claimed = await this.redis.set(redisKey, JSON.stringify({ state: 'running', fingerprint }), 'EX', TTL_S, 'NX');
     if (claimed !== 'OK') {
       const stored = JSON.parse((await this.redis.get(redisKey)) ?? '{}') as { state?: string; fingerprint?: string; status?: number; body?: T };
       if (stored.fingerprint && stored.fingerprint !== fingerprint) {
-        throw new UnprocessableEntityException('this Idempotency-Key was used with a different request');
+        throw apiError(422, 'idempotency_key_reused', 'this Idempotency-Key was used with a different request');
       }
       if (stored.state === 'done') return { status: stored.status as number, body: stored.body as T, replayed: true };
-      throw new ConflictException('a request with this Idempotency-Key is in progress; retry shortly');
+      throw apiError(409, 'idempotency_key_in_use', 'a request with this Idempotency-Key is in progress; retry shortly');
     }
     try {
       const result = await work();

@@ -1,16 +1,27 @@
 import { BadRequestException } from '@nestjs/common';
+import { nulCharacters } from '@omnipay/platform';
 import type { z } from 'zod';
 
-/** Parses client input; a failure is a 400 listing each bad field (`path: message`). */
-export function parseInput<S extends z.ZodTypeAny>(schema: S, input: unknown): z.infer<S> {
+/**
+ * Parses client input; a failure is a 400 listing each bad field (`path: message`). `where` names the input itself
+ * when it is not a body (a path parameter): an issue about the whole value is reported under that name.
+ */
+export function parseInput<S extends z.ZodTypeAny>(schema: S, input: unknown, where = '(body)'): z.infer<S> {
+  const nul = nulCharacters(input);
+  if (nul.length > 0) {
+    throw new BadRequestException({
+      error: 'invalid_request',
+      message: 'the request is invalid',
+      issues: nul.map((path) => ({ path: path === '(body)' ? where : path, message: 'must not contain NUL characters' })),
+    });
+  }
   const result = schema.safeParse(input ?? {});
   // eslint-disable-next-line @typescript-eslint/no-unsafe-return -- z.infer of a generic schema is opaque here
   if (result.success) return result.data;
   throw new BadRequestException({
-    statusCode: 400,
     error: 'invalid_request',
     message: 'the request is invalid',
-    issues: result.error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message })),
+    issues: result.error.issues.map((i) => ({ path: i.path.join('.') || where, message: i.message })),
   });
 }
 
@@ -31,10 +42,9 @@ export function rejectClientPrices(body: unknown): void {
   const fields = priceFields(body);
   if (fields.length > 0) {
     throw new BadRequestException({
-      statusCode: 400,
       error: 'client_price_rejected',
       message: `prices are computed by the server; remove ${fields.map((f) => `'${f}'`).join(', ')} from the request`,
-      fields,
+      issues: fields.map((path) => ({ path, message: 'prices are computed by the server' })),
     });
   }
 }

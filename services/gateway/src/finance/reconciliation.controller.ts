@@ -65,6 +65,6 @@ export class ReconciliationController {
 
   @Get('reconciliation/audits/:day')
   audit(@Param('day') day: string) {
-    return this.upstream.expectOk('payments', 'GET', `/reconciliation/audits/${encodeURIComponent(parseInput(utcDay, day))}`);
+    return this.upstream.expectOk('payments', 'GET', `/reconciliation/audits/${encodeURIComponent(parseInput(utcDay, day, 'day'))}`);
   }
 }

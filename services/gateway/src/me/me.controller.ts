@@ -1,11 +1,10 @@
 import { Body, Controller, Get, Headers, HttpCode, Post } from '@nestjs/common';
 import type { Claims } from '@omnipay/auth';
-import { z } from 'zod';
 import { CurrentUser, Roles } from '../auth/auth.decorators';
+import { checkIdempotencyKey } from '../common/idempotency.service';
 import { parseInput } from '../common/validation';
 import { UpstreamClient } from '../upstream/upstream.client';
-
-const ephemeralKeyBody = z.object({ apiVersion: z.string().regex(/^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$/, 'a Stripe API version') }).strict();
+import { ephemeralKeyBody } from './dto/me.dto';
 
 /**
  * The app channel's customer endpoints (PaymentSheet): always for the signed-in customer, never for an id
@@ -38,6 +37,7 @@ export class MeController {
 
   @Post('setup-intents')
   setupIntent(@CurrentUser() user: Claims, @Headers('idempotency-key') key: string | undefined) {
+    if (key !== undefined) checkIdempotencyKey(key);
     return this.upstream.expectOk('payments', 'POST', this.path(user, 'setup-intents'), {}, key ? { 'idempotency-key': `me.${user.sub}.${key}` } : {});
   }
 

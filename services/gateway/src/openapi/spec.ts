@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { zodToJsonSchema } from 'zod-to-json-schema';
 import { checkoutBody, checkoutResponse } from '../checkout/dto/checkout.dto';
 import { auditBody } from '../finance/dto/audit.dto';
+import { ephemeralKeyBody } from '../me/dto/me.dto';
 import { refundBody } from '../orders/dto/refund.dto';
 import { captureBody, payOnReaderBody, posOrderBody, registerReaderBody, storeBody } from '../pos/dto/pos.dto';
 
@@ -15,8 +16,8 @@ interface Route {
   response?: z.ZodTypeAny;
   idempotent?: boolean;
   params?: string[];
-  /** the success status when not 200 (201 created, 202 accepted) */
-  status?: '201' | '202';
+  /** the success status: by default 201 for a POST (Nest's default), 200 for a GET */
+  status?: '200' | '201' | '202';
 }
 
 /**
@@ -34,14 +35,13 @@ export const routes: Route[] = [
     body: checkoutBody,
     response: checkoutResponse,
     idempotent: true,
-    status: '201',
   },
   { method: 'get', path: '/v1/orders', summary: "List orders: a customer's own, a store's for its staff", roles: ['customer', 'cashier', 'manager', 'admin'] },
   { method: 'get', path: '/v1/orders/{id}', summary: 'One order with lines, status, payment summary and history', roles: ['customer', 'cashier', 'manager', 'admin'], params: ['id'] },
-  { method: 'post', path: '/v1/orders/{id}/cancel', summary: 'Cancel an unpaid order (releases its stock; its PaymentIntent is cancelled at Stripe, so it can no longer be paid)', roles: ['customer', 'cashier', 'manager', 'admin'], params: ['id'] },
-  { method: 'post', path: '/v1/orders/{id}/ready-for-pickup', summary: 'Staff: a pickup order is ready at the store', roles: ['cashier', 'manager', 'admin'], params: ['id'] },
-  { method: 'post', path: '/v1/orders/{id}/picked-up', summary: 'Staff: the customer collected the order', roles: ['cashier', 'manager', 'admin'], params: ['id'] },
-  { method: 'post', path: '/v1/orders/{id}/fulfilled', summary: 'Staff: a shipped order was fulfilled', roles: ['cashier', 'manager', 'admin'], params: ['id'] },
+  { method: 'post', path: '/v1/orders/{id}/cancel', summary: 'Cancel an unpaid order (releases its stock; its PaymentIntent is cancelled at Stripe, so it can no longer be paid)', roles: ['customer', 'cashier', 'manager', 'admin'], params: ['id'], status: '200' },
+  { method: 'post', path: '/v1/orders/{id}/ready-for-pickup', summary: 'Staff: a pickup order is ready at the store', roles: ['cashier', 'manager', 'admin'], params: ['id'], status: '200' },
+  { method: 'post', path: '/v1/orders/{id}/picked-up', summary: 'Staff: the customer collected the order', roles: ['cashier', 'manager', 'admin'], params: ['id'], status: '200' },
+  { method: 'post', path: '/v1/orders/{id}/fulfilled', summary: 'Staff: a shipped order was fulfilled', roles: ['cashier', 'manager', 'admin'], params: ['id'], status: '200' },
   {
     method: 'post',
     path: '/v1/orders/{id}/refunds',
@@ -51,8 +51,8 @@ export const routes: Route[] = [
     params: ['id'],
     idempotent: true,
   },
-  { method: 'post', path: '/v1/me/customer', summary: 'App: get or create my Stripe customer', roles: ['customer'] },
-  { method: 'post', path: '/v1/me/ephemeral-keys', summary: 'App: ephemeral key for PaymentSheet', roles: ['customer'], body: z.object({ apiVersion: z.string() }) },
+  { method: 'post', path: '/v1/me/customer', summary: 'App: get or create my Stripe customer', roles: ['customer'], status: '200' },
+  { method: 'post', path: '/v1/me/ephemeral-keys', summary: 'App: ephemeral key for PaymentSheet', roles: ['customer'], body: ephemeralKeyBody },
   { method: 'post', path: '/v1/me/customer-sessions', summary: 'App: customer session for PaymentSheet', roles: ['customer'] },
   { method: 'post', path: '/v1/me/setup-intents', summary: 'App: SetupIntent to save a card', roles: ['customer'], idempotent: true },
   { method: 'get', path: '/v1/me/payment-methods', summary: 'App: my saved cards', roles: ['customer'] },
@@ -63,8 +63,8 @@ export const routes: Route[] = [
   { method: 'get', path: '/v1/pos/readers', summary: "POS: the store's readers with status and current action", roles: ['cashier', 'manager'] },
   { method: 'post', path: '/v1/pos/readers', summary: 'POS: register a reader to the store', roles: ['manager'], body: registerReaderBody, idempotent: true },
   { method: 'get', path: '/v1/pos/readers/{readerId}/payments/{actionId}', summary: 'POS: one reader payment', roles: ['cashier', 'manager'], params: ['readerId', 'actionId'] },
-  { method: 'post', path: '/v1/pos/readers/{readerId}/payments/{actionId}/capture', summary: 'POS: capture an authorised reader payment (optionally less)', roles: ['cashier', 'manager'], body: captureBody, params: ['readerId', 'actionId'] },
-  { method: 'post', path: '/v1/pos/readers/{readerId}/cancel-action', summary: "POS: cancel what the reader is doing", roles: ['cashier', 'manager'], params: ['readerId'] },
+  { method: 'post', path: '/v1/pos/readers/{readerId}/payments/{actionId}/capture', summary: 'POS: capture an authorised reader payment (optionally less)', roles: ['cashier', 'manager'], body: captureBody, params: ['readerId', 'actionId'], status: '200' },
+  { method: 'post', path: '/v1/pos/readers/{readerId}/cancel-action', summary: "POS: cancel what the reader is doing", roles: ['cashier', 'manager'], params: ['readerId'], status: '200' },
   { method: 'post', path: '/v1/pos/connection-tokens', summary: "POS: Terminal SDK connection token scoped to the store's location", roles: ['cashier', 'manager'] },
   { method: 'post', path: '/v1/admin/stores', summary: 'Admin: open a store (a Terminal location)', roles: ['admin'], body: storeBody },
   { method: 'get', path: '/v1/finance/reconciliation', summary: 'Reconciliation entries (gross, fee, net per charge, refund, dispute), paged', roles: ['finance', 'admin'] },
@@ -92,34 +92,58 @@ export const routes: Route[] = [
   },
 ];
 
+export const successStatus = (r: Route): string => r.status ?? (r.method === 'post' ? '201' : '200');
+
+/** What the gateway serves besides the client API: probes, metrics and these documents. */
+export const operationalRoutes: { method: 'get'; path: string }[] = [
+  '/health',
+  '/health/live',
+  '/health/ready',
+  '/metrics',
+  '/openapi.json',
+  '/docs',
+].map((path) => ({ method: 'get', path }));
+
 const error = { $ref: '#/components/schemas/Error' };
 
 export function buildOpenApi(): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
+    const failure = (description: string) => ({ description, content: { 'application/json': { schema: error } } });
     const responses: Record<string, unknown> = {
-      [r.status ?? '200']: {
+      [successStatus(r)]: {
         description: 'OK',
         ...(r.response ? { content: { 'application/json': { schema: zodToJsonSchema(r.response as z.ZodType, { target: 'openApi3' }) } } } : {}),
       },
-      '400': { description: 'Invalid request (each bad field listed)', content: { 'application/json': { schema: error } } },
-      '429': { description: 'Rate limit exceeded (Retry-After)' },
-      '502': { description: 'A service or Stripe failed; retry with the same Idempotency-Key' },
-      '503': { description: 'Busy (Stripe rate-limiting, a hot row, a dependency restarting): retry after Retry-After seconds with the same Idempotency-Key' },
-      '504': { description: 'A service did not answer in time' },
+      '400': failure('Invalid request: `issues` names each bad field'),
+      ...(r.roles === 'public'
+        ? {}
+        : {
+            '401': failure('Missing or invalid bearer token'),
+            '403': failure('Role not allowed'),
+            '404': failure("Not found, or someone else's"),
+          }),
+      ...(r.method === 'post'
+        ? {
+            '409': failure('Conflicts with the state of the object, or the Idempotency-Key is in use by a request still running'),
+            '413': failure('Request body too large'),
+            '422': failure('Valid, but refused: Stripe refused it, or the object cannot do it (`error` says which)'),
+          }
+        : {}),
+      '429': failure('Rate limit exceeded (Retry-After)'),
+      '502': failure('A service or Stripe failed; retry with the same Idempotency-Key'),
+      '503': failure('Busy (Stripe rate-limiting, a hot row, a dependency restarting): retry after Retry-After seconds with the same Idempotency-Key'),
+      '504': failure('A service did not answer in time'),
     };
-    if (r.roles !== 'public') {
-      responses['401'] = { description: 'Missing or invalid bearer token' };
-      responses['403'] = { description: 'Role not allowed' };
-      if (r.params) responses['404'] = { description: "Not found, or someone else's" };
-    }
     paths[r.path] ??= {};
     paths[r.path][r.method] = {
       summary: r.summary,
       ...(r.roles === 'public' ? { security: [] } : { description: `Roles: ${r.roles.join(', ')}` }),
       parameters: [
         ...(r.params ?? []).map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
-        ...(r.idempotent ? [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 } }] : []),
+        ...(r.idempotent
+          ? [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,255}$' } }]
+          : []),
       ],
       ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: zodToJsonSchema(r.body as z.ZodType, { target: 'openApi3' }) } } } } : {}),
       responses,
@@ -142,7 +166,18 @@ export function buildOpenApi(): Record<string, unknown> {
       schemas: {
         Error: {
           type: 'object',
-          properties: { statusCode: { type: 'integer' }, error: { type: 'string' }, message: { type: 'string' }, issues: { type: 'array', items: { type: 'object' } } },
+          description: 'Every error answer of the API. Branch on `error`, a stable snake_case code.',
+          required: ['statusCode', 'error', 'message'],
+          properties: {
+            statusCode: { type: 'integer' },
+            error: { type: 'string', pattern: '^[a-z0-9_]+$' },
+            message: { type: 'string' },
+            issues: {
+              type: 'array',
+              items: { type: 'object', required: ['path', 'message'], properties: { path: { type: 'string' }, message: { type: 'string' } } },
+            },
+            details: { description: 'what else the code comes with (the SKUs out of stock, the decline code, …)' },
+          },
         },
       },
     },

@@ -1,8 +1,9 @@
-import { BadRequestException, Injectable, NotFoundException, UnprocessableEntityException } from '@nestjs/common';
+import { Injectable, NotFoundException } from '@nestjs/common';
 import type { Claims } from '@omnipay/auth';
 import { UpstreamClient } from '../upstream/upstream.client';
 import type { RefundBody } from './dto/refund.dto';
 import { canRefund, canSee, type OrderScope } from './order-access';
+import { apiError } from '../common/public-error';
 
 type Order = OrderScope & { payment?: { paymentId: string | null } } & Record<string, unknown>;
 type StaffAction = 'ready-for-pickup' | 'picked-up' | 'fulfilled' | 'cancel';
@@ -36,7 +37,7 @@ export class OrdersService {
     }
     if (query.storeId) return this.upstream.expectOk('orders', 'GET', `/stores/${encodeURIComponent(query.storeId)}/orders${qs}`);
     if (query.customerId) return this.upstream.expectOk('orders', 'GET', `/customers/${encodeURIComponent(query.customerId)}/orders${qs}`);
-    throw new BadRequestException('admins list orders by storeId or customerId');
+    throw apiError(400, 'filter_required', 'admins list orders by storeId or customerId');
   }
 
   async act(user: Claims, orderId: string, action: StaffAction, reason?: string): Promise<unknown> {
@@ -51,9 +52,9 @@ export class OrdersService {
   async refund(user: Claims, orderId: string, body: RefundBody, idempotencyKey: string | undefined): Promise<unknown> {
     // A counter return of an online order: the manager may refund it without otherwise seeing that store's orders.
     const order = await this.fetchIf(orderId, (o) => canRefund(user, o));
-    if (!idempotencyKey) throw new BadRequestException('an Idempotency-Key header is required for refunds');
+    if (!idempotencyKey) throw apiError(400, 'idempotency_key_required', 'an Idempotency-Key header is required for refunds');
     const paymentId = order.payment?.paymentId;
-    if (!paymentId) throw new UnprocessableEntityException('this order has no payment to refund');
+    if (!paymentId) throw apiError(422, 'no_payment', 'this order has no payment to refund');
     // Items returned at a counter go back into that store's stock; online returns to the order's own location.
     const returnStoreId = body.items.length > 0 ? (user.storeId ?? order.storeId) : null;
     return this.upstream.expectOk('payments', 'POST', `/payments/${encodeURIComponent(paymentId)}/refunds`, {

@@ -4,6 +4,7 @@ import { CurrentUser, Roles } from '../auth/auth.decorators';
 import { parseInput, rejectClientPrices } from '../common/validation';
 import { captureBody, idParam, payOnReaderBody, posOrderBody, registerReaderBody, storeBody } from './dto/pos.dto';
 import { PosService } from './pos.service';
+import { checkIdempotencyKey } from '../common/idempotency.service';
 
 /** Store staff at the counter. Customers and finance never reach these routes (403 by role). */
 @Roles('cashier', 'manager')
@@ -14,18 +15,19 @@ export class PosController {
   @Post('orders')
   placeOrder(@CurrentUser() user: Claims, @Body() raw: unknown, @Headers('idempotency-key') key?: string) {
     rejectClientPrices(raw);
+    if (key !== undefined) checkIdempotencyKey(key);
     return this.pos.placeOrder(user, parseInput(posOrderBody, raw), key);
   }
 
   @Post('orders/:orderId/pay')
   pay(@CurrentUser() user: Claims, @Param('orderId') orderId: string, @Body() raw: unknown) {
     const body = parseInput(payOnReaderBody, raw);
-    return this.pos.payOnReader(user, parseInput(idParam, orderId), body.readerId, body.amountToCapture);
+    return this.pos.payOnReader(user, parseInput(idParam, orderId, 'orderId'), body.readerId, body.amountToCapture);
   }
 
   @Get('orders/:orderId/reader-payments')
   readerPayments(@CurrentUser() user: Claims, @Param('orderId') orderId: string) {
-    return this.pos.readerPayments(user, parseInput(idParam, orderId));
+    return this.pos.readerPayments(user, parseInput(idParam, orderId, 'orderId'));
   }
 
   @Get('readers')
@@ -36,24 +38,25 @@ export class PosController {
   @Roles('manager')
   @Post('readers')
   registerReader(@CurrentUser() user: Claims, @Body() raw: unknown, @Headers('idempotency-key') key?: string) {
+    if (key !== undefined) checkIdempotencyKey(key);
     return this.pos.registerReader(user, parseInput(registerReaderBody, raw), key);
   }
 
   @Get('readers/:readerId/payments/:actionId')
   action(@CurrentUser() user: Claims, @Param('readerId') readerId: string, @Param('actionId') actionId: string) {
-    return this.pos.readerAction(user, parseInput(idParam, readerId), parseInput(idParam, actionId));
+    return this.pos.readerAction(user, parseInput(idParam, readerId, 'readerId'), parseInput(idParam, actionId, 'actionId'));
   }
 
   @Post('readers/:readerId/payments/:actionId/capture')
   @HttpCode(200)
   capture(@CurrentUser() user: Claims, @Param('readerId') readerId: string, @Param('actionId') actionId: string, @Body() raw: unknown) {
-    return this.pos.capture(user, parseInput(idParam, readerId), parseInput(idParam, actionId), parseInput(captureBody, raw).amountToCapture);
+    return this.pos.capture(user, parseInput(idParam, readerId, 'readerId'), parseInput(idParam, actionId, 'actionId'), parseInput(captureBody, raw).amountToCapture);
   }
 
   @Post('readers/:readerId/cancel-action')
   @HttpCode(200)
   cancelAction(@CurrentUser() user: Claims, @Param('readerId') readerId: string) {
-    return this.pos.cancelAction(user, parseInput(idParam, readerId));
+    return this.pos.cancelAction(user, parseInput(idParam, readerId, 'readerId'));
   }
 
   @Post('connection-tokens')

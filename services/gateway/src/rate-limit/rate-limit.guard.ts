@@ -1,10 +1,11 @@
-import { CanActivate, ExecutionContext, HttpException, HttpStatus, Inject, Injectable } from '@nestjs/common';
+import { CanActivate, ExecutionContext, HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, REDIS } from '@omnipay/platform';
 import type { Response } from 'express';
 import type Redis from 'ioredis';
 import type { AuthedRequest } from '../auth/auth.decorators';
 import { isOperationalPath } from '../auth/auth.guard';
 import type { GatewayConfig } from '../config';
+import { apiError } from '../common/public-error';
 
 /** One command per request (not MULTI, INCR, PEXPIRE, EXEC): the window's key expires a second after it ends. */
 const COUNT_IN_WINDOW = `local n = redis.call('INCR', KEYS[1])
@@ -42,7 +43,7 @@ export class RateLimitGuard implements CanActivate {
     res.setHeader('RateLimit-Remaining', String(Math.max(0, limit - count)));
     if (count > limit) {
       res.setHeader('Retry-After', String(60 - Math.floor((Date.now() / 1000) % 60)));
-      throw new HttpException({ statusCode: 429, error: 'Too Many Requests', message: 'rate limit exceeded' }, HttpStatus.TOO_MANY_REQUESTS);
+      throw apiError(HttpStatus.TOO_MANY_REQUESTS, 'rate_limited', 'rate limit exceeded; retry after Retry-After seconds');
     }
     return true;
   }
