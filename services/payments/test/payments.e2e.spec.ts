@@ -616,6 +616,37 @@ describe('payments end to end (emulator → events → payments → Kafka)', () 
     expect((await post(s, '/payments', { orderId, amount: 1800, currency: 'usd', channel: 'web', storeId: 'store_1', customerId: 'cust_1' })).status).toBe(409);
   });
 
+  it('refuses a first payment for an order it knows as cancelled without creating a PaymentIntent, and cancels one created in a race with the cancellation', async () => {
+    const pay = `"${s.w.schema}_pay"`;
+    const cancelled = order();
+    await publishOrderCancelled(s, cancelled, 'customer_cancelled');
+    await eventually(
+      () => s.db.scalar(`SELECT count(*) FROM ${pay}.cancelled_orders WHERE order_id = $1`, [cancelled]),
+      (n) => n === 1,
+      { what: 'payments to know the order as cancelled' },
+    );
+    const refused = await post(s, '/payments', { orderId: cancelled, amount: 1200, currency: 'usd', channel: 'web' });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.code).toBe('order_cancelled');
+    expect((await s.stripe.paymentIntents.list({ limit: 100 })).data.filter((p) => p.metadata.orderId === cancelled)).toHaveLength(0);
+    expect(await s.db.scalar(`SELECT count(*) FROM ${pay}.payments WHERE order_id = $1`, [cancelled])).toBe(0);
+
+    // The race: the create's insert did not see the cancellation, the consumer's transaction did not see the payment
+    // (here: the payment is created first, then the order is remembered as cancelled without any request).
+    const raced = order();
+    const created = await createWeb(raced, 1300);
+    await s.db.query(`INSERT INTO ${pay}.cancelled_orders (order_id, reason, cause_message_id) VALUES ($1, 'customer_cancelled', $2)`, [
+      raced,
+      randomUUID(),
+    ]);
+    expect(await s.db.scalar(`SELECT count(*) FROM ${pay}.payment_cancellations WHERE payment_id = $1`, [created.paymentId])).toBe(0);
+    await eventually(
+      async () => (await s.stripe.paymentIntents.retrieve(created.paymentIntentId)).status,
+      (status) => status === 'canceled',
+      { timeoutMs: 30_000, what: 'the PaymentIntent created in the race to be canceled by the sweep' },
+    );
+  });
+
   it('forgets applied Stripe event ids after STRIPE_EVENT_DEDUP_DAYS and stored idempotent answers after IDEMPOTENT_REQUESTS_RETENTION_HOURS', async () => {
     const schema = `"${s.w.schema}_pay"`;
     const t = (days: number) => new Date(Date.now() - days * 86_400_000);

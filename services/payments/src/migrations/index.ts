@@ -7,6 +7,7 @@ import { RetentionIndexes1720000000005 } from './1720000000005-retention-indexes
 import { CancelledOrders1720000000006 } from './1720000000006-cancelled-orders';
 import { ReconciliationAudits1720000000007 } from './1720000000007-reconciliation-audits';
 import { ReconciliationAuditSources1720000000008 } from './1720000000008-reconciliation-audit-sources';
+import { CancelledOrdersRecent1720000000009 } from './1720000000009-cancelled-orders-recent';
 
 /** Every payments migration, in order: the service and the tests that build its schema use this one list. */
 export const paymentsMigrations = [
@@ -19,4 +20,5 @@ export const paymentsMigrations = [
   CancelledOrders1720000000006,
   ReconciliationAudits1720000000007,
   ReconciliationAuditSources1720000000008,
+  CancelledOrdersRecent1720000000009,
 ];

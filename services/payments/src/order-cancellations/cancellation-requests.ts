@@ -45,3 +45,21 @@ export async function requestIfOrderCancelled(m: EntityManager, paymentId: strin
   );
   return rows[0]?.cancelled === true;
 }
+
+/**
+ * Requests the cancellation of open payments of orders cancelled in the last `withinMs` that have none: a create
+ * that raced the cancellation (its insert did not see the order cancelled yet, the consumer did not see the
+ * payment yet). Returns how many it found.
+ */
+export async function requestForRaces(m: EntityManager, withinMs: number): Promise<number> {
+  const rows = await m.query<{ payment_id: string }[]>(
+    `INSERT INTO payment_cancellations (payment_id, order_id, order_reason, cause_message_id)
+     SELECT p.id, p.order_id, c.reason, c.cause_message_id
+       FROM cancelled_orders c JOIN payments p ON p.order_id = c.order_id
+      WHERE c.cancelled_at > now() - $1 * interval '1 millisecond' AND p.status NOT IN ('succeeded', 'canceled')
+     ON CONFLICT (payment_id) DO NOTHING
+     RETURNING payment_id`,
+    [withinMs],
+  );
+  return rows.length;
+}

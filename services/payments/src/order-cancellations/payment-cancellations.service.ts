@@ -17,7 +17,7 @@ import {
   stripeReason,
   type SettledStep,
 } from './cancellation-steps';
-import { recordCancelledOrders, type CancelledOrder } from './cancellation-requests';
+import { recordCancelledOrders, requestForRaces, type CancelledOrder } from './cancellation-requests';
 
 interface Claimed {
   payment_id: string;
@@ -32,6 +32,9 @@ interface Claimed {
  * lease outlasts a Stripe call with all its retries (STRIPE_TIMEOUT_MS × (STRIPE_MAX_NETWORK_RETRIES + 1)).
  */
 const BATCH = 10;
+
+/** How far back each pass looks for a payment created in a race with its order's cancellation (milliseconds apart). */
+const RACE_WINDOW_MS = 10 * 60_000;
 
 const cancellations = new Counter({
   name: 'payments_order_cancellations_total',
@@ -88,6 +91,8 @@ export class PaymentCancellations implements OnApplicationBootstrap, OnApplicati
 
   /** One pass over due requests; returns how many were claimed. */
   async runOnce(): Promise<number> {
+    const raced = await requestForRaces(this.dataSource.manager, RACE_WINDOW_MS);
+    if (raced > 0) this.logger.pino.info({ payments: raced }, 'payments created in a race with their order\'s cancellation; cancelling them');
     const leaseMs = 2 * this.config.STRIPE_TIMEOUT_MS * (this.config.STRIPE_MAX_NETWORK_RETRIES + 1) + 10_000;
     const result = await this.dataSource.query<[Claimed[], number] | Claimed[]>(
       `UPDATE payment_cancellations

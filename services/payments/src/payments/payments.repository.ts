@@ -45,7 +45,10 @@ export class PaymentsRepository {
     return rows.map(toPayment);
   }
 
-  /** Inserts the attempt if new; returns the stored row either way (the first writer wins). */
+  /**
+   * Inserts the attempt if new; returns the stored row either way (the first writer wins), or `order_cancelled`
+   * for a new attempt of an order payments was told is cancelled (checked in the same statement: no round trip).
+   */
   async insertAttempt(
     m: EntityManager,
     p: Pick<
@@ -61,10 +64,12 @@ export class PaymentsRepository {
       | 'captureMethod'
       | 'setupFutureUsage'
     >,
-  ): Promise<Payment> {
+  ): Promise<Payment | 'order_cancelled'> {
     const inserted = await m.query<Record<string, unknown>[]>(
       `INSERT INTO payments (id, order_id, attempt, channel, store_id, customer_id, amount, currency, capture_method, setup_future_usage, status)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,'creating') ON CONFLICT (order_id, attempt) DO NOTHING RETURNING *`,
+       SELECT $1,$2,$3,$4,$5,$6,$7,$8,$9,$10,'creating'
+        WHERE NOT EXISTS (SELECT 1 FROM cancelled_orders WHERE order_id = $2)
+       ON CONFLICT (order_id, attempt) DO NOTHING RETURNING *`,
       [
         p.id,
         p.orderId,
@@ -79,12 +84,13 @@ export class PaymentsRepository {
       ],
     );
     if (inserted[0]) return toPayment(inserted[0]);
-    // A retry, or a concurrent first request that won: this statement sees its committed row.
+    // A retry, or a concurrent first request that won: this statement sees its committed row. No row: the order
+    // was cancelled.
     const rows = await m.query<Record<string, unknown>[]>(
       'SELECT * FROM payments WHERE order_id = $1 AND attempt = $2',
       [p.orderId, p.attempt],
     );
-    return toPayment(rows[0]);
+    return rows[0] ? toPayment(rows[0]) : 'order_cancelled';
   }
 
   /** Records a transition key; false when it was recorded before (the transition was already applied). */

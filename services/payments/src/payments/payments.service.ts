@@ -55,6 +55,8 @@ export class PaymentsService {
       captureMethod,
       setupFutureUsage: body.setupFutureUsage ?? null,
     });
+    if (payment === 'order_cancelled')
+      throw conflict('order_cancelled', `order ${body.orderId} was cancelled; it can no longer be paid`);
     if (
       payment.amount !== body.amount ||
       payment.currency !== body.currency ||
@@ -100,7 +102,8 @@ export class PaymentsService {
     });
     // A repeat of a create whose answer was lost (the attempt existed already), for an order cancelled meanwhile:
     // the PaymentIntent is now recorded, so the cancellation worker cancels it; its client secret is not handed out.
-    // (A first create is not checked: one round trip on every checkout for a race of milliseconds; decision 0014.)
+    // (A first create for a cancelled order was refused by the insert; one racing the cancellation by milliseconds
+    // is found by the cancellation worker's sweep, decision 0014.)
     if (
       payment.id !== newId &&
       current?.status !== 'succeeded' && // paid after all: the order service honours it, so the answer is the payment
