@@ -126,6 +126,10 @@ describe('gateway edges', () => {
       ['invalid for a service', call('invalid', '/v1/me/customer', { method: 'POST' }), 400, 'invalid_request'],
       ['method not allowed', call('shape_405', '/v1/checkout', { method: 'DELETE' }), 405, 'method_not_allowed'],
     ];
+    let deep = '"x"';
+    for (let i = 0; i < 300; i++) deep = `{"a":${deep}}`; // under this gateway's 2kb BODY_LIMIT, deeper than any body
+    cases.push(['nested too deep', call('shape_deep', '/v1/me/ephemeral-keys', { method: 'POST', body: deep }), 400, 'invalid_request']);
+    cases.push(['NUL in a field', call('shape_nul', '/v1/me/ephemeral-keys', { method: 'POST', body: JSON.stringify({ apiVersion: '2024-06-20\u0000' }) }), 400, 'invalid_request']);
     for (const [what, pending, status, code] of cases) {
       const { status: got, body } = await shaped(await pending);
       expect([what, got, body.statusCode, body.error, typeof body.message]).toEqual([what, status, status, code, 'string']);
@@ -138,6 +142,7 @@ describe('gateway edges', () => {
     expect(own.body.issues).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'lines' })]));
     const wrongMethod = await call('shape_405b', '/v1/orders/ord_1', { method: 'PUT' });
     expect(wrongMethod.headers.get('allow')).toBe('GET, HEAD');
+    expect(wrongMethod.headers.get('x-correlation-id')).toMatch(/^[0-9a-f-]{36}$/); // like every other answer
     expect((await call('shape_405c', '/v1/orders/ord_1/cancel', { method: 'GET' })).headers.get('allow')).toBe('POST');
   });
 

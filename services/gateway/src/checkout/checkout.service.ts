@@ -18,7 +18,11 @@ interface CreatedPayment {
   clientSecret: string;
 }
 
-/** Answers of payments that no retry changes (invalid, declined, refused by Stripe); 409 is a retry in flight. */
+/**
+ * Answers of payments that no retry changes (invalid, declined, refused by Stripe), after which checkout cancels the
+ * order. A 409 is not one: a retry in flight, or `order_cancelled` (the order is cancelled already; a client starts a
+ * new checkout with a new Idempotency-Key).
+ */
 const REFUSED_FOR_GOOD = [400, 402, 422];
 
 /**

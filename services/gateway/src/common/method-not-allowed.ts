@@ -1,4 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
+import { newContext } from '@omnipay/observability';
 import { publicError } from './public-error';
 
 export interface KnownRoute {
@@ -20,7 +21,7 @@ export function methodNotAllowed(routes: KnownRoute[]) {
         .split(/\{[^}]+\}/)
         .map((part) => part.replace(/[.*+?^$()|[\]\\]/g, '\\$&'))
         .join('[^/]+');
-      byPath.set(r.path, (entry = { pattern: new RegExp(`^${source}/?$`), methods: new Set() }));
+      byPath.set(r.path, (entry = { pattern: new RegExp(`^${source}/?$`, 'i'), methods: new Set() }));
     }
     entry.methods.add(r.method.toUpperCase());
     if (r.method.toUpperCase() === 'GET') entry.methods.add('HEAD');
@@ -30,9 +31,15 @@ export function methodNotAllowed(routes: KnownRoute[]) {
     const matching = entries.filter((e) => e.pattern.test(req.path));
     if (matching.length === 0 || matching.some((e) => e.methods.has(req.method))) return next();
     const allowed = [...new Set(matching.flatMap((e) => [...e.methods]))].sort();
+    // Express runs this before Nest's middleware (which a method no route takes never reaches): the answer carries
+    // its correlation id and trace context here, like every other answer.
+    const ctx = newContext({ correlationId: req.header('x-correlation-id'), traceparent: req.header('traceparent') });
     res
+      .setHeader('X-Correlation-Id', ctx.correlationId)
+      .setHeader('traceparent', ctx.traceparent)
       .status(405)
       .setHeader('Allow', allowed.join(', '))
       .json(publicError(405, `${req.method} is not allowed here; use ${allowed.join(', ')}`));
   };
 }
+

@@ -28,6 +28,19 @@ describe('publicError', () => {
       message: 'remove it',
       details: { fields: ['amount'] },
     });
+    // The orders service's flat body keeps its details where they were.
+    expect(publicError(409, { error: 'out_of_stock', message: 'no', details: { skus: ['HOODIE'], locationId: 'online_fc' } })).toEqual({
+      statusCode: 409,
+      error: 'out_of_stock',
+      message: 'no',
+      details: { skus: ['HOODIE'], locationId: 'online_fc' },
+    });
+    expect(publicError(400, { error: 'invalid_request', message: 'lines: required', details: { issues: [{ path: 'lines', message: 'required' }] } })).toEqual({
+      statusCode: 400,
+      error: 'invalid_request',
+      message: 'lines: required',
+      issues: [{ path: 'lines', message: 'required' }],
+    });
     expect(publicError(502, 'payments is unavailable')).toEqual({ statusCode: 502, error: 'bad_gateway', message: 'payments is unavailable' });
     expect(publicError(500, undefined)).toEqual({ statusCode: 500, error: 'internal_server_error', message: 'Internal Server Error' });
   });

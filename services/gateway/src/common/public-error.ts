@@ -55,12 +55,21 @@ export function publicError(status: number, body: unknown): PublicError {
     else if (e.details !== undefined) out.details = e.details;
     return out;
   }
-  // The gateway's own body, or Nest's ({ statusCode, error: 'Not Found', message }).
-  const { statusCode: _status, error, message, issues, ...rest } = b;
+  // A flat body: the gateway's own, the orders service's ({ error, message, details }), or Nest's
+  // ({ statusCode, error: 'Not Found', message }).
+  const { statusCode: _status, error, message, issues, details, ...rest } = b;
   const code = typeof error === 'string' ? (/^[a-z0-9_]+$/.test(error) ? error : codeOf(error)) : fallback.error;
   const out: PublicError = { statusCode: status, error: code, message: text(message) ?? fallback.message };
-  if (isIssueList(issues)) out.issues = issuesOf(issues);
-  if (Object.keys(rest).length > 0) out.details = rest;
+  // Field lists, wherever the body put them (orders puts its own under details.issues).
+  const nested = (details as { issues?: unknown } | undefined)?.issues;
+  const fieldList = isIssueList(issues) ? issues : isIssueList(details) ? details : isIssueList(nested) ? nested : undefined;
+  if (fieldList) out.issues = issuesOf(fieldList);
+  const extra = {
+    ...(typeof details === 'object' && details !== null && !Array.isArray(details) ? details : {}),
+    ...rest,
+  } as Record<string, unknown>;
+  if (fieldList === nested) delete extra.issues;
+  if (Object.keys(extra).length > 0) out.details = extra;
   return out;
 }
 

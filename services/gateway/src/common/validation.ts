@@ -1,5 +1,5 @@
 import { BadRequestException } from '@nestjs/common';
-import { nulCharacters } from '@omnipay/platform';
+import { MAX_INPUT_DEPTH, inputProblems } from '@omnipay/platform';
 import type { z } from 'zod';
 
 /**
@@ -7,12 +7,12 @@ import type { z } from 'zod';
  * when it is not a body (a path parameter): an issue about the whole value is reported under that name.
  */
 export function parseInput<S extends z.ZodTypeAny>(schema: S, input: unknown, where = '(body)'): z.infer<S> {
-  const nul = nulCharacters(input);
-  if (nul.length > 0) {
+  const problems = inputProblems(input);
+  if (problems.length > 0) {
     throw new BadRequestException({
       error: 'invalid_request',
       message: 'the request is invalid',
-      issues: nul.map((path) => ({ path: path === '(body)' ? where : path, message: 'must not contain NUL characters' })),
+      issues: problems.map((p) => ({ path: p.path === '(body)' ? where : p.path, message: p.message })),
     });
   }
   const result = schema.safeParse(input ?? {});
@@ -28,13 +28,20 @@ export function parseInput<S extends z.ZodTypeAny>(schema: S, input: unknown, wh
 /** Field names that would carry a price. Clients never set one: every order is priced by the server. */
 const PRICE_FIELD = /amount|price|total|cost|discount|tax|fee|subtotal/i;
 
-export function priceFields(body: unknown, path = ''): string[] {
-  if (Array.isArray(body)) return body.flatMap((v, i) => priceFields(v, `${path}[${i}]`));
-  if (typeof body !== 'object' || body === null) return [];
-  return Object.entries(body).flatMap(([k, v]) => {
-    const here = path ? `${path}.${k}` : k;
-    return [...(PRICE_FIELD.test(k) ? [here] : []), ...priceFields(v, here)];
-  });
+export function priceFields(body: unknown): string[] {
+  const found: string[] = [];
+  // Depth first in key order, with an explicit stack and no deeper than any valid body (parseInput refuses deeper).
+  const stack: { value: unknown; path: string; key: string | null; depth: number }[] = [{ value: body, path: '', key: null, depth: 0 }];
+  while (stack.length > 0) {
+    const { value, path, key, depth } = stack.pop()!;
+    if (key !== null && PRICE_FIELD.test(key)) found.push(path);
+    if (typeof value !== 'object' || value === null || depth >= MAX_INPUT_DEPTH) continue;
+    const children = Array.isArray(value)
+      ? value.map((v, i) => ({ value: v as unknown, path: `${path}[${i}]`, key: null, depth: depth + 1 }))
+      : Object.entries(value).map(([k, v]) => ({ value: v as unknown, path: path ? `${path}.${k}` : k, key: k, depth: depth + 1 }));
+    stack.push(...children.reverse());
+  }
+  return found;
 }
 
 /** A tampered checkout is told exactly which field was refused, never priced silently. */

@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import { Injectable, NotFoundException } from '@nestjs/common';
 import type { Claims } from '@omnipay/auth';
 import { UpstreamClient } from '../upstream/upstream.client';
 import type { RefundBody } from './dto/refund.dto';
 import { canRefund, canSee, type OrderScope } from './order-access';
 import { apiError } from '../common/public-error';
+import { checkIdempotencyKey } from '../common/idempotency.service';
 
 type Order = OrderScope & { payment?: { paymentId: string | null } } & Record<string, unknown>;
 type StaffAction = 'ready-for-pickup' | 'picked-up' | 'fulfilled' | 'cancel';
@@ -53,16 +55,29 @@ export class OrdersService {
     // A counter return of an online order: the manager may refund it without otherwise seeing that store's orders.
     const order = await this.fetchIf(orderId, (o) => canRefund(user, o));
     if (!idempotencyKey) throw apiError(400, 'idempotency_key_required', 'an Idempotency-Key header is required for refunds');
+    checkIdempotencyKey(idempotencyKey);
     const paymentId = order.payment?.paymentId;
     if (!paymentId) throw apiError(422, 'no_payment', 'this order has no payment to refund');
     // Items returned at a counter go back into that store's stock; online returns to the order's own location.
     const returnStoreId = body.items.length > 0 ? (user.storeId ?? order.storeId) : null;
     return this.upstream.expectOk('payments', 'POST', `/payments/${encodeURIComponent(paymentId)}/refunds`, {
-      refundRequestId: `gw.${user.sub}.${idempotencyKey}`.slice(0, 128),
+      refundRequestId: refundRequestId(user.sub, idempotencyKey),
       amount: body.amount,
       reason: body.reason,
       returnedItems: body.items,
       returnStoreId,
     });
   }
+}
+
+/**
+ * The refund request id payments dedups on. As it always was when it fits payments' 128 characters (a refund
+ * retried across a deploy stays one refund); a digest when it does not, where cutting it would make two long keys
+ * that share their first characters one refund.
+ */
+export function refundRequestId(sub: string, key: string): string {
+  const plain = `gw.${sub}.${key}`;
+  return plain.length <= 128 && /^[A-Za-z0-9_.:-]+$/.test(plain)
+    ? plain
+    : `gw.${createHash('sha256').update(`${sub}\n${key}`).digest('base64url')}`;
 }

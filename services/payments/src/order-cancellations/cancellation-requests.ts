@@ -57,6 +57,9 @@ export async function requestForRaces(m: EntityManager, withinMs: number): Promi
      SELECT p.id, p.order_id, c.reason, c.cause_message_id
        FROM cancelled_orders c JOIN payments p ON p.order_id = c.order_id
       WHERE c.cancelled_at > now() - $1 * interval '1 millisecond' AND p.status NOT IN ('succeeded', 'canceled')
+        -- Only a payment inserted while the consumer's transaction ran can have been missed by it.
+        AND p.created_at >= c.cancelled_at - interval '1 minute'
+        AND NOT EXISTS (SELECT 1 FROM payment_cancellations pc WHERE pc.payment_id = p.id)
      ON CONFLICT (payment_id) DO NOTHING
      RETURNING payment_id`,
     [withinMs],

@@ -91,8 +91,7 @@ export class PaymentCancellations implements OnApplicationBootstrap, OnApplicati
 
   /** One pass over due requests; returns how many were claimed. */
   async runOnce(): Promise<number> {
-    const raced = await requestForRaces(this.dataSource.manager, RACE_WINDOW_MS);
-    if (raced > 0) this.logger.pino.info({ payments: raced }, 'payments created in a race with their order\'s cancellation; cancelling them');
+    await this.sweepRaces();
     const leaseMs = 2 * this.config.STRIPE_TIMEOUT_MS * (this.config.STRIPE_MAX_NETWORK_RETRIES + 1) + 10_000;
     const result = await this.dataSource.query<[Claimed[], number] | Claimed[]>(
       `UPDATE payment_cancellations
@@ -114,6 +113,24 @@ export class PaymentCancellations implements OnApplicationBootstrap, OnApplicati
     const failed = written.find((w): w is PromiseRejectedResult => w.status === 'rejected');
     if (failed) throw failed.reason;
     return rows.length;
+  }
+
+  private lastSweep = 0;
+
+  /**
+   * At most once per poll interval (a backlog's back-to-back passes skip it), and never in the way of the claim:
+   * a sweep that fails is reported and the pass goes on.
+   */
+  private async sweepRaces(): Promise<void> {
+    if (Date.now() - this.lastSweep < this.config.PAYMENT_CANCELLATIONS_POLL_MS) return;
+    this.lastSweep = Date.now();
+    try {
+      const raced = await requestForRaces(this.dataSource.manager, RACE_WINDOW_MS);
+      if (raced > 0)
+        this.logger.pino.info({ payments: raced }, "payments created in a race with their order's cancellation; cancelling them");
+    } catch (error) {
+      this.logger.pino.warn({ err: error }, 'sweep for payments created in a race with a cancellation failed; will retry');
+    }
   }
 
   private async cancelOne(row: Claimed): Promise<SettledStep> {
