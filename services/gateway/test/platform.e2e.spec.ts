@@ -183,6 +183,48 @@ describe('checkout to fulfilment through the gateway', () => {
     expect(next.status).toBe(201);
   });
 
+  it('refunds a second payment that paid an already paid order, and leaves the order, its stock and its points as the first payment made them', async () => {
+    const dana = token('cust_e2e_dana', 'customer', { channel: 'web' });
+    const before = await stock('MUG-WHT', 'online_fc');
+    const checkout = await api(dana, 'POST', '/v1/checkout', { fulfilment: 'ship', currency: 'usd', lines: [{ sku: 'MUG-WHT', quantity: 2 }] });
+    expect(checkout.status).toBe(201);
+    const { orderId, paymentIntentId, clientSecret, amount } = checkout.body as { orderId: string; paymentIntentId: string; clientSecret: string; amount: number };
+    // A second attempt at the same order (another tab, another device), and both get paid.
+    const second = await fetch(`${stack.urls.payments}/payments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ orderId, amount, currency: 'usd', channel: 'web', customerId: 'cust_e2e_dana', attempt: 2 }),
+    });
+    expect(second.status).toBe(201);
+    const duplicate = (await second.json()) as { paymentIntentId: string; clientSecret: string };
+    for (const pi of [{ id: paymentIntentId, secret: clientSecret }, { id: duplicate.paymentIntentId, secret: duplicate.clientSecret }])
+      await browser.paymentIntents.confirm(pi.id, { payment_method: 'pm_card_visa', client_secret: pi.secret } as Stripe.PaymentIntentConfirmParams);
+
+    const stripe = new Stripe(stack.emulator.secretKey, { ...(stack.emulator.stripeConfig as object), maxNetworkRetries: 0 });
+    const refunded = await eventually(
+      async () => (await stripe.paymentIntents.retrieve(duplicate.paymentIntentId, { expand: ['latest_charge'] })).latest_charge as Stripe.Charge,
+      (charge) => charge?.amount_refunded === amount,
+      { timeoutMs: 30000, what: 'the second payment to be refunded in full' },
+    );
+    expect(refunded.refunded).toBe(true);
+    const first = await stripe.paymentIntents.retrieve(paymentIntentId, { expand: ['latest_charge'] });
+    expect((first.latest_charge as Stripe.Charge).amount_refunded).toBe(0);
+    await eventually(
+      async () => onTopic(Topics.paymentsEvents, orderId).filter((m) => m.json?.type === 'payment.refunded').length,
+      (n) => n === 1,
+      { what: 'payment.refunded of the duplicate' },
+    );
+    await new Promise((r) => setTimeout(r, 1000)); // let every consumer apply the refund before looking
+    const order = (await api(dana, 'GET', `/v1/orders/${orderId}`)).body;
+    expect(order.status).toBe('paid');
+    expect(order.payment).toMatchObject({ paymentIntentId, amountPaid: amount });
+    expect(onTopic(Topics.ordersEvents, orderId).filter((m) => m.json?.type === 'order.payment_duplicated')).toHaveLength(1);
+    const after = await stock('MUG-WHT', 'online_fc');
+    expect(after.onHand).toBe(before.onHand - 2);
+    expect(after.reserved).toBe(before.reserved);
+    expect((await api(dana, 'GET', '/v1/me/loyalty')).body.balance).toBe(Math.floor(amount / 100));
+  });
+
   it('cancels the PaymentIntent when the customer cancels the order, so the card can no longer be charged', async () => {
     const fay = token('cust_e2e_fay', 'customer', { channel: 'web' });
     const before = await stock('MUG-WHT', 'online_fc');
@@ -217,11 +259,16 @@ describe('checkout to fulfilment through the gateway', () => {
       { what: "the cancelled order to show its payment as canceled" },
     );
     expect(order.status).toBe('cancelled');
-    // Payments reads only the cancellations among the orders' transitions (paid orders' are passed over unread).
+    // Payments reads only the cancellations among the orders' transitions (paid orders' are passed over unread), and
+    // the announcements of duplicate payments.
     const cancellations = () =>
       recorder
         .on(`${stack.topicPrefix}${Topics.ordersEvents}`)
-        .filter((m) => m.json?.type === 'order.status_changed' && (m.json?.data as Json).to === 'cancelled').length;
+        .filter(
+          (m) =>
+            (m.json?.type === 'order.status_changed' && (m.json?.data as Json).to === 'cancelled') ||
+            m.json?.type === 'order.payment_duplicated',
+        ).length;
     expect(recorder.on(`${stack.topicPrefix}${Topics.ordersEvents}`).some((m) => (m.json?.data as Json | undefined)?.to === 'paid')).toBe(true);
     await eventually(
       () => db.scalar(`SELECT count(*) FROM ${stack.schema('payments')}.inbox WHERE consumer_group LIKE '%.payments.cancellations'`),

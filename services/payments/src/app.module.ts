@@ -7,6 +7,7 @@ import { IdempotencyService } from './common/idempotency.service';
 import type { PaymentsConfig } from './config';
 import { CustomersController } from './customers/customers.controller';
 import { CustomersService } from './customers/customers.service';
+import { DuplicatePaymentRefunds } from './duplicate-payments/duplicate-refunds.service';
 import { JanitorService } from './janitor/janitor.service';
 import { paymentsMigrations } from './migrations';
 import { OrderEventsConsumer } from './order-cancellations/order-events.consumer';
@@ -60,6 +61,7 @@ export class AppModule {
         AuditService,
         JanitorService,
         PaymentCancellations,
+        DuplicatePaymentRefunds,
       ],
     };
   }

@@ -35,6 +35,8 @@ export const paymentsConfigSchema = baseConfigSchema.extend({
    * it retries what Stripe could not do.
    */
   PAYMENT_CANCELLATIONS_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(2000),
+  /** Poll of the worker that refunds payments that paid an order a second time (a new request wakes it at once). */
+  DUPLICATE_REFUNDS_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(2000),
   /**
    * Stored answers to requests with an Idempotency-Key are kept this long (the gateway keeps its own for 24 h;
    * internal callers retry within minutes). 0 keeps them for ever.

@@ -64,12 +64,12 @@ describe('Reconciliation audit on PostgreSQL', () => {
     await db.close();
   });
 
-  const entry = (id: string, kind: string, order: string, payment: string, source: string, gross: number, fee: number, currency = 'usd') =>
+  const entry = (id: string, kind: string, order: string, payment: string, source: string, gross: number, fee: number, currency = 'usd', charge: string | null = null) =>
     q(
-      `INSERT INTO §.reconciliation_entries (entry_id, kind, order_id, payment_id, payment_intent_id, source_id,
+      `INSERT INTO §.reconciliation_entries (entry_id, kind, order_id, payment_id, payment_intent_id, charge_id, source_id,
          balance_transaction_id, channel, gross, fee, net, currency, occurred_at, available_on)
-       VALUES ($1,$2,$3,$4,'pi',$5,$1,'web',$6,$7,$6::bigint - $7::bigint,$8,to_timestamp(${AT}),to_timestamp(${AT}))`,
-      [id, kind, order, payment, source, gross, fee, currency],
+       VALUES ($1,$2,$3,$4,'pi',$9,$5,$1,'web',$6,$7,$6::bigint - $7::bigint,$8,to_timestamp(${AT}),to_timestamp(${AT}))`,
+      [id, kind, order, payment, source, gross, fee, currency, charge],
     );
 
   it('names each missing, pending, unexpected and different line and each order paid twice, and passes over what is not the platform’s', async () => {
@@ -81,6 +81,8 @@ describe('Reconciliation audit on PostgreSQL', () => {
          ('pay_2a','ord_2',1,'web',500,'usd','automatic','pi_2a','ch_2a','succeeded'),
          ('pay_2b','ord_2',2,'web',500,'usd','automatic','pi_2b','ch_2b','succeeded'),
          ('pay_pos1','ord_pos',1,'pos',700,'usd','manual','pi_pos1','ch_pos1','canceled'),
+         ('pay_3a','ord_3',1,'web',600,'usd','automatic','pi_3a','ch_3a','succeeded'),
+         ('pay_3b','ord_3',2,'web',600,'usd','automatic','pi_3b','ch_3b','succeeded'),
          ('pay_pos2','ord_pos',2,'pos',700,'usd','manual','pi_pos2','ch_pos2','succeeded')`,
     );
     await q(`INSERT INTO §.refunds (refund_id, payment_id, amount, status) VALUES ('re_ok','pay_ok',400,'succeeded')`);
@@ -95,6 +97,10 @@ describe('Reconciliation audit on PostgreSQL', () => {
     await entry('txn_2b', 'charge', 'ord_2', 'pay_2b', 'ch_2b', 500, 46); // Stripe says 45: differs
     await entry('txn_pos2', 'charge', 'ord_pos', 'pay_pos2', 'ch_pos2', 700, 50);
     await entry('txn_ghost', 'charge', 'ord_ghost', 'pay_ok', 'ch_ghost', 900, 56); // not at Stripe: unexpected
+    // Paid twice, and the second payment refunded in full (decision 0018): not an order paid twice any more.
+    await entry('txn_3a', 'charge', 'ord_3', 'pay_3a', 'ch_3a', 600, 47);
+    await entry('txn_3b', 'charge', 'ord_3', 'pay_3b', 'ch_3b', 600, 47);
+    await entry('txn_re_3b', 'refund', 'ord_3', 'pay_3b', 're_3b', -600, 0, 'usd', 'ch_3b');
 
     const stripe = listing([
       txn('txn_ok', 'charge', 1000, 59, { id: 'ch_ok', object: 'charge', payment_intent: 'pi_ok', status: 'succeeded' }),
@@ -103,6 +109,9 @@ describe('Reconciliation audit on PostgreSQL', () => {
       txn('txn_2a', 'charge', 500, 45, { id: 'ch_2a', object: 'charge', payment_intent: 'pi_2a' }),
       txn('txn_2b', 'charge', 500, 45, { id: 'ch_2b', object: 'charge', payment_intent: 'pi_2b' }),
       txn('txn_pos2', 'charge', 700, 50, { id: 'ch_pos2', object: 'charge', payment_intent: 'pi_pos2' }),
+      txn('txn_3a', 'charge', 600, 47, { id: 'ch_3a', object: 'charge', payment_intent: 'pi_3a' }),
+      txn('txn_3b', 'charge', 600, 47, { id: 'ch_3b', object: 'charge', payment_intent: 'pi_3b' }),
+      txn('txn_re_3b', 'refund', -600, 0, { id: 're_3b', object: 'refund', payment_intent: 'pi_3b', status: 'succeeded' }),
       // A charge of a PaymentIntent payments created and never heard of again (every event lost): missing.
       txn('txn_lost', 'charge', 2000, 88, { id: 'ch_lost', object: 'charge', payment_intent: 'pi_lost' }),
       // A refund Stripe has not finished, and one the reconciliation worker still has queued: pending.
@@ -128,9 +137,10 @@ describe('Reconciliation audit on PostgreSQL', () => {
       'pending:txn_re_queued',
       'pending:txn_re_slow',
     ]);
-    expect(result.ordersPaidTwice).toEqual([{ orderId: 'ord_2', charges: 2 }]); // not ord_pos: its first authorisation took nothing
+    // Not ord_pos (its first authorisation took nothing) nor ord_3 (its second charge was refunded in full).
+    expect(result.ordersPaidTwice).toEqual([{ orderId: 'ord_2', charges: 2 }]);
     expect(result.otherStripeTransactions).toEqual({ charge: 1, payout: 1 });
-    expect(result.stripeTransactions).toBe(11);
+    expect(result.stripeTransactions).toBe(14);
     expect(result.dayComplete).toBe(true);
     const byCurrency = Object.fromEntries(result.currencies.map((c) => [c.currency, c]));
     expect(byCurrency.eur).toEqual({

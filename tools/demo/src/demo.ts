@@ -238,6 +238,34 @@ export class Demo {
     await this.settle();
     this.printEvents(erinCheckout.body.orderId);
 
+    // 9. An order paid twice
+    this.say('9. Paid twice: Gus pays a mug order in two tabs; the order keeps the first payment, the second is refunded');
+    const gus = this.token(`cust_gus_${run}`, 'customer', { channel: 'web' });
+    const gusCheckout = await this.api(gus, 'POST', '/v1/checkout', { fulfilment: 'ship', currency: 'usd', lines: [{ sku: 'MUG-WHT', quantity: 1 }] }, { 'idempotency-key': `demo-gus-${Date.now()}` });
+    // The second tab's attempt, as a client retrying after a lost answer would get it.
+    const secondTab = await fetch(`${this.stack.urls.payments}/payments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ orderId: gusCheckout.body.orderId, amount: gusCheckout.body.amount, currency: 'usd', channel: 'web', customerId: `cust_gus_${run}`, attempt: 2 }),
+    });
+    const gusSecond = (await secondTab.json()) as Json;
+    for (const [pi, secret] of [
+      [gusCheckout.body.paymentIntentId, gusCheckout.body.clientSecret],
+      [gusSecond.paymentIntentId, gusSecond.clientSecret],
+    ] as [string, string][])
+      await this.browser.paymentIntents.confirm(pi, { payment_method: 'pm_card_visa', client_secret: secret } as Stripe.PaymentIntentConfirmParams);
+    let secondCharge = (await stripeSide.paymentIntents.retrieve(String(gusSecond.paymentIntentId), { expand: ['latest_charge'] })).latest_charge as Stripe.Charge | null;
+    for (let i = 0; i < 100 && !secondCharge?.refunded; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      secondCharge = (await stripeSide.paymentIntents.retrieve(String(gusSecond.paymentIntentId), { expand: ['latest_charge'] })).latest_charge as Stripe.Charge | null;
+    }
+    await this.settle();
+    const gusOrder = await this.waitForOrder(gus, gusCheckout.body.orderId, ['paid']);
+    this.show('order', `${gusOrder.status}, paid by ${gusOrder.payment?.paymentIntentId} (the first payment)`);
+    this.show('second payment', `${gusSecond.paymentIntentId}: ${secondCharge?.amount_refunded ?? 0} of ${secondCharge?.amount ?? '?'} refunded (reason duplicate)`);
+    this.show('Gus points', `${(await this.api(gus, 'GET', '/v1/me/loyalty')).body.balance} (once)`);
+    this.printEvents(gusCheckout.body.orderId);
+
     const fin = this.token('fin_frank', 'finance');
     const finance = await this.api(fin, 'GET', '/v1/finance/reconciliation');
     this.say(`Finance: ${((finance.body.data ?? finance.body.entries ?? []) as Json[]).length} reconciliation entries so far`);

@@ -44,3 +44,24 @@ export const OrderStatusChanged = defineMessage({
   // The new status: a consumer of one transition (payments reads only `cancelled`) passes over the rest unread.
   subject: (d) => d.to,
 });
+
+/**
+ * A second payment succeeded for an order another payment had already paid (two attempts both confirmed, a web
+ * payment and a reader payment for one order): the order stays paid by `keptPaymentId`, and the duplicate's money
+ * is to go back. Payments refunds it (decision 0018).
+ */
+export const OrderPaymentDuplicated = defineMessage({
+  topic: Topics.ordersEvents,
+  type: 'order.payment_duplicated',
+  version: 1,
+  schema: z.object({
+    orderId,
+    paymentId: z.string().min(1),
+    paymentIntentId: z.string().min(1),
+    keptPaymentId: z.string().min(1).nullable(),
+    amount: minorUnits,
+    currency,
+  }),
+  key: (d) => d.orderId,
+  subject: () => 'payment_duplicated',
+});

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import {
   OrderPlaced,
+  OrderPaymentDuplicated,
   OrderStatusChanged,
   StockChanged,
   type CustomerId,
@@ -412,6 +413,22 @@ export class OrdersService {
       );
       if (outbox) parts.push(outbox);
     }
+    const duplicated = this.outbox.insertion(
+      manager,
+      plan.duplicates.map((x) => ({
+        definition: OrderPaymentDuplicated,
+        data: {
+          orderId: x.orderId as OrderId,
+          paymentId: x.paymentId,
+          paymentIntentId: x.paymentIntentId,
+          keptPaymentId: x.keptPaymentId,
+          amount: x.amount,
+          currency: x.currency,
+        },
+        opts: causedBy(x.cause),
+      })),
+    );
+    if (duplicated) parts.push(duplicated);
     if (parts.length === 0) return;
     const { sql, params } = together(parts);
     await manager.query(sql, params);

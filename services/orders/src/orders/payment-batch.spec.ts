@@ -252,6 +252,18 @@ describe('orders: a chunk of payment events', () => {
     }
   });
 
+  it('announces a second payment that succeeded for a paid order once, naming the payment that keeps the order', () => {
+    const o = { id: 'o1', total: 5000, currency: 'usd' };
+    const paid = pay.succeeded(o, 'pi_a');
+    const duplicate = pay.succeeded(o, 'pi_b');
+    const plan = planOrderPayments(world(order('o1')), [paid, duplicate, republished(paid)], recordingLog());
+    expect(steps(plan.transitions)).toEqual(['o1:pending_payment>paid']);
+    expect(plan.changed[0]).toMatchObject({ status: 'paid', payment_id: 'pay_a', payment_intent_id: 'pi_a' });
+    expect(plan.duplicates.map(({ cause, ...d }) => ({ ...d, cause: cause.id }))).toEqual([
+      { orderId: 'o1', paymentId: 'pay_b', paymentIntentId: 'pi_b', keptPaymentId: 'pay_a', amount: 5000, currency: 'usd', cause: duplicate.id },
+    ]);
+  });
+
   it('refunds an order whose refund failed once a new refund succeeds', () => {
     const o = { id: 'o1', total: 5000, currency: 'usd' };
     const orders = world(

@@ -45,11 +45,24 @@ export interface PlannedTransition {
   cause: Envelope;
 }
 
+/** A second payment that succeeded for an order already paid by another: its money is to go back. */
+export interface DuplicatePayment {
+  orderId: string;
+  paymentId: string;
+  paymentIntentId: string;
+  keptPaymentId: string | null;
+  amount: number;
+  currency: string;
+  cause: Envelope;
+}
+
 export interface OrdersPaymentPlan {
   /** Final state of every order the chunk changed, to be written back in one statement. */
   changed: OrderPaymentState[];
   /** Status changes in the order they happened (history rows, then `OrderStatusChanged`). */
   transitions: PlannedTransition[];
+  /** Payments that paid an order a second time (`OrderPaymentDuplicated`, decision 0018). */
+  duplicates: DuplicatePayment[];
 }
 
 export function toPaymentState(row: OrderRow): OrderPaymentState {
@@ -92,6 +105,7 @@ export function planOrderPayments(
 ): OrdersPaymentPlan {
   const changed = new Set<string>();
   const transitions: PlannedTransition[] = [];
+  const duplicates: DuplicatePayment[] = [];
 
   const record = (order: OrderPaymentState, facts: Facts) => {
     for (const [k, v] of Object.entries(facts) as [keyof Facts, never][]) {
@@ -173,11 +187,21 @@ export function planOrderPayments(
     } else if (isEvent(e, PaymentSucceeded)) {
       const d = e.data;
       if (order.payment_status === 'succeeded') {
+        // The order stays paid by the payment it took first; the other's money goes back (payments refunds it).
         if (order.payment_intent_id !== d.paymentIntentId) {
-          log.error(
+          log.warn(
             { orderId, paymentIntentId: d.paymentIntentId, first: order.payment_intent_id },
-            'second successful payment for one order; needs a refund',
+            'second successful payment for one order; its refund is requested',
           );
+          duplicates.push({
+            orderId,
+            paymentId: d.paymentId,
+            paymentIntentId: d.paymentIntentId,
+            keptPaymentId: order.payment_id,
+            amount: d.amountReceived,
+            currency: d.currency,
+            cause: e,
+          });
         }
         continue;
       }
@@ -247,5 +271,5 @@ export function planOrderPayments(
       record(order, { dispute_id: e.data.disputeId, dispute_status: e.data.outcome });
     }
   }
-  return { changed: [...changed].map((id) => orders.get(id) as OrderPaymentState), transitions };
+  return { changed: [...changed].map((id) => orders.get(id) as OrderPaymentState), transitions, duplicates };
 }

@@ -8,6 +8,7 @@ import { CancelledOrders1720000000006 } from './1720000000006-cancelled-orders';
 import { ReconciliationAudits1720000000007 } from './1720000000007-reconciliation-audits';
 import { ReconciliationAuditSources1720000000008 } from './1720000000008-reconciliation-audit-sources';
 import { CancelledOrdersRecent1720000000009 } from './1720000000009-cancelled-orders-recent';
+import { DuplicatePaymentRefunds1720000000010 } from './1720000000010-duplicate-payment-refunds';
 
 /** Every payments migration, in order: the service and the tests that build its schema use this one list. */
 export const paymentsMigrations = [
@@ -21,4 +22,5 @@ export const paymentsMigrations = [
   ReconciliationAudits1720000000007,
   ReconciliationAuditSources1720000000008,
   CancelledOrdersRecent1720000000009,
+  DuplicatePaymentRefunds1720000000010,
 ];

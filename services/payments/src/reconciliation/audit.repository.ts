@@ -206,12 +206,15 @@ export class AuditRepository {
                          THEN 'differs'
                   END AS problem
              FROM stripe s FULL JOIN entries e ON e.entry_id = s.txn_id),
-         -- Orders charged this day that more than one charge took money for (two attempts both paid). A charge
-         -- counts once it has its entry: an authorisation cancelled before capture took nothing.
+         -- Orders charged this day that more than one charge still holds money for (two attempts both paid, and
+         -- the second not refunded in full; decision 0018 refunds it). A charge counts once it has its entry: an
+         -- authorisation cancelled before capture took nothing.
          paid_twice AS (
            SELECT c.order_id, count(DISTINCT a.source_id) AS charges
              FROM (SELECT DISTINCT order_id FROM entries WHERE kind = 'charge') c
              JOIN reconciliation_entries a ON a.order_id = c.order_id AND a.kind = 'charge'
+            WHERE a.gross + coalesce((SELECT sum(r.gross) FROM reconciliation_entries r
+                                       WHERE r.order_id = a.order_id AND r.kind = 'refund' AND r.charge_id = a.source_id), 0) > 0
             GROUP BY c.order_id HAVING count(DISTINCT a.source_id) > 1)
          SELECT
            (SELECT coalesce(json_agg(t), '[]') FROM (
