@@ -403,19 +403,16 @@ export class OrdersService {
           t.map((x) => x.cause.id),
         ],
       });
-      const outbox = this.outbox.insertion(
-        manager,
-        t.map((x) => ({
-          definition: OrderStatusChanged,
-          data: { orderId: x.orderId as OrderId, from: x.from, to: x.to, reason: x.reason },
-          opts: causedBy(x.cause),
-        })),
-      );
-      if (outbox) parts.push(outbox);
     }
-    const duplicated = this.outbox.insertion(
-      manager,
-      plan.duplicates.map((x) => ({
+    // One INSERT for every message, in the order things happened (`paid` before the duplicate it makes): the CTEs of
+    // one statement run in no set order, so two inserts could number them the other way round.
+    const outbox = this.outbox.insertion(manager, [
+      ...t.map((x) => ({
+        definition: OrderStatusChanged,
+        data: { orderId: x.orderId as OrderId, from: x.from, to: x.to, reason: x.reason },
+        opts: causedBy(x.cause),
+      })),
+      ...plan.duplicates.map((x) => ({
         definition: OrderPaymentDuplicated,
         data: {
           orderId: x.orderId as OrderId,
@@ -427,8 +424,8 @@ export class OrdersService {
         },
         opts: causedBy(x.cause),
       })),
-    );
-    if (duplicated) parts.push(duplicated);
+    ]);
+    if (outbox) parts.push(outbox);
     if (parts.length === 0) return;
     const { sql, params } = together(parts);
     await manager.query(sql, params);
