@@ -1,30 +1,9 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { channel, currency } from '@omnipay/contracts';
-import { z } from 'zod';
 import type { Claims } from '@omnipay/auth';
 import { CurrentUser, Roles } from '../auth/auth.decorators';
 import { parseInput } from '../common/validation';
 import { UpstreamClient } from '../upstream/upstream.client';
-import { auditBody, utcDay } from './dto/audit.dto';
-
-const query = z
-  .object({
-    day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD (UTC)').optional(),
-    currency: currency.optional(),
-    channel: channel.optional(),
-    storeId: z.string().min(1).max(64).optional(),
-    cursor: z.string().max(300).optional(),
-    limit: z.coerce.number().int().min(1).max(500).optional(),
-  })
-  .strict();
-
-const summaryQuery = z
-  .object({
-    day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD (UTC)'),
-    channel: channel.optional(),
-    storeId: z.string().min(1).max(64).optional(),
-  })
-  .strict();
+import { auditBody, entriesQuery as query, summaryQuery, utcDay } from './dto/audit.dto';
 
 /** Finance reads what payments emitted on finance.reconciliation.v1, paged; nothing else is open to finance. */
 @Roles('finance', 'admin')

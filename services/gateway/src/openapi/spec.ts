@@ -2,9 +2,9 @@ import type { Role } from '@omnipay/auth';
 import { z } from 'zod';
 import { zodToJsonSchema } from 'zod-to-json-schema';
 import { checkoutBody, checkoutResponse } from '../checkout/dto/checkout.dto';
-import { auditBody } from '../finance/dto/audit.dto';
+import { auditBody, entriesQuery, summaryQuery } from '../finance/dto/audit.dto';
 import { ephemeralKeyBody } from '../me/dto/me.dto';
-import { refundBody } from '../orders/dto/refund.dto';
+import { listQuery, refundBody } from '../orders/dto/refund.dto';
 import { captureBody, payOnReaderBody, posOrderBody, registerReaderBody, storeBody } from '../pos/dto/pos.dto';
 
 interface Route {
@@ -13,6 +13,8 @@ interface Route {
   summary: string;
   roles: Role[] | 'public';
   body?: z.ZodTypeAny;
+  /** the query string, from the same schema the controller parses it with */
+  query?: z.AnyZodObject;
   response?: z.ZodTypeAny;
   idempotent?: boolean;
   params?: string[];
@@ -36,7 +38,7 @@ export const routes: Route[] = [
     response: checkoutResponse,
     idempotent: true,
   },
-  { method: 'get', path: '/v1/orders', summary: "List orders: a customer's own, a store's for its staff", roles: ['customer', 'cashier', 'manager', 'admin'] },
+  { method: 'get', path: '/v1/orders', summary: "List orders: a customer's own, a store's for its staff", roles: ['customer', 'cashier', 'manager', 'admin'], query: listQuery },
   { method: 'get', path: '/v1/orders/{id}', summary: 'One order with lines, status, payment summary and history', roles: ['customer', 'cashier', 'manager', 'admin'], params: ['id'] },
   { method: 'post', path: '/v1/orders/{id}/cancel', summary: 'Cancel an unpaid order (releases its stock; its PaymentIntent is cancelled at Stripe, so it can no longer be paid)', roles: ['customer', 'cashier', 'manager', 'admin'], params: ['id'], status: '200' },
   { method: 'post', path: '/v1/orders/{id}/ready-for-pickup', summary: 'Staff: a pickup order is ready at the store', roles: ['cashier', 'manager', 'admin'], params: ['id'], status: '200' },
@@ -67,12 +69,13 @@ export const routes: Route[] = [
   { method: 'post', path: '/v1/pos/readers/{readerId}/cancel-action', summary: "POS: cancel what the reader is doing", roles: ['cashier', 'manager'], params: ['readerId'], status: '200' },
   { method: 'post', path: '/v1/pos/connection-tokens', summary: "POS: Terminal SDK connection token scoped to the store's location", roles: ['cashier', 'manager'] },
   { method: 'post', path: '/v1/admin/stores', summary: 'Admin: open a store (a Terminal location)', roles: ['admin'], body: storeBody },
-  { method: 'get', path: '/v1/finance/reconciliation', summary: 'Reconciliation entries (gross, fee, net per charge, refund, dispute), paged', roles: ['finance', 'admin'] },
+  { method: 'get', path: '/v1/finance/reconciliation', summary: 'Reconciliation entries (gross, fee, net per charge, refund, dispute), paged', roles: ['finance', 'admin'], query: entriesQuery },
   {
     method: 'get',
     path: '/v1/finance/reconciliation/summary',
-    summary: "A UTC day's totals (entries, gross, fee, net) per currency and per kind; query day=YYYY-MM-DD, channel, storeId",
+    summary: "A UTC day's totals (entries, gross, fee, net) per currency and per kind",
     roles: ['finance', 'admin'],
+    query: summaryQuery,
   },
   {
     method: 'post',
@@ -141,6 +144,12 @@ export function buildOpenApi(): Record<string, unknown> {
       ...(r.roles === 'public' ? { security: [] } : { description: `Roles: ${r.roles.join(', ')}` }),
       parameters: [
         ...(r.params ?? []).map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
+        ...Object.entries((r.query?.shape ?? {}) as Record<string, z.ZodTypeAny>).map(([name, field]) => ({
+          name,
+          in: 'query',
+          required: !field.isOptional(),
+          schema: zodToJsonSchema(field instanceof z.ZodOptional ? (field.unwrap() as z.ZodTypeAny) : field, { target: 'openApi3' }),
+        })),
         ...(r.idempotent
           ? [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,255}$' } }]
           : []),

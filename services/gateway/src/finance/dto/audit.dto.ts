@@ -1,3 +1,4 @@
+import { channel, currency } from '@omnipay/contracts';
 import { z } from 'zod';
 
 /** A calendar day (UTC) from 2000 on that exists: 2025-02-30 is a 400 here, not an error further in. */
@@ -9,3 +10,24 @@ export const utcDay = z
 
 /** Ask for a day's audit of the reconciliation entries against Stripe (decision 0016). */
 export const auditBody = z.object({ day: utcDay }).strict();
+
+/** The paged entries' filters. */
+export const entriesQuery = z
+  .object({
+    day: utcDay.optional(),
+    currency: currency.optional(),
+    channel: channel.optional(),
+    storeId: z.string().min(1).max(64).optional(),
+    cursor: z.string().max(300).optional(),
+    limit: z.coerce.number().int().min(1).max(500).optional(),
+  })
+  .strict();
+
+/** A day's totals, optionally of one channel or store. */
+export const summaryQuery = z
+  .object({
+    day: utcDay,
+    channel: channel.optional(),
+    storeId: z.string().min(1).max(64).optional(),
+  })
+  .strict();
