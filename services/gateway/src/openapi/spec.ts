@@ -148,7 +148,7 @@ export function buildOpenApi(): Record<string, unknown> {
           name,
           in: 'query',
           required: !field.isOptional(),
-          schema: zodToJsonSchema(field instanceof z.ZodOptional ? (field.unwrap() as z.ZodTypeAny) : field, { target: 'openApi3' }),
+          schema: zodToJsonSchema((field instanceof z.ZodOptional ? field.unwrap() : field) as z.ZodType, { target: 'openApi3' }),
         })),
         ...(r.idempotent
           ? [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,255}$' } }]
