@@ -10,6 +10,8 @@ export class ApiError extends HttpException {
     details?: unknown,
   ) {
     super({ error: { code, message, ...(details === undefined ? {} : { details }) } }, status);
+    // Nest would call it "Api Error" (the body is an object): logs and callers get what happened.
+    this.message = message;
   }
 }
 

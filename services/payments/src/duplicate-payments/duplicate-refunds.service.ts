@@ -36,9 +36,6 @@ const refunds = new Counter({
 
 const backoffMs = (attempts: number) => Math.min(300_000, 1000 * 2 ** Math.min(attempts, 9));
 
-/** An ApiError's own message (its `Error#message` is Nest's generic one). */
-const said = (error: ApiError) => (error.getResponse() as { error?: { message?: string } }).error?.message ?? error.message;
-
 /** What one refund attempt came to, from the refund route's answer. */
 export function afterRefundError(error: unknown, attempts: number): Step {
   if (!(error instanceof ApiError)) return { retry: error instanceof Error ? error.message : String(error) };
@@ -46,9 +43,9 @@ export function afterRefundError(error: unknown, attempts: number): Step {
   // Refunded meanwhile in full (by staff, or an earlier attempt whose answer was lost): nothing left to give back.
   if (error.code === 'nothing_to_refund') return { done: 'nothing_left' };
   // Payments has not applied the capture yet (its events are behind the orders service's): wait for it, a while.
-  if (error.code === 'not_refundable' && attempts < MAX_NOT_REFUNDABLE) return { retry: said(error) };
-  if (error.getStatus() >= 500) return { retry: `${error.code}: ${said(error)}` };
-  return { done: 'refused', detail: `${error.code}: ${said(error)}` };
+  if (error.code === 'not_refundable' && attempts < MAX_NOT_REFUNDABLE) return { retry: error.message };
+  if (error.getStatus() >= 500) return { retry: `${error.code}: ${error.message}` };
+  return { done: 'refused', detail: `${error.code}: ${error.message}` };
 }
 
 /**

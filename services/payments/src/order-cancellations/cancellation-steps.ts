@@ -81,9 +81,7 @@ export function afterFailedRead(error: unknown, refusal: string): SettledStep {
   return step;
 }
 
-/** An ApiError's own message is Nest's generic one; the answer's message says what happened. */
 function messageOf(error: unknown): string {
-  if (error instanceof ApiError) return (error.getResponse() as { error: { message: string } }).error.message;
   return error instanceof Error ? error.message : String(error);
 }
 
