@@ -45,5 +45,17 @@ export const READER_EVENT_TYPES = [
   'terminal.reader.action_updated',
 ] as const;
 
+/**
+ * Payouts, for matching each bank deposit with the balance transactions it paid out (decision 0019). A payout's
+ * transactions can be listed once it is `paid` and Stripe has attributed them (`reconciliation_status:
+ * completed`, announced by `payout.reconciliation_completed`); it may still fail after `paid`.
+ */
+export const PAYOUT_EVENT_TYPES = [
+  'payout.paid',
+  'payout.failed',
+  'payout.canceled',
+  'payout.reconciliation_completed',
+] as const;
+
 /** The webhook endpoint's `enabled_events`. */
-export const PLATFORM_EVENT_TYPES: readonly string[] = [...PAYMENT_EVENT_TYPES, ...READER_EVENT_TYPES];
+export const PLATFORM_EVENT_TYPES: readonly string[] = [...PAYMENT_EVENT_TYPES, ...READER_EVENT_TYPES, ...PAYOUT_EVENT_TYPES];

@@ -16,6 +16,9 @@ import { PaymentStateService } from './payments/payment-state.service';
 import { PaymentsController } from './payments/payments.controller';
 import { PaymentsRepository } from './payments/payments.repository';
 import { PaymentsService } from './payments/payments.service';
+import { PayoutsController } from './payouts/payouts.controller';
+import { PayoutsRepository } from './payouts/payouts.repository';
+import { PayoutsService } from './payouts/payouts.service';
 import { AuditController } from './reconciliation/audit.controller';
 import { AuditRepository } from './reconciliation/audit.repository';
 import { AuditService } from './reconciliation/audit.service';
@@ -47,6 +50,7 @@ export class AppModule {
         CustomersController,
         ReconciliationController,
         AuditController,
+        PayoutsController,
         StripeEventsConsumer,
         OrderEventsConsumer,
       ],
@@ -62,6 +66,8 @@ export class AppModule {
         JanitorService,
         PaymentCancellations,
         DuplicatePaymentRefunds,
+        PayoutsRepository,
+        PayoutsService,
       ],
     };
   }

@@ -37,6 +37,12 @@ export const paymentsConfigSchema = baseConfigSchema.extend({
   PAYMENT_CANCELLATIONS_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(2000),
   /** Poll of the worker that refunds payments that paid an order a second time (a new request wakes it at once). */
   DUPLICATE_REFUNDS_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(2000),
+  /** How often the payout worker looks for a paid payout to match with its balance transactions (decision 0019). */
+  PAYOUTS_POLL_MS: z.coerce.number().int().min(10).max(3_600_000).default(10_000),
+  /** A payout's reconciliation claim, renewed while it reads Stripe's list; another replica takes over once it runs out. */
+  PAYOUTS_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(120_000),
+  /** First wait before a payout is looked at again (Stripe not done attributing it, entries still being written), doubling to an hour. */
+  PAYOUTS_RETRY_MS: z.coerce.number().int().min(10).max(3_600_000).default(5_000),
   /**
    * Stored answers to requests with an Idempotency-Key are kept this long (the gateway keeps its own for 24 h;
    * internal callers retry within minutes). 0 keeps them for ever.

@@ -18,6 +18,7 @@ import type { PaymentsConfig } from '../src/config';
 import { PaymentStateService } from '../src/payments/payment-state.service';
 import { PaymentsRepository } from '../src/payments/payments.repository';
 import { ReconciliationWorker } from '../src/reconciliation/reconciliation.worker';
+import type { PayoutsService } from '../src/payouts/payouts.service';
 import { StripeEventsConsumer } from '../src/stripe-events/stripe-events.consumer';
 
 /**
@@ -68,6 +69,7 @@ describe('Reconciliation of a source reopened while the worker reads Stripe', ()
     new PaymentStateService(repo, outbox, logger),
     outbox,
     { soon: () => undefined } as unknown as ReconciliationWorker,
+    {} as PayoutsService, // no payout events here
     logger,
   );
   let ds: DataSource;

@@ -14,6 +14,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { PaymentStateService, type ObservationSource } from '../src/payments/payment-state.service';
 import { PaymentsRepository } from '../src/payments/payments.repository';
 import type { ReconciliationWorker } from '../src/reconciliation/reconciliation.worker';
+import type { PayoutsService } from '../src/payouts/payouts.service';
 import { StripeEventsConsumer } from '../src/stripe-events/stripe-events.consumer';
 import { paymentsSchema, stripeEventEnvelope } from './harness';
 
@@ -153,7 +154,7 @@ const logger = new JsonLogger(createLogger('payments', 'silent'));
 const outbox = new OutboxService(settings);
 const state = new PaymentStateService(new PaymentsRepository(), outbox, logger);
 const reconciliation = { soon: jest.fn() } as unknown as ReconciliationWorker;
-const consumer = new StripeEventsConsumer(state, outbox, reconciliation, logger);
+const consumer = new StripeEventsConsumer(state, outbox, reconciliation, {} as PayoutsService, logger); // no payout events here
 
 async function fixture(name: string): Promise<Fixture> {
   const schema = uniqueName(name);

@@ -9,6 +9,7 @@ import { ReconciliationAudits1720000000007 } from './1720000000007-reconciliatio
 import { ReconciliationAuditSources1720000000008 } from './1720000000008-reconciliation-audit-sources';
 import { CancelledOrdersRecent1720000000009 } from './1720000000009-cancelled-orders-recent';
 import { DuplicatePaymentRefunds1720000000010 } from './1720000000010-duplicate-payment-refunds';
+import { Payouts1720000000011 } from './1720000000011-payouts';
 
 /** Every payments migration, in order: the service and the tests that build its schema use this one list. */
 export const paymentsMigrations = [
@@ -23,4 +24,5 @@ export const paymentsMigrations = [
   ReconciliationAuditSources1720000000008,
   CancelledOrdersRecent1720000000009,
   DuplicatePaymentRefunds1720000000010,
+  Payouts1720000000011,
 ];

@@ -2,10 +2,11 @@ import { Controller } from '@nestjs/common';
 import { StripeEventReceived, Topics } from '@omnipay/contracts';
 import { OnMessages, OutboxService, isMessage, type ConsumedBatch, type ConsumedMessage } from '@omnipay/messaging';
 import { JsonLogger, newContext, runWithContext } from '@omnipay/observability';
-import { PAYMENT_EVENT_TYPES } from '@omnipay/stripe';
+import { PAYMENT_EVENT_TYPES, PAYOUT_EVENT_TYPES } from '@omnipay/stripe';
 import type Stripe from 'stripe';
 import { BatchPaymentStore, emptyKeys, type BatchKeys } from '../payments/payment-store';
 import { PLATFORM, PaymentStateService, type ObservationSource } from '../payments/payment-state.service';
+import { PayoutsService } from '../payouts/payouts.service';
 import { ReconciliationWorker } from '../reconciliation/reconciliation.worker';
 
 const PAYMENT_OBJECTS = new Set(['payment_intent', 'charge', 'refund', 'dispute']);
@@ -32,11 +33,12 @@ export class StripeEventsConsumer {
     private readonly state: PaymentStateService,
     private readonly outbox: OutboxService,
     private readonly reconciliation: ReconciliationWorker,
+    private readonly payouts: PayoutsService,
     private readonly logger: JsonLogger,
   ) {}
 
   // Other types (reader events, customers, setup intents, `payment_intent.created`) are passed over unread.
-  @OnMessages(Topics.stripeEvents, { group: 'payments', subjects: PAYMENT_EVENT_TYPES })
+  @OnMessages(Topics.stripeEvents, { group: 'payments', subjects: [...PAYMENT_EVENT_TYPES, ...PAYOUT_EVENT_TYPES] })
   async handle(batch: ConsumedBatch): Promise<void> {
     const m = batch.manager;
     const candidates: Fresh[] = [];
@@ -56,7 +58,16 @@ export class StripeEventsConsumer {
       [candidates.map((c) => c.event.id), candidates.map((c) => c.event.type)],
     );
     const fresh = new Set(inserted.map((r) => r.event_id));
-    const events = candidates.filter((c) => fresh.has(c.event.id));
+    const all = candidates.filter((c) => fresh.has(c.event.id));
+    // Payouts are a few a day and touch no payment: recorded one by one, in this transaction too.
+    const events = all.filter((c) => !isPayout(c.event));
+    let payoutDue = false;
+    for (const { message, event } of all.filter((c) => isPayout(c.event))) {
+      const ctx = newContext({ correlationId: message.envelope.correlationId, causationId: message.envelope.id, traceparent: message.traceparent });
+      const observedAt = new Date(event.created * 1000);
+      if (await runWithContext(ctx, () => this.payouts.record(m, event.data.object as Stripe.Payout, observedAt))) payoutDue = true;
+    }
+    if (payoutDue) this.payouts.soon();
     if (events.length === 0) return;
 
     const store = await BatchPaymentStore.load(m, this.outbox, keysOf(events.map((e) => e.event)));
@@ -96,6 +107,8 @@ export class StripeEventsConsumer {
     }
   }
 }
+
+const isPayout = (event: Stripe.Event): boolean => (event.data?.object as { object?: string } | undefined)?.object === 'payout';
 
 /** Every key the state machine may look a payment, refund or refund request up by, for these events. */
 export function keysOf(events: Stripe.Event[]): BatchKeys {
