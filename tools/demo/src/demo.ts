@@ -293,6 +293,27 @@ export class Demo {
     }
     const problems = Object.entries(result.problems ?? {}).filter(([, n]) => n > 0);
     this.show('problems', problems.length ? problems.map(([p, n]) => `${p} ${n}`).join(', ') : 'none');
+
+    // Stripe's payout schedule, run now by the emulator: each currency's balance goes to the bank (decision 0019).
+    const payoutRun = await fetch(`${this.stack.emulator.url}/_emulator/payouts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const paidOut = ((await payoutRun.json()) as { data?: Json[] }).data ?? [];
+    this.say(`Finance: Stripe pays the balance out (${paidOut.length} payout${paidOut.length === 1 ? '' : 's'}); payments matches each with its transactions`);
+    for (const p of paidOut) {
+      let view: Json = {};
+      for (let i = 0; i < 150; i++) {
+        view = (await this.api(fin, 'GET', `/v1/finance/payouts/${p.id}`)).body;
+        if ((view.reconciliation as Json | undefined)?.state === 'done') break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const rec = (view.reconciliation ?? {}) as Json;
+      const r = (rec.result ?? {}) as Json;
+      const platform = (r.platform ?? {}) as Json;
+      const kinds = Object.entries((platform.byKind ?? {}) as Record<string, Json>).map(([k, t]) => `${t.count} ${k}`).join(', ');
+      this.show(
+        `${p.id} ${p.currency} ${p.amount}`,
+        `${rec.outcome ?? rec.state}: ${(r.lines as Json | undefined)?.count ?? '?'} lines (${kinds || 'none of ours'}), payout minus lines ${r.difference ?? '?'}`,
+      );
+    }
     await this.recorder.stop();
     console.log(`\n${c.green('Demo finished.')}`);
   }

@@ -4,6 +4,7 @@ import { CurrentUser, Roles } from '../auth/auth.decorators';
 import { parseInput } from '../common/validation';
 import { UpstreamClient } from '../upstream/upstream.client';
 import { auditBody, entriesQuery as query, summaryQuery, utcDay } from './dto/audit.dto';
+import { payoutId, payoutLinesQuery, payoutsQuery } from './dto/payouts.dto';
 
 /** Finance reads what payments emitted on finance.reconciliation.v1, paged; nothing else is open to finance. */
 @Roles('finance', 'admin')
@@ -13,19 +14,13 @@ export class ReconciliationController {
 
   @Get('reconciliation')
   list(@Query() raw: unknown) {
-    const q = parseInput(query, raw);
-    const params = new URLSearchParams();
-    for (const [k, v] of Object.entries(q)) if (v !== undefined) params.set(k, String(v));
-    return this.upstream.expectOk('payments', 'GET', `/reconciliation${params.size ? `?${params.toString()}` : ''}`);
+    return this.upstream.expectOk('payments', 'GET', `/reconciliation${queryString(parseInput(query, raw))}`);
   }
 
   /** A UTC day's totals (gross, fee, net, entries) per currency and per kind. */
   @Get('reconciliation/summary')
   summary(@Query() raw: unknown) {
-    const q = parseInput(summaryQuery, raw);
-    const params = new URLSearchParams();
-    for (const [k, v] of Object.entries(q)) if (v !== undefined) params.set(k, String(v));
-    return this.upstream.expectOk('payments', 'GET', `/reconciliation/summary?${params.toString()}`);
+    return this.upstream.expectOk('payments', 'GET', `/reconciliation/summary${queryString(parseInput(summaryQuery, raw))}`);
   }
 
   /**
@@ -46,4 +41,27 @@ export class ReconciliationController {
   audit(@Param('day') day: string) {
     return this.upstream.expectOk('payments', 'GET', `/reconciliation/audits/${encodeURIComponent(parseInput(utcDay, day, 'day'))}`);
   }
+
+  /** Stripe payouts matched with the balance transactions they paid out (decision 0019), newest arrival first. */
+  @Get('payouts')
+  payouts(@Query() raw: unknown) {
+    return this.upstream.expectOk('payments', 'GET', `/reconciliation/payouts${queryString(parseInput(payoutsQuery, raw))}`);
+  }
+
+  @Get('payouts/:payoutId')
+  payout(@Param('payoutId') id: string) {
+    return this.upstream.expectOk('payments', 'GET', `/reconciliation/payouts/${encodeURIComponent(parseInput(payoutId, id, 'payoutId'))}`);
+  }
+
+  @Get('payouts/:payoutId/lines')
+  payoutLines(@Param('payoutId') id: string, @Query() raw: unknown) {
+    const path = `/reconciliation/payouts/${encodeURIComponent(parseInput(payoutId, id, 'payoutId'))}/lines`;
+    return this.upstream.expectOk('payments', 'GET', `${path}${queryString(parseInput(payoutLinesQuery, raw))}`);
+  }
+}
+
+function queryString(q: Record<string, unknown>): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) if (v !== undefined) params.set(k, String(v));
+  return params.size ? `?${params.toString()}` : '';
 }

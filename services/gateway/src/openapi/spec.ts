@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { zodToJsonSchema } from 'zod-to-json-schema';
 import { checkoutBody, checkoutResponse } from '../checkout/dto/checkout.dto';
 import { auditBody, entriesQuery, summaryQuery } from '../finance/dto/audit.dto';
+import { payoutLinesQuery, payoutsQuery } from '../finance/dto/payouts.dto';
 import { ephemeralKeyBody } from '../me/dto/me.dto';
 import { listQuery, refundBody } from '../orders/dto/refund.dto';
 import { captureBody, payOnReaderBody, posOrderBody, registerReaderBody, storeBody } from '../pos/dto/pos.dto';
@@ -92,6 +93,22 @@ export const routes: Route[] = [
     summary: "A day's audit: status (requested, running, done, failed), outcome (clean, pending, mismatches), totals per currency on both sides, problems and their first lines",
     roles: ['finance', 'admin'],
     params: ['day'],
+  },
+  {
+    method: 'get',
+    path: '/v1/finance/payouts',
+    summary: "Stripe payouts (bank deposits), newest arrival first, each with its reconciliation: outcome (balanced, mismatches, not_attributable), the platform's lines by kind, the account's other lines by type, the difference",
+    roles: ['finance', 'admin'],
+    query: payoutsQuery,
+  },
+  { method: 'get', path: '/v1/finance/payouts/{payoutId}', summary: 'One payout and its reconciliation', roles: ['finance', 'admin'], params: ['payoutId'] },
+  {
+    method: 'get',
+    path: '/v1/finance/payouts/{payoutId}/lines',
+    summary: 'The balance transactions a payout paid out, paged, each with the entry (order, channel, store) that names it, or null',
+    roles: ['finance', 'admin'],
+    params: ['payoutId'],
+    query: payoutLinesQuery,
   },
 ];
 
