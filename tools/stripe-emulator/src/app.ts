@@ -110,7 +110,7 @@ export class Emulator {
     if (params.limit !== undefined && params.limit > 100) {
       throw invalidRequest('This value must be less than or equal to 100.', { param: 'limit' });
     }
-    const createdFilter = createdRange(params.created);
+    const createdFilter = rangeFilter('created', params.created);
     const combined =
       createdFilter && filter ? (o: StripeObject) => createdFilter(o) && filter(o) : (createdFilter ?? filter);
     try {
@@ -142,20 +142,23 @@ export class Emulator {
   }
 }
 
-function createdRange(created: unknown): ((o: StripeObject) => boolean) | undefined {
-  if (created === undefined) return undefined;
-  if (typeof created === 'string') {
-    if (!/^\d+$/.test(created)) throw invalidRequest(`Invalid integer: ${created}`, { param: 'created', code: 'parameter_invalid_integer' });
-    const n = Number(created);
-    return (o) => o.created === n;
+/** A `created`-style filter on a unix-time field: an exact integer, or a `{gt, gte, lt, lte}` range. */
+export function rangeFilter(field: string, value: unknown): ((o: StripeObject) => boolean) | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'string') {
+    if (!/^\d+$/.test(value)) throw invalidRequest(`Invalid integer: ${value}`, { param: field, code: 'parameter_invalid_integer' });
+    const n = Number(value);
+    return (o) => o[field] === n;
   }
-  const c = created as Record<string, unknown>;
+  const c = value as Record<string, unknown>;
   const bounds: Array<[string, number]> = [];
   for (const [k, v] of Object.entries(c)) {
-    if (!['gt', 'gte', 'lt', 'lte'].includes(k)) throw invalidRequest(`Received unknown parameter: created[${k}]`, { param: `created[${k}]`, code: 'parameter_unknown' });
-    if (typeof v !== 'string' || !/^\d+$/.test(v)) throw invalidRequest(`Invalid integer: ${String(v)}`, { param: `created[${k}]`, code: 'parameter_invalid_integer' });
+    if (!['gt', 'gte', 'lt', 'lte'].includes(k)) throw invalidRequest(`Received unknown parameter: ${field}[${k}]`, { param: `${field}[${k}]`, code: 'parameter_unknown' });
+    if (typeof v !== 'string' || !/^\d+$/.test(v)) throw invalidRequest(`Invalid integer: ${String(v)}`, { param: `${field}[${k}]`, code: 'parameter_invalid_integer' });
     bounds.push([k, Number(v)]);
   }
-  return (o) =>
-    bounds.every(([k, n]) => (k === 'gt' ? o.created > n : k === 'gte' ? o.created >= n : k === 'lt' ? o.created < n : o.created <= n));
+  return (o) => {
+    const t = o[field] as number;
+    return bounds.every(([k, n]) => (k === 'gt' ? t > n : k === 'gte' ? t >= n : k === 'lt' ? t < n : t <= n));
+  };
 }

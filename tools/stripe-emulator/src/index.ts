@@ -3,11 +3,12 @@
  * `src/main.ts` is the standalone CLI. See docs/stripe-emulator.md.
  */
 import type { AddressInfo } from 'node:net';
+import type Stripe from 'stripe';
 import { API_VERSION, DEFAULT_CONFIG, Emulator, EmulatorConfig, PreconfiguredEndpoint } from './app';
 import { createServer, LogFn } from './http/server';
 import { DEFAULT_RETRY, Delivery, RetryPolicy } from './webhooks/dispatcher';
 import type { ApiFault, ApiFaultInput, WebhookFault, WebhookFaultInput } from './faults';
-import { resetEmulator, validateApiFault, validateWebhookFault } from './admin/routes';
+import { resetEmulator, validateApiFault, validatePayoutRun, validateWebhookFault } from './admin/routes';
 import { createWebhookEndpoint } from './resources/webhook-endpoints';
 import { completeThreeDS } from './resources/payment-intents';
 import { completeSetupThreeDS } from './resources/setup-intents';
@@ -18,6 +19,7 @@ import * as setupIntents from './resources/setup-intents';
 import * as charges from './resources/charges';
 import * as disputes from './resources/disputes';
 import * as refunds from './resources/refunds';
+import * as payouts from './resources/payouts';
 import * as balance from './resources/balance';
 import * as events from './resources/events';
 import * as ephemeralKeys from './resources/ephemeral-keys';
@@ -26,6 +28,8 @@ import * as terminal from './resources/terminal';
 
 export { API_VERSION, DEFAULT_RETRY };
 export type { RetryPolicy, Delivery, ApiFault, ApiFaultInput, WebhookFault, WebhookFaultInput, PreconfiguredEndpoint };
+export { PAYOUT_DESTINATION } from './resources/payouts';
+export type { PayoutRunOptions } from './resources/payouts';
 export { TEST_TOKENS, TIMEOUT_NUMBER, stripeFee } from './resources/cards';
 export { signatureHeader } from './webhooks/signature';
 export { REQUEST_SHAPES } from './contract/request-shapes';
@@ -76,13 +80,20 @@ export interface EmulatorHandle {
   addWebhookEndpoint(e: PreconfiguredEndpoint): { id: string; url: string; secret: string };
   /** finish a 3-D Secure challenge of a PaymentIntent (pi_) or SetupIntent (seti_) */
   completeThreeDS(intentId: string, success: boolean): void;
+  /**
+   * run the automatic payout schedule now (same as admin `POST /_emulator/payouts`): pending funds become
+   * available, and each currency with a positive net not yet paid out gets one payout; returns the new payouts
+   */
+  runPayouts(options?: payouts.PayoutRunOptions): Stripe.Payout[];
+  /** a `paid` payout fails afterwards (`payout.failed`, funds back in the available balance) */
+  failPayout(payoutId: string): Stripe.Payout;
   /** the underlying emulator (state, router) for advanced tests */
   emulator: Emulator;
 }
 
 export function buildEmulator(config: Partial<EmulatorConfig> = {}): Emulator {
   const emu = new Emulator({ ...DEFAULT_CONFIG, ...config });
-  for (const m of [customers, paymentMethods, paymentIntents, setupIntents, charges, disputes, refunds, balance, events, ephemeralKeys, webhookEndpoints, terminal]) m.register(emu);
+  for (const m of [customers, paymentMethods, paymentIntents, setupIntents, charges, disputes, refunds, payouts, balance, events, ephemeralKeys, webhookEndpoints, terminal]) m.register(emu);
   return emu;
 }
 
@@ -138,6 +149,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       if (id.startsWith('seti_')) completeSetupThreeDS(emu, emu.get(emu.store.setupIntents, 'setup_intent', id), success);
       else completeThreeDS(emu, emu.get(emu.store.paymentIntents, 'payment_intent', id), success);
     },
+    runPayouts: (o) => snapshot(payouts.runPayouts(emu, validatePayoutRun((o ?? {}) as Record<string, unknown>))),
+    failPayout: (id) => snapshot(payouts.failPayout(emu, emu.get(emu.store.payouts, 'payout', id))),
     emulator: emu,
   };
+}
+
+/** A copy detached from the store, so a caller cannot change the emulator's state by editing it. */
+function snapshot<T>(o: unknown): T {
+  return JSON.parse(JSON.stringify(o)) as T;
 }

@@ -140,6 +140,7 @@ export class Store {
   readonly refunds = new Collection<StripeObject>();
   readonly balanceTransactions = new Collection<StripeObject>();
   readonly disputes = new Collection<StripeObject>();
+  readonly payouts = new Collection<StripeObject>();
   readonly events = new Collection<StripeObject>();
   readonly webhookEndpoints = new Collection<StripeObject>();
   readonly ephemeralKeys = new Collection<StripeObject>();
@@ -152,6 +153,13 @@ export class Store {
   readonly endpointInternal = new Map<string, WebhookEndpointInternal>();
   /** charge id -> refund ids (oldest first) */
   readonly refundsByCharge = new Map<string, string[]>();
+  /**
+   * Payout membership, never serialised (Stripe shows it only through `GET /v1/balance_transactions?payout=`).
+   * txn id -> the payout it belongs to; a transaction belongs to one payout at most.
+   */
+  readonly payoutOfTxn = new Map<string, string>();
+  /** payout id -> its transactions (same objects as in `balanceTransactions`), for paginated listing by payout */
+  readonly txnsOfPayout = new Map<string, Collection<StripeObject>>();
   readonly balance = { available: new Map<string, number>(), pending: new Map<string, number>() };
 
   private readonly byPrefix: Record<string, Collection<StripeObject>> = {
@@ -164,6 +172,7 @@ export class Store {
     txn: this.balanceTransactions,
     du: this.disputes,
     dp: this.disputes,
+    po: this.payouts,
     evt: this.events,
     we: this.webhookEndpoints,
     ephkey: this.ephemeralKeys,
@@ -183,12 +192,22 @@ export class Store {
     m.set(currency, (m.get(currency) ?? 0) + amount);
   }
 
+  /** Record that `txn` is part of payout `payoutId` (kept out of the objects themselves). */
+  addToPayout(payoutId: string, txn: StripeObject): void {
+    this.payoutOfTxn.set(txn.id, payoutId);
+    let txns = this.txnsOfPayout.get(payoutId);
+    if (!txns) this.txnsOfPayout.set(payoutId, (txns = new Collection<StripeObject>()));
+    txns.insert(txn);
+  }
+
   clear(): void {
     for (const c of Object.values(this)) if (c instanceof Collection) c.clear();
     this.pmInternal.clear();
     this.piInternal.clear();
     this.endpointInternal.clear();
     this.refundsByCharge.clear();
+    this.payoutOfTxn.clear();
+    this.txnsOfPayout.clear();
     this.balance.available.clear();
     this.balance.pending.clear();
   }

@@ -39,7 +39,12 @@ describe('contract: request shapes the services send', () => {
   it('the emulator accepts every shape in order and reaches the expected states', async () => {
     const stripe = client(emu.url, emu.secretKey);
     const ids: Ids = {};
+    let paidOut = false;
     for (const shape of REQUEST_SHAPES) {
+      if (shape.requires === 'automatic_payout' && !paidOut) {
+        expect(emu.runPayouts().length).toBeGreaterThan(0);
+        paidOut = true;
+      }
       let res: any;
       try {
         res = await shape.invoke(stripe, ids, shape.params(ids));
@@ -55,6 +60,11 @@ describe('contract: request shapes the services send', () => {
     expect((await stripe.paymentIntents.retrieve(ids.pi_pos2!)).status).toBe('canceled');
     expect((await stripe.setupIntents.retrieve(ids.seti!)).status).toBe('succeeded');
     expect((await stripe.charges.retrieve(ids.pi_web_charge!)).amount_refunded).toBe(1000);
+    // the payout holds the web sale, its refund and the POS sale, net of fees
+    const payout = await stripe.payouts.retrieve(ids.payout!);
+    const txns = await stripe.balanceTransactions.list({ payout: payout.id, limit: 100 }).autoPagingToArray({ limit: 1000 });
+    expect(txns.map((t) => t.type).sort()).toEqual(['charge', 'charge', 'payout', 'refund']);
+    expect(txns.filter((t) => t.type !== 'payout').reduce((sum, t) => sum + t.net, 0)).toBe(payout.amount);
   });
 
   it('stripe-mock accepts every shape (apart from the listed version-skew parameters)', async () => {

@@ -1,6 +1,6 @@
 /**
  * Admin API under /_emulator (JSON in, JSON out, no API key): reset, fault switches, 3-D Secure outcomes,
- * webhook endpoints with chosen secrets, delivery log, reader status, refund failure.
+ * webhook endpoints with chosen secrets, delivery log, reader status, refund failure, payout runs and failures.
  */
 import type http from 'node:http';
 import type { Emulator } from '../app';
@@ -13,6 +13,7 @@ import { completeSetupThreeDS } from '../resources/setup-intents';
 import { createWebhookEndpoint } from '../resources/webhook-endpoints';
 import { setReaderStatus } from '../resources/terminal';
 import { failRefund } from '../resources/refunds';
+import { failPayout, PayoutRunOptions, runPayouts } from '../resources/payouts';
 
 export function resetEmulator(emu: Emulator): void {
   emu.reset();
@@ -69,6 +70,21 @@ export function validateWebhookFault(b: Record<string, unknown>): WebhookFaultIn
   if (b.drop_first_attempt !== undefined) out.drop_first_attempt = b.drop_first_attempt === true || b.drop_first_attempt === 'true';
   const da = num(b.drop_attempts, 'drop_attempts');
   if (da !== undefined) out.drop_attempts = Math.floor(da);
+  return out;
+}
+
+export function validatePayoutRun(b: Record<string, unknown>): PayoutRunOptions {
+  const allowed = ['currency', 'status'];
+  for (const k of Object.keys(b)) if (!allowed.includes(k)) throw new AdminError(400, `unknown field ${k} (allowed: ${allowed.join(', ')})`);
+  const out: PayoutRunOptions = {};
+  if (b.currency !== undefined) {
+    if (typeof b.currency !== 'string' || !/^[a-z]{3}$/.test(b.currency)) throw new AdminError(400, 'currency must be a lowercase three-letter code, e.g. usd');
+    out.currency = b.currency;
+  }
+  if (b.status !== undefined) {
+    if (b.status !== 'paid' && b.status !== 'failed') throw new AdminError(400, 'status must be paid or failed');
+    out.status = b.status;
+  }
   return out;
 }
 
@@ -166,6 +182,10 @@ export async function handleAdmin(
       return ok(setReaderStatus(emu.get(emu.store.readers, 'terminal.reader', c), json.status));
     }
     if (a === 'refunds' && b && c === 'fail' && method === 'POST') return ok(failRefund(emu, emu.get(emu.store.refunds, 'refund', b)));
+    if (a === 'payouts' && method === 'POST') {
+      if (!b) return ok({ object: 'list', data: runPayouts(emu, validatePayoutRun(json)) });
+      if (c === 'fail' && !d) return ok(failPayout(emu, emu.get(emu.store.payouts, 'payout', b)));
+    }
     if (a === 'receipts' && b && method === 'GET') {
       const ch = emu.get(emu.store.charges, 'charge', b);
       return ok({ receipt_for: ch.id, amount: ch.amount, currency: ch.currency, status: ch.status });

@@ -1,6 +1,6 @@
 /**
  * Every request shape the platform's services send to Stripe, in the order of a realistic run
- * (web checkout, app PaymentSheet, POS Terminal, refunds and reconciliation, webhook setup).
+ * (web checkout, app PaymentSheet, POS Terminal, refunds and reconciliation, payout reconciliation, webhook setup).
  * The contract suite replays them against the emulator and stripe-mock; services can reuse them.
  * Each shape calls the typed SDK method; `params(ids)` is the exact parameter object sent.
  */
@@ -24,6 +24,11 @@ export interface RequestShape {
    * because of the version skew; the contract suite reports them as unchecked.
    */
   versionSkewParams?: string[];
+  /**
+   * Account state no API call of the services creates: `automatic_payout` = Stripe's payout schedule has paid
+   * out at least once (the emulator's contract run triggers it with `runPayouts()` just before this shape).
+   */
+  requires?: 'automatic_payout';
 }
 
 const id = (ids: Ids, k: string) => ids[k] ?? `${k}_missing`;
@@ -292,6 +297,33 @@ export const REQUEST_SHAPES: RequestShape[] = [
     path: '/v1/payment_intents/{pi_pos2}/cancel',
     params: () => ({ cancellation_reason: 'abandoned' }),
     invoke: (s, ids, p) => s.paymentIntents.cancel(id(ids, 'pi_pos2'), p),
+  },
+  // ---- ops: payout reconciliation (automatic payouts; `payout.paid` names the payout, its transactions are listed)
+  {
+    name: 'payouts.list (paid)',
+    channel: 'ops',
+    method: 'GET',
+    path: '/v1/payouts',
+    params: () => ({ status: 'paid', limit: 10 }),
+    invoke: (s, _i, p) => s.payouts.list(p),
+    save: (res): Ids => (res?.data?.[0]?.id ? { payout: res.data[0].id } : {}),
+    requires: 'automatic_payout',
+  },
+  {
+    name: 'payouts.retrieve',
+    channel: 'ops',
+    method: 'GET',
+    path: '/v1/payouts/{payout}',
+    params: () => ({}),
+    invoke: (s, ids) => s.payouts.retrieve(id(ids, 'payout')),
+  },
+  {
+    name: 'balanceTransactions.list (by payout, paged)',
+    channel: 'ops',
+    method: 'GET',
+    path: '/v1/balance_transactions',
+    params: (ids) => ({ payout: id(ids, 'payout'), limit: 100 }),
+    invoke: (s, _i, p) => s.balanceTransactions.list(p),
   },
   // ---- ops: webhooks
   {
