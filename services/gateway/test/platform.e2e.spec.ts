@@ -412,6 +412,66 @@ describe('checkout to fulfilment through the gateway', () => {
     expect((await api(token('a1', 'admin'), 'GET', `/v1/finance/reconciliation/audits/${today}`)).status).toBe(200);
   });
 
+  it("lets finance and admins read each payout matched with the orders it paid out, and no one else", async () => {
+    const buyer = token('cust_e2e_payout', 'customer', { channel: 'web' });
+    const checkout = await api(buyer, 'POST', '/v1/checkout', { fulfilment: 'ship', currency: 'usd', lines: [{ sku: 'MUG-WHT', quantity: 2 }] });
+    expect(checkout.status).toBe(201);
+    await browser.paymentIntents.confirm(checkout.body.paymentIntentId as string, {
+      payment_method: 'pm_card_visa',
+      client_secret: checkout.body.clientSecret,
+    } as Stripe.PaymentIntentConfirmParams);
+    await eventually(async () => onTopic(Topics.financeReconciliation, checkout.body.orderId as string), (m) => m.length === 1, {
+      what: 'the charge entry of the order',
+    });
+    // Stripe's payout schedule, run now by the emulator: one payout per currency of everything not paid out yet.
+    const run = await fetch(`${stack.emulator.url}/_emulator/payouts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"currency":"usd"}' });
+    const [paidOut] = ((await run.json()) as { data: { id: string; amount: number }[] }).data;
+    expect(paidOut.id).toMatch(/^po_/);
+    const finance = token('f1', 'finance');
+    for (const [who, tok] of [
+      ['customer', buyer],
+      ['cashier', token('c1', 'cashier', { storeId: 'store_berlin' })],
+      ['manager', token('m1', 'manager', { storeId: 'store_berlin' })],
+    ] as const) {
+      for (const path of ['/v1/finance/payouts', `/v1/finance/payouts/${paidOut.id}`, `/v1/finance/payouts/${paidOut.id}/lines`])
+        expect([who, path, (await api(tok, 'GET', path)).status]).toEqual([who, path, 403]);
+    }
+    expect((await api(null, 'GET', `/v1/finance/payouts/${paidOut.id}`)).status).toBe(401);
+    expect((await api(finance, 'GET', '/v1/finance/payouts/ch_not_a_payout')).status).toBe(400);
+    expect((await api(finance, 'GET', '/v1/finance/payouts/po_never_seen')).status).toBe(404);
+    expect((await api(finance, 'GET', '/v1/finance/payouts?limit=0')).status).toBe(400);
+
+    const payout = await eventually(
+      async () => (await api(finance, 'GET', `/v1/finance/payouts/${paidOut.id}`)).body,
+      (p) => p.reconciliation?.state === 'done',
+      { what: `the reconciliation of ${paidOut.id}` },
+    );
+    expect(payout).toMatchObject({ payoutId: paidOut.id, amount: paidOut.amount, currency: 'usd', status: 'paid', automatic: true });
+    expect(payout.reconciliation).toMatchObject({ outcome: 'balanced', result: { difference: 0, problems: { missing_entry: 0, differs: 0 } } });
+    expect((await api(finance, 'GET', '/v1/finance/payouts?currency=usd')).body.data.map((p: Json) => p.payoutId)).toContain(paidOut.id);
+
+    // Every line, two pages at a time: their nets are the payout, and the order's charge names the order.
+    const lines: Json[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await api(token('a1', 'admin'), 'GET', `/v1/finance/payouts/${paidOut.id}/lines?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(page.status).toBe(200);
+      lines.push(...(page.body.data as Json[]));
+      cursor = page.body.nextCursor as string | null;
+    } while (cursor);
+    expect(lines).toHaveLength(payout.reconciliation.result.lines.count);
+    expect(lines.reduce((sum, l) => sum + (l.net as number), 0)).toBe(paidOut.amount);
+    const ours = lines.find((l) => l.entry?.orderId === checkout.body.orderId);
+    expect(ours).toMatchObject({ type: 'charge', gross: checkout.body.amount, entry: { kind: 'charge', channel: 'web' } });
+    const onKafka = await eventually(
+      async () => recorder.on(`${stack.topicPrefix}${Topics.financeReconciliation}`).filter((m) => m.key === paidOut.id),
+      (m) => m.length >= 1,
+      { what: 'payout.reconciled on Kafka' },
+    );
+    expect(new Set(onKafka.map((m) => `${m.json?.type}:${m.json?.id}`))).toEqual(new Set([`payout.reconciled:${onKafka[0].json?.id}`]));
+    expect(onKafka[0].json?.data).toMatchObject({ payoutId: paidOut.id, outcome: 'balanced', amount: paidOut.amount });
+  });
+
   it('sells the last 10 units to exactly 10 of 100 concurrent checkouts', async () => {
     const put = await fetch(`${stack.urls.orders}/inventory/stock/online_fc/HOODIE-GRY-L`, {
       method: 'PUT',

@@ -231,6 +231,7 @@ export async function startPayments(
       PAYMENTS_JANITOR_INTERVAL_MS: '1000',
       PAYMENTS_JANITOR_MIN_AGE_MS: '4000',
       RETENTION_SWEEP_MS: '500',
+      PAYOUTS_RETRY_MS: '200',
       ...extra,
     },
   }).start();

@@ -454,6 +454,77 @@ describe('payments end to end (emulator → events → payments → Kafka)', () 
     expect((await get(s, '/reconciliation/audits/yesterday')).status).toBe(400);
   });
 
+  it('matches a payout with every charge, refund and dispute it paid out, tells finance once though Stripe delivers each event three times, and once more when the payout fails', async () => {
+    type Totals = { count: number; gross: number; fee: number; net: number };
+    type View = {
+      payoutId: string;
+      amount: number;
+      status: string;
+      reconciliation: { state: string; outcome: string | null; result: { lines: Totals; platform: Totals & { byKind: Record<string, Totals> }; other: Totals; difference: number; problems: Record<string, number> } | null };
+    };
+    const admin = (p: string, body: unknown = {}) =>
+      fetch(`${s.emu.url}/_emulator${p}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const orderId = order();
+    const created = await createWeb(orderId, 3100);
+    await confirmInBrowser(created, 'pm_card_visa');
+    await waitForEvent(orderId, 'payment.succeeded');
+    const refund = await post(s, `/payments/${created.paymentId}/refunds`, { refundRequestId: `rr_${orderId}`, amount: 1000 });
+    expect(refund.status).toBe(201);
+    // Someone else's charge on the same account (another integration): in the payout, not the platform's.
+    await s.stripe.paymentIntents.create({ amount: 999, currency: 'usd', payment_method: 'pm_card_visa', confirm: true, automatic_payment_methods: { enabled: true, allow_redirects: 'never' } });
+    await eventually(async () => reconciliationEntries(s, orderId), (e) => e.length === 2, { what: 'the charge and refund entries' });
+
+    s.emu.addWebhookFault({ duplicate: 3, shuffle_window_ms: 200 });
+    try {
+      const run = await admin('/payouts', { currency: 'usd' });
+      expect(run.status).toBe(200);
+      const [paid] = ((await run.json()) as { data: { id: string; amount: number }[] }).data;
+      const view = await eventually(
+        async () => (await get<View>(s, `/reconciliation/payouts/${paid.id}`)).body,
+        (v) => v.reconciliation?.state === 'done',
+        { what: `the reconciliation of ${paid.id}` },
+      );
+      expect(view).toMatchObject({ payoutId: paid.id, amount: paid.amount, status: 'paid' });
+      const result = view.reconciliation.result!;
+      expect(view.reconciliation.outcome).toBe('balanced');
+      expect(result.difference).toBe(0);
+      expect(result.problems).toEqual({ missing_entry: 0, differs: 0 });
+      expect(result.lines.net).toBe(paid.amount);
+      expect(result.other.count).toBeGreaterThanOrEqual(1);
+      expect(result.platform.byKind.charge.count).toBeGreaterThanOrEqual(1);
+      expect(result.platform.byKind.refund.count).toBeGreaterThanOrEqual(1);
+
+      // What Stripe lists for the payout is what was copied and compared.
+      const listed: Stripe.BalanceTransaction[] = [];
+      for await (const t of s.stripe.balanceTransactions.list({ payout: paid.id, limit: 100 })) listed.push(t);
+      const own = listed.filter((t) => (typeof t.source === 'string' ? t.source : t.source?.id) !== paid.id);
+      expect(result.lines.count).toBe(own.length);
+      const lines = (await get<{ data: { balanceTransactionId: string; entry: { orderId: string } | null }[] }>(s, `/reconciliation/payouts/${paid.id}/lines?limit=500`)).body.data;
+      expect(lines.map((l) => l.balanceTransactionId).sort()).toEqual(own.map((t) => t.id).sort());
+      expect(lines.filter((l) => l.entry?.orderId === orderId).map((l) => l.entry)).toEqual([
+        expect.objectContaining({ kind: expect.stringMatching(/^(charge|refund)$/) }),
+        expect.objectContaining({ kind: expect.stringMatching(/^(charge|refund)$/) }),
+      ]);
+
+      await s.emu.webhooksIdle();
+      await admin(`/payouts/${paid.id}/fail`);
+      await eventually(async () => (await get<View>(s, `/reconciliation/payouts/${paid.id}`)).body, (v) => v.status === 'failed', { what: 'the failed payout' });
+      await s.emu.webhooksIdle();
+      await new Promise((r) => setTimeout(r, 500)); // the last copies of the failure's deliveries
+      const onKafka = new Map<string, { type: string; data: Record<string, unknown> }>();
+      for (const m of s.recorder.on(`${s.w.topicPrefix}finance.reconciliation.v1`)) {
+        const env = m.json as { id: string; type: string; data: Record<string, unknown> } | null;
+        if (env && m.key === paid.id) onKafka.set(env.id, env);
+      }
+      expect([...onKafka.values()].map((e) => e.type)).toEqual(['payout.reconciled', 'payout.failed']);
+      expect([...onKafka.values()][1].data).toMatchObject({ payoutId: paid.id, wasReconciled: true, amount: paid.amount });
+    } finally {
+      s.emu.clearFaults();
+    }
+    expect((await get(s, '/reconciliation/payouts/po_unknown')).status).toBe(404);
+    expect((await get(s, '/reconciliation/payouts/ch_123')).status).toBe(400);
+  });
+
   it('reports a declined card as failed with the decline code', async () => {
     const orderId = order();
     const created = await createWeb(orderId, 1500);
