@@ -468,7 +468,8 @@ describe('checkout to fulfilment through the gateway', () => {
       (m) => m.length >= 1,
       { what: 'payout.reconciled on Kafka' },
     );
-    expect(new Set(onKafka.map((m) => `${m.json?.type}:${m.json?.id}`))).toEqual(new Set([`payout.reconciled:${onKafka[0].json?.id}`]));
+    const envelopes = onKafka.map((m) => m.json as { id: string; type: string });
+    expect(new Set(envelopes.map((e) => `${e.type}:${e.id}`))).toEqual(new Set([`payout.reconciled:${envelopes[0].id}`]));
     expect(onKafka[0].json?.data).toMatchObject({ payoutId: paidOut.id, outcome: 'balanced', amount: paidOut.amount });
   });
 

@@ -60,7 +60,8 @@ export class ReconciliationController {
   }
 }
 
-function queryString(q: Record<string, unknown>): string {
+/** The parsed query (strings and numbers only) passed on to payments. */
+function queryString(q: Record<string, string | number | undefined>): string {
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries(q)) if (v !== undefined) params.set(k, String(v));
   return params.size ? `?${params.toString()}` : '';
