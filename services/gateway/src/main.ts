@@ -1,3 +1,4 @@
+import { JsonLogger } from '@omnipay/observability';
 import { bootstrapService } from '@omnipay/platform';
 import { AppModule } from './app.module';
 import { methodNotAllowed } from './common/method-not-allowed';
@@ -15,6 +16,6 @@ void bootstrapService({
     // Clients send small JSON; anything bigger is refused with 413 before it is parsed.
     app.useBodyParser('json', { limit: config.BODY_LIMIT });
     app.set('trust proxy', 'loopback');
-    app.use(methodNotAllowed([...routes, ...operationalRoutes]));
+    app.use(methodNotAllowed([...routes, ...operationalRoutes], app.get(JsonLogger)));
   },
 });

@@ -174,6 +174,18 @@ describe('gateway edges', () => {
     expect(gateway.logs.join('\n')).not.toContain(token);
   });
 
+  it('writes an access log line for a 405 too, with its correlation id, route unmatched', async () => {
+    const res = await call('log_405', '/v1/checkout', { method: 'DELETE', headers: { 'x-correlation-id': 'wrong-method-405' } });
+    expect(res.status).toBe(405);
+    const line = await eventually(
+      async () =>
+        gateway.logs.find((l) => l.includes('"msg":"http request"') && l.includes('"correlationId":"wrong-method-405"')),
+      (l) => l !== undefined,
+      { what: 'the access log line of the 405', timeoutMs: 5000 },
+    );
+    expect(JSON.parse(line!)).toMatchObject({ method: 'DELETE', path: '/v1/checkout', route: 'unmatched', status: 405 });
+  });
+
   it('never answers without a valid token, and serves the OpenAPI document publicly', async () => {
     expect((await fetch(`${gateway.url}/v1/orders`)).status).toBe(401);
     // Signed with the right key but for another issuer or audience (another system sharing the key): refused.

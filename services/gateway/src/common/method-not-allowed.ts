@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import { newContext } from '@omnipay/observability';
+import { type JsonLogger, logWhenFinished, newContext } from '@omnipay/observability';
 import { publicError } from './public-error';
 
 export interface KnownRoute {
@@ -12,7 +12,7 @@ export interface KnownRoute {
  * 405 with `Allow` for a path the API serves under other methods (`DELETE /v1/checkout`), where Nest would say 404
  * and let a client believe the path does not exist. Paths nobody serves still get their 404.
  */
-export function methodNotAllowed(routes: KnownRoute[]) {
+export function methodNotAllowed(routes: KnownRoute[], logger?: JsonLogger) {
   const byPath = new Map<string, { pattern: RegExp; methods: Set<string> }>();
   for (const r of routes) {
     let entry = byPath.get(r.path);
@@ -31,9 +31,10 @@ export function methodNotAllowed(routes: KnownRoute[]) {
     const matching = entries.filter((e) => e.pattern.test(req.path));
     if (matching.length === 0 || matching.some((e) => e.methods.has(req.method))) return next();
     const allowed = [...new Set(matching.flatMap((e) => [...e.methods]))].sort();
-    // Express runs this before Nest's middleware (which a method no route takes never reaches): the answer carries
-    // its correlation id and trace context here, like every other answer.
+    // Express runs this before Nest's middleware, which this answer ends the request before: the answer carries its
+    // correlation id and trace context, its access-log line and its duration sample here, like every other answer.
     const ctx = newContext({ correlationId: req.header('x-correlation-id'), traceparent: req.header('traceparent') });
+    if (logger) logWhenFinished(logger, req, res, ctx);
     res
       .setHeader('X-Correlation-Id', ctx.correlationId)
       .setHeader('traceparent', ctx.traceparent)
