@@ -21,7 +21,7 @@ describe('checkout to fulfilment through the gateway', () => {
       services: ['webhooks', 'payments', 'orders', 'gateway'],
       // A generous upstream timeout: 100 concurrent checkouts on a loaded 2-core machine must not turn into 504s.
       // A slow cancellation poll: a cancelled order's PaymentIntent is cancelled because the consumer wakes the worker.
-      env: { gateway: { RATE_LIMIT_PER_MINUTE: '1000', UPSTREAM_TIMEOUT_MS: '30000' }, payments: { PAYMENT_CANCELLATIONS_POLL_MS: '60000' } },
+      env: { gateway: { RATE_LIMIT_PER_MINUTE: '1000', UPSTREAM_TIMEOUT_MS: '30000' }, payments: { PAYMENT_CANCELLATIONS_POLL_MS: '60000', PAYOUTS_RETRY_MS: '200' } },
     });
     recorder = await new TopicRecorder(
       testKafka(engines().kafkaBrokers),

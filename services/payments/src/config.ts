@@ -40,7 +40,7 @@ export const paymentsConfigSchema = baseConfigSchema.extend({
   /** How often the payout worker looks for a paid payout to match with its balance transactions (decision 0019). */
   PAYOUTS_POLL_MS: z.coerce.number().int().min(10).max(3_600_000).default(10_000),
   /** A payout's reconciliation claim, renewed while it reads Stripe's list; another replica takes over once it runs out. */
-  PAYOUTS_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(120_000),
+  PAYOUTS_LEASE_MS: z.coerce.number().int().min(10_000).max(3_600_000).default(120_000),
   /** First wait before a payout is looked at again (Stripe not done attributing it, entries still being written), doubling to an hour. */
   PAYOUTS_RETRY_MS: z.coerce.number().int().min(10).max(3_600_000).default(5_000),
   /**

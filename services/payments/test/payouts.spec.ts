@@ -251,6 +251,78 @@ describe('Payout reconciliation on PostgreSQL', () => {
     expect((await sent('po_g'))[0].data).toMatchObject({ outcome: 'not_attributable', difference: 5000 });
   });
 
+  it("stops waiting for entries after as many runs and reports the platform's lines still without one as missing", async () => {
+    await q(
+      `INSERT INTO §.payments (id, order_id, attempt, channel, amount, currency, capture_method, payment_intent_id, charge_id, status)
+       VALUES ('pay_i1', 'ord_i1', 1, 'web', 1000, 'usd', 'automatic', 'pi_i1', 'ch_i1', 'succeeded')`,
+    );
+    await q(`INSERT INTO §.reconciliation_sources (source_id, kind, payment_id) VALUES ('ch_i1', 'charge', 'pay_i1')`);
+    stripe.lines.set('po_i', [txn('txn_ch_i1', 'charge', 1000, 59, 'ch_i1')]);
+    await observe(payout('po_i', 941, { reconciliation_status: 'in_progress' }));
+    // Many runs spent waiting for Stripe's attribution do not count against the wait for entries.
+    await q(`UPDATE §.payouts SET attempts = 40, next_attempt_at = now() WHERE id = 'po_i'`);
+    await observe(payout('po_i', 941));
+    await service.runOnce();
+    expect(await service.get('po_i')).toMatchObject({ recon_state: 'due', last_error: expect.stringContaining('no entry yet') });
+    await q(`UPDATE §.payouts SET pending_runs = 10, next_attempt_at = now() WHERE id = 'po_i'`);
+    await drain();
+    const row = await service.get('po_i');
+    expect(row).toMatchObject({ recon_state: 'done', outcome: 'mismatches' });
+    expect(row.result).toMatchObject({ problems: { missing_entry: 1, differs: 0 }, pending: 0, difference: 0 });
+  });
+
+  it("counts a partial capture's reversal as the platform's, not as a line missing its entry", async () => {
+    const captured = await charge('j1', 5000, 150); // authorised 5000, captured 3000: Stripe gives 2000 back
+    stripe.lines.set('po_j', [captured, txn('txn_pcr_j1', 'partial_capture_reversal', -2000, 0, 'ch_j1')]);
+    await observe(payout('po_j', 2850));
+    await drain();
+    expect((await service.get('po_j')).result).toMatchObject({
+      outcome: 'balanced',
+      platform: { count: 2, net: 2850, byKind: { charge: { count: 1 }, partial_capture_reversal: { count: 1, net: -2000 } } },
+      problems: { missing_entry: 0 },
+    });
+  });
+
+  it('does not push back a payout that Stripe attributed while a run was waiting for it', async () => {
+    stripe.lines.set('po_k', [await charge('k1', 800, 53)]);
+    await observe(payout('po_k', 747, { reconciliation_status: 'in_progress' }));
+    const repo = new PayoutsRepository(ds);
+    const claimed = (await repo.claim(60_000))!;
+    expect(claimed.id).toBe('po_k');
+    await observe(payout('po_k', 747)); // `payout.reconciliation_completed` arrives while the run reads Stripe
+    await repo.postpone('po_k', claimed.runId, 3_600_000, 'not attributed yet', 'attribution'); // what the run saw
+    await drain();
+    expect(await service.get('po_k')).toMatchObject({ recon_state: 'done', outcome: 'balanced' });
+  });
+
+  it('lets a run whose lease ran out write nothing once another run took the payout over', async () => {
+    stripe.lines.set('po_l', [await charge('l1', 900, 56)]);
+    await observe(payout('po_l', 844));
+    const repo = new PayoutsRepository(ds);
+    const stale = (await repo.claim(1))!;
+    await new Promise((r) => setTimeout(r, 20));
+    await drain(); // takes it over and reconciles it
+    const result = (await service.get('po_l')).result!;
+    const late = await ds.transaction((m) => repo.finish(m, 'po_l', stale.runId, { ...result, outcome: 'mismatches' }));
+    expect(late).toBe(false);
+    expect(await service.get('po_l')).toMatchObject({ outcome: 'balanced' });
+    expect((await sent('po_l')).map((m) => m.type)).toEqual(['payout.reconciled']);
+  });
+
+  it('takes two first observations of a new payout one after the other through the state machine', async () => {
+    const ids = Array.from({ length: 8 }, (_, i) => `po_m${i}`);
+    await Promise.all(
+      ids.flatMap((id) => [
+        observe(payout(id, 100, { status: 'failed', failure_code: 'no_account' })),
+        observe(payout(id, 100)), // a late `payout.paid` racing the failure
+      ]),
+    );
+    for (const id of ids) {
+      expect(await service.get(id)).toMatchObject({ status: 'failed', recon_state: 'done' });
+      expect((await sent(id)).map((m) => m.type)).toEqual(['payout.failed']);
+    }
+  });
+
   it('copies a payout of thousands of lines in batches and counts every one', async () => {
     const lines = Array.from({ length: 2_345 }, (_, i) => txn(`txn_h_${String(i).padStart(5, '0')}`, 'charge', 100, 3, `ch_h_${i}`));
     stripe.lines.set('po_h', [...lines, txn('txn_po_h', 'payout', -2_345 * 97, 0, 'po_h')]);

@@ -30,6 +30,8 @@ export class Payouts1720000000011 implements MigrationInterface {
         run_id uuid,
         lease_until timestamptz,
         attempts int NOT NULL DEFAULT 0,
+        -- Runs that found the platform's lines still waiting for their entries (counted apart from other retries).
+        pending_runs int NOT NULL DEFAULT 0,
         next_attempt_at timestamptz NOT NULL DEFAULT now(),
         last_error text,
         outcome text,

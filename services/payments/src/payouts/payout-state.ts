@@ -1,12 +1,15 @@
 import type Stripe from 'stripe';
 
-/** Stripe's payout statuses. A payout may fail after `paid` (the bank returned it): `paid → failed` is allowed. */
+/**
+ * Stripe's payout statuses. A payout may fail after `paid` (the bank returned it): `paid → failed` is allowed; only a
+ * `pending` one can be cancelled.
+ */
 export const PAYOUT_STATUSES = ['pending', 'in_transit', 'paid', 'failed', 'canceled'] as const;
 export type PayoutStatus = (typeof PAYOUT_STATUSES)[number];
 
 export const PAYOUT_TRANSITIONS: Readonly<Record<PayoutStatus, readonly PayoutStatus[]>> = {
   pending: ['in_transit', 'paid', 'failed', 'canceled'],
-  in_transit: ['paid', 'failed', 'canceled'],
+  in_transit: ['paid', 'failed'],
   paid: ['failed'],
   failed: [],
   canceled: [],

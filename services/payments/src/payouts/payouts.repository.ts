@@ -16,6 +16,9 @@ export interface PayoutLine {
   created: Date;
 }
 
+/** Comparing a payout of a busy day's transactions may take longer than the 15 s other statements are allowed. */
+const LONG_STATEMENT = "SET LOCAL statement_timeout = '10min'";
+
 const COLUMNS = `id, amount, currency, arrival_date, automatic, status, stripe_reconciliation_status, balance_transaction_id,
   failure_code, failure_message, recon_state, attempts, next_attempt_at, last_error, outcome, result, reconciled_at, recorded_at`;
 
@@ -24,7 +27,13 @@ const COLUMNS = `id, amount, currency, arrival_date, automatic, status, stripe_r
 export class PayoutsRepository {
   constructor(private readonly dataSource: DataSource) {}
 
+  /**
+   * Locks the payout for this transaction, also when it has no row yet: two transactions recording a new payout
+   * at once (two deliveries of different events, or the worker's re-read) then go one after the other through the
+   * state machine instead of the second overwriting the first on conflict.
+   */
   async lock(m: EntityManager, id: string) {
+    await m.query(`SELECT pg_advisory_xact_lock(hashtext('payout:' || $1))`, [id]);
     const rows = await m.query<
       { status: PayoutStatus; stripe_reconciliation_status: string | null; recon_state: string; failure_announced: boolean }[]
     >(`SELECT status, stripe_reconciliation_status, recon_state, failure_announced FROM payouts WHERE id = $1 FOR UPDATE`, [id]);
@@ -45,7 +54,7 @@ export class PayoutsRepository {
                CASE WHEN $13 THEN 'done' WHEN $6 = 'paid' THEN 'due' ELSE 'waiting' END,
                CASE WHEN $13 THEN $6 END, $14)
        ON CONFLICT (id) DO UPDATE SET
-         status = $6, stripe_reconciliation_status = $7,
+         status = $6, stripe_reconciliation_status = $7, arrival_date = $4,
          balance_transaction_id = coalesce($8, payouts.balance_transaction_id),
          failure_code = coalesce($9, payouts.failure_code), failure_message = coalesce($10, payouts.failure_message),
          failure_balance_transaction_id = coalesce($11, payouts.failure_balance_transaction_id),
@@ -80,8 +89,8 @@ export class PayoutsRepository {
    * Claims one due reconciliation with a lease and a fresh run id (or one whose worker died: lease run out). Every
    * later write of the run is guarded by the run id.
    */
-  async claim(leaseMs: number): Promise<{ id: string; runId: string; attempts: number } | undefined> {
-    const rows = await this.dataSource.query<{ id: string; run_id: string; attempts: number }[]>(
+  async claim(leaseMs: number): Promise<{ id: string; runId: string; attempts: number; pendingRuns: number } | undefined> {
+    const rows = await this.dataSource.query<{ id: string; run_id: string; attempts: number; pending_runs: number }[]>(
       `WITH c AS (
          UPDATE payouts SET run_id = gen_random_uuid(), attempts = attempts + 1,
                 lease_until = now() + $1 * interval '1 millisecond'
@@ -89,11 +98,11 @@ export class PayoutsRepository {
                        WHERE recon_state = 'due' AND next_attempt_at <= now()
                          AND (lease_until IS NULL OR lease_until < now())
                        ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-          RETURNING id, run_id, attempts)
+          RETURNING id, run_id, attempts, pending_runs)
        SELECT * FROM c`,
       [leaseMs],
     );
-    return rows[0] ? { id: rows[0].id, runId: rows[0].run_id, attempts: rows[0].attempts } : undefined;
+    return rows[0] ? { id: rows[0].id, runId: rows[0].run_id, attempts: rows[0].attempts, pendingRuns: rows[0].pending_runs } : undefined;
   }
 
   async renew(id: string, runId: string, leaseMs: number): Promise<boolean> {
@@ -106,12 +115,19 @@ export class PayoutsRepository {
     return rows.length === 1;
   }
 
-  /** Gives the claim back, to be tried after `delayMs` (Stripe not ready or away, entries still being written). */
-  async postpone(id: string, runId: string, delayMs: number, reason: string | null): Promise<void> {
+  /**
+   * Gives the claim back, to be tried after `delayMs` (Stripe not ready or away, entries still being written);
+   * `pending`: because the platform's lines wait for their entries (counted in `pending_runs`). A run that waited for
+   * Stripe's attribution does not push back a payout whose `payout.reconciliation_completed` arrived meanwhile.
+   */
+  async postpone(id: string, runId: string, delayMs: number, reason: string | null, why: 'attribution' | 'pending' | 'error'): Promise<void> {
     await this.dataSource.query(
-      `UPDATE payouts SET lease_until = NULL, last_error = $3, next_attempt_at = now() + $4 * interval '1 millisecond'
+      `UPDATE payouts SET lease_until = NULL, last_error = $3,
+              pending_runs = pending_runs + CASE WHEN $5 = 'pending' THEN 1 ELSE 0 END,
+              next_attempt_at = CASE WHEN $5 = 'attribution' AND stripe_reconciliation_status = 'completed' THEN now()
+                                     ELSE now() + $4 * interval '1 millisecond' END
         WHERE id = $1 AND run_id = $2 AND recon_state = 'due'`,
-      [id, runId, reason?.slice(0, 500) ?? null, delayMs],
+      [id, runId, reason?.slice(0, 500) ?? null, delayMs, why],
     );
   }
 
@@ -142,10 +158,15 @@ export class PayoutsRepository {
    * Compares the payout's copied lines with the reconciliation entries, in one statement. The payout's own balance
    * transactions (its debit, a failure's credit) are not lines of it. A line is the platform's when an entry names
    * it or its source is a charge, refund or dispute payments knows; such a line without its entry is pending while
-   * the reconciliation worker still has its source queued, missing after that.
+   * the reconciliation worker still has its source queued, missing after that. A partial capture's
+   * `partial_capture_reversal` (the uncaptured part given back) has no entry of its own: it is the platform's, not
+   * missing.
    */
-  async compare(payoutId: string, payoutAmount: number): Promise<Omit<PayoutResult, 'outcome'> & { outcome: 'balanced' | 'mismatches' }> {
-    const [row] = await this.dataSource.query<Compared[]>(
+  async compare(payoutId: string, payoutAmount: number, stopWaiting = false): Promise<PayoutResult> {
+    const [row] = await this.dataSource.transaction(async (m) => {
+      // A payout of a busy day's transactions may take longer than the 15 s every other statement is allowed.
+      await m.query(LONG_STATEMENT);
+      return m.query<Compared[]>(
       `WITH l AS (
          SELECT pl.*, e.entry_id, e.kind,
                 (e.entry_id IS NOT NULL
@@ -167,11 +188,12 @@ export class PayoutsRepository {
          (SELECT coalesce(json_agg(o), '[]') FROM (
             SELECT type, count(*) AS count, sum(amount) AS gross, sum(fee) AS fee, sum(net) AS net
               FROM l WHERE NOT ours GROUP BY 1 ORDER BY 1) o) AS other,
-         (SELECT count(*) FROM l WHERE ours AND entry_id IS NULL AND NOT queued) AS missing,
+         (SELECT count(*) FROM l WHERE ours AND entry_id IS NULL AND NOT queued AND type <> 'partial_capture_reversal') AS missing,
          (SELECT count(*) FROM l WHERE queued) AS pending,
          (SELECT count(*) FROM l WHERE differs) AS differs`,
-      [payoutId],
-    );
+        [payoutId],
+      );
+    });
     const lines = totals(row.lines);
     const platform = { ...zeroTotals(), byKind: {} as Record<string, LineTotals> };
     for (const k of row.platform) {
@@ -185,16 +207,18 @@ export class PayoutsRepository {
       other.byType[o.type] = t.count;
       add(other, t);
     }
-    const problems = { missing_entry: Number(row.missing), differs: Number(row.differs) };
+    // Lines still waiting for their entries are pending, unless the worker stops waiting: then they are missing.
+    const pending = stopWaiting ? 0 : Number(row.pending);
+    const problems = { missing_entry: Number(row.missing) + (stopWaiting ? Number(row.pending) : 0), differs: Number(row.differs) };
     const difference = payoutAmount - lines.net;
     return {
-      outcome: problems.missing_entry + problems.differs + Number(row.pending) > 0 || difference !== 0 ? 'mismatches' : 'balanced',
+      outcome: problems.missing_entry + problems.differs + pending > 0 || difference !== 0 ? 'mismatches' : 'balanced',
       lines,
       platform,
       other,
       difference,
       problems,
-      pending: Number(row.pending),
+      pending,
     };
   }
 
@@ -209,6 +233,14 @@ export class PayoutsRepository {
       [id, runId, result.outcome, JSON.stringify(result)],
     );
     return rows.length === 1;
+  }
+
+  /** Paid payouts not reconciled a day after they were recorded: Stripe never attributed them, or it keeps refusing. */
+  async overdue(): Promise<number> {
+    const [row] = await this.dataSource.query<{ n: string }[]>(
+      `SELECT count(*) AS n FROM payouts WHERE recon_state = 'due' AND recorded_at < now() - interval '1 day'`,
+    );
+    return Number(row.n);
   }
 
   async get(id: string): Promise<PayoutRow | undefined> {

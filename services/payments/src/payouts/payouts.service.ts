@@ -4,7 +4,7 @@ import { OutboxService, UnitOfWork } from '@omnipay/messaging';
 import { JsonLogger, metricsRegistry } from '@omnipay/observability';
 import { APP_CONFIG, PollLoop } from '@omnipay/platform';
 import { STRIPE, isRetryableStripeError } from '@omnipay/stripe';
-import { Counter } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import type Stripe from 'stripe';
 import type { EntityManager } from 'typeorm';
 import { notFound } from '../common/http-errors';
@@ -16,7 +16,7 @@ import { PayoutsRepository, type PayoutLine } from './payouts.repository';
 
 /** Stripe's list is copied to PostgreSQL in statements of this many rows; the lease is renewed after each. */
 const COPY_BATCH = 1000;
-/** The platform's lines whose entries are still being written are waited for this many runs, then reported. */
+/** The platform's lines whose entries are still being written are waited for this many runs, then reported missing. */
 const MAX_PENDING_RUNS = 10;
 
 const reconciled = new Counter({
@@ -24,6 +24,20 @@ const reconciled = new Counter({
   help: 'Payouts matched with their balance transactions, by outcome (balanced, mismatches, not_attributable)',
   labelNames: ['outcome'],
   registers: [metricsRegistry],
+});
+
+let overdue: (() => Promise<number>) | undefined;
+
+// Read from the database at each scrape, so every replica exports the same number: the alert for a payout that
+// Stripe never attributes, or that the worker cannot read (a restricted key without Payouts and Balance read).
+new Gauge({
+  name: 'payments_payouts_overdue',
+  help: 'Paid payouts still not reconciled a day after they were recorded (decision 0019)',
+  registers: [metricsRegistry],
+  async collect() {
+    const n = await overdue?.().catch(() => undefined);
+    if (n !== undefined) this.set(n);
+  },
 });
 
 class LostClaim extends Error {}
@@ -64,6 +78,7 @@ export class PayoutsService implements OnApplicationBootstrap, OnApplicationShut
     @Inject(STRIPE) private readonly stripe: Stripe,
     @Inject(APP_CONFIG) private readonly config: PaymentsConfig,
   ) {
+    overdue = () => repo.overdue();
     this.loop = new PollLoop({
       intervalMs: config.PAYOUTS_POLL_MS,
       pass: () => this.runOnce(),
@@ -79,9 +94,9 @@ export class PayoutsService implements OnApplicationBootstrap, OnApplicationShut
     await this.loop.stop();
   }
 
-  /** Wakes the worker (after the caller's transaction commits). */
+  /** Wakes the worker once the caller's transaction has had time to commit. */
   soon(): void {
-    this.loop.soon();
+    this.loop.soon(250);
   }
 
   /**
@@ -130,24 +145,30 @@ export class PayoutsService implements OnApplicationBootstrap, OnApplicationShut
   async runOnce(): Promise<boolean> {
     const claimed = await this.repo.claim(this.config.PAYOUTS_LEASE_MS);
     if (!claimed) return false;
-    await this.run(claimed.id, claimed.runId, claimed.attempts);
+    await this.run(claimed.id, claimed.runId, claimed.attempts, claimed.pendingRuns);
     return true;
   }
 
-  private async run(id: string, runId: string, attempts: number): Promise<void> {
+  private async run(id: string, runId: string, attempts: number, pendingRuns: number): Promise<void> {
     const started = Date.now();
     try {
       // Stripe's own word first: the payout may have failed meanwhile, or still be waiting for attribution.
       const payout = await this.stripe.payouts.retrieve(id);
       await this.uow.run((m) => this.record(m, payout, new Date()));
-      if (payout.status !== 'paid') return; // failed or canceled: recorded, no deposit to match
-      if (payout.automatic && payout.reconciliation_status !== 'completed') {
-        await this.repo.postpone(id, runId, this.backoff(attempts), `Stripe has not attributed the payout's transactions yet (${payout.reconciliation_status})`);
+      if (payout.status === 'failed' || payout.status === 'canceled') return; // recorded: no deposit to match
+      if (payout.status !== 'paid') {
+        // A read older than the event that made it paid (Stripe's replicas): look again later.
+        await this.repo.postpone(id, runId, this.backoff(attempts), `Stripe still says ${payout.status}`, 'error');
         return;
       }
-      const result: PayoutResult = payout.automatic ? await this.compare(id, runId, payout.amount) : notAttributable(payout.amount);
-      if (result.pending > 0 && attempts < MAX_PENDING_RUNS) {
-        await this.repo.postpone(id, runId, this.backoff(attempts), `${result.pending} of the platform's lines have no entry yet`);
+      if (payout.automatic && payout.reconciliation_status !== 'completed') {
+        await this.repo.postpone(id, runId, this.backoff(attempts), `Stripe has not attributed the payout's transactions yet (${payout.reconciliation_status})`, 'attribution');
+        return;
+      }
+      const stopWaiting = pendingRuns >= MAX_PENDING_RUNS;
+      const result: PayoutResult = payout.automatic ? await this.compare(id, runId, payout.amount, stopWaiting) : notAttributable(payout.amount);
+      if (result.pending > 0) {
+        await this.repo.postpone(id, runId, this.backoff(pendingRuns + 1), `${result.pending} of the platform's lines have no entry yet`, 'pending');
         return;
       }
       const sent = await this.uow.run(async (m) => {
@@ -191,12 +212,12 @@ export class PayoutsService implements OnApplicationBootstrap, OnApplicationShut
           'payout reconciliation failed; will retry',
         );
       await this.repo
-        .postpone(id, runId, delayMs, stopping ? null : error instanceof Error ? error.message : String(error))
+        .postpone(id, runId, delayMs, stopping ? null : error instanceof Error ? error.message : String(error), 'error')
         .catch((e: unknown) => this.logger.pino.warn({ err: e, payoutId: id }, 'could not give the payout back; its lease runs out'));
     }
   }
 
-  private async compare(id: string, runId: string, amount: number): Promise<PayoutResult> {
+  private async compare(id: string, runId: string, amount: number, stopWaiting: boolean): Promise<PayoutResult> {
     let batch: PayoutLine[] = [];
     const flush = async () => {
       await this.repo.stage(id, batch);
@@ -209,7 +230,7 @@ export class PayoutsService implements OnApplicationBootstrap, OnApplicationShut
       if (batch.length >= COPY_BATCH) await flush();
     }
     await flush();
-    return this.repo.compare(id, amount);
+    return this.repo.compare(id, amount, stopWaiting);
   }
 
   /** 5 s doubling to an hour: Stripe attributing a payout takes minutes to hours. */

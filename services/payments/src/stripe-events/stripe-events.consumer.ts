@@ -67,7 +67,7 @@ export class StripeEventsConsumer {
       const observedAt = new Date(event.created * 1000);
       if (await runWithContext(ctx, () => this.payouts.record(m, event.data.object as Stripe.Payout, observedAt))) payoutDue = true;
     }
-    if (payoutDue) this.payouts.soon();
+    if (payoutDue) this.payouts.soon(); // (after a delay that lets this transaction commit; the poll covers a miss)
     if (events.length === 0) return;
 
     const store = await BatchPaymentStore.load(m, this.outbox, keysOf(events.map((e) => e.event)));

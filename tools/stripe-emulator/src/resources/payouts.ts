@@ -98,9 +98,8 @@ function debit(emu: Emulator, po: StripeObject): StripeObject {
 }
 
 /**
- * The bank sends the money back: a `payout_failure` transaction returns it to the available balance. It is
- * recorded as part of the failed payout, so a later run does not pay it out again (see docs: the emulator
- * leaves returned funds in the available balance).
+ * The bank sends the money back: a `payout_failure` transaction (source: the failed payout) returns it to the
+ * available balance, where the next automatic payout takes it, listed among that payout's transactions.
  */
 function failNow(
   emu: Emulator,
@@ -117,7 +116,6 @@ function failNow(
     description: 'STRIPE PAYOUT FAILURE',
     status: 'available',
   });
-  emu.store.addToPayout(po.id, txn);
   const prev = change(po, {
     ...extra,
     status: 'failed',
