@@ -6,3 +6,4 @@ export * from './api-error';
 export * from './retryable-errors.filter';
 export * from './retention.sweeper';
 export * from './poll-loop';
+export * from './polled-worker';

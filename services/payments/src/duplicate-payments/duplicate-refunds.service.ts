@@ -1,7 +1,7 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { JsonLogger, metricsRegistry } from '@omnipay/observability';
 import { afterCommit } from '@omnipay/persistence';
-import { APP_CONFIG, ApiError, PollLoop } from '@omnipay/platform';
+import { APP_CONFIG, ApiError, PolledWorker } from '@omnipay/platform';
 import { Counter } from 'prom-client';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { PaymentsConfig } from '../config';
@@ -56,28 +56,18 @@ export function afterRefundError(error: unknown, attempts: number): Step {
  * claimed with a lease and retried with backoff while Stripe or the database is unavailable.
  */
 @Injectable()
-export class DuplicatePaymentRefunds implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly loop: PollLoop;
-
+export class DuplicatePaymentRefunds extends PolledWorker {
   constructor(
     private readonly dataSource: DataSource,
     private readonly payments: PaymentsService,
     private readonly logger: JsonLogger,
     @Inject(APP_CONFIG) private readonly config: PaymentsConfig,
   ) {
-    this.loop = new PollLoop({
-      intervalMs: config.DUPLICATE_REFUNDS_POLL_MS,
-      pass: async () => (await this.runOnce()) === BATCH,
-      onError: (error) => this.logger.pino.warn({ err: error }, 'duplicate payment refund pass failed; will retry'),
-    });
+    super({ name: 'duplicate payment refund', intervalMs: config.DUPLICATE_REFUNDS_POLL_MS, logger });
   }
 
-  onApplicationBootstrap(): void {
-    this.loop.start();
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.loop.stop();
+  protected async pass(): Promise<boolean> {
+    return (await this.runOnce()) === BATCH;
   }
 
   /** Records the refunds to make, in the caller's transaction; a repeated announcement adds nothing. */
@@ -94,7 +84,7 @@ export class DuplicatePaymentRefunds implements OnApplicationBootstrap, OnApplic
         duplicates.map((d) => d.messageId),
       ],
     );
-    if (rows.length > 0) afterCommit(m, () => this.loop.soon());
+    if (rows.length > 0) afterCommit(m, () => this.soon());
   }
 
   /** One pass over due requests; returns how many were claimed. */

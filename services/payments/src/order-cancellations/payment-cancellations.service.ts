@@ -1,7 +1,7 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { JsonLogger, metricsRegistry } from '@omnipay/observability';
 import { afterCommit } from '@omnipay/persistence';
-import { APP_CONFIG, PollLoop } from '@omnipay/platform';
+import { APP_CONFIG, PolledWorker } from '@omnipay/platform';
 import { Counter } from 'prom-client';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { PaymentsConfig } from '../config';
@@ -54,9 +54,7 @@ const cancellations = new Counter({
  * request, still open (`processing`) is tried again later. Decision 0014.
  */
 @Injectable()
-export class PaymentCancellations implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly loop: PollLoop;
-
+export class PaymentCancellations extends PolledWorker {
   constructor(
     private readonly dataSource: DataSource,
     private readonly repo: PaymentsRepository,
@@ -64,29 +62,16 @@ export class PaymentCancellations implements OnApplicationBootstrap, OnApplicati
     private readonly logger: JsonLogger,
     @Inject(APP_CONFIG) private readonly config: PaymentsConfig,
   ) {
-    this.loop = new PollLoop({
-      intervalMs: config.PAYMENT_CANCELLATIONS_POLL_MS,
-      pass: async () => (await this.runOnce()) === BATCH,
-      onError: (error) => this.logger.pino.warn({ err: error }, 'payment cancellation pass failed; will retry'),
-    });
+    super({ name: 'payment cancellation', intervalMs: config.PAYMENT_CANCELLATIONS_POLL_MS, logger });
   }
 
-  onApplicationBootstrap(): void {
-    this.loop.start();
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.loop.stop();
+  protected async pass(): Promise<boolean> {
+    return (await this.runOnce()) === BATCH;
   }
 
   /** Remembers cancelled orders and requests the cancellation of their open payments, in the caller's transaction. */
   async request(m: EntityManager, orders: CancelledOrder[]): Promise<void> {
     if ((await recordCancelledOrders(m, orders)) > 0) afterCommit(m, () => this.soon());
-  }
-
-  /** Run shortly (after the caller's transaction has committed). */
-  soon(): void {
-    this.loop.soon();
   }
 
   /** One pass over due requests; returns how many were claimed. */

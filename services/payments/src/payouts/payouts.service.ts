@@ -1,8 +1,8 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { PayoutFailed, PayoutReconciled } from '@omnipay/contracts';
 import { OutboxService, UnitOfWork } from '@omnipay/messaging';
 import { JsonLogger, metricsRegistry } from '@omnipay/observability';
-import { APP_CONFIG, PollLoop } from '@omnipay/platform';
+import { APP_CONFIG, PolledWorker } from '@omnipay/platform';
 import { STRIPE, isRetryableStripeError } from '@omnipay/stripe';
 import { Counter, Gauge } from 'prom-client';
 import type Stripe from 'stripe';
@@ -67,9 +67,7 @@ function line(t: Stripe.BalanceTransaction): PayoutLine {
  * `payout.failed`.
  */
 @Injectable()
-export class PayoutsService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly loop: PollLoop;
-
+export class PayoutsService extends PolledWorker {
   constructor(
     private readonly repo: PayoutsRepository,
     private readonly uow: UnitOfWork,
@@ -78,25 +76,12 @@ export class PayoutsService implements OnApplicationBootstrap, OnApplicationShut
     @Inject(STRIPE) private readonly stripe: Stripe,
     @Inject(APP_CONFIG) private readonly config: PaymentsConfig,
   ) {
+    super({ name: 'payout reconciliation', intervalMs: config.PAYOUTS_POLL_MS, logger, firstDelayMs: 1000 });
     overdue = () => repo.overdue();
-    this.loop = new PollLoop({
-      intervalMs: config.PAYOUTS_POLL_MS,
-      pass: () => this.runOnce(),
-      onError: (error) => this.logger.pino.warn({ err: error }, 'payout reconciliation pass failed; will retry'),
-    });
   }
 
-  onApplicationBootstrap(): void {
-    this.loop.start(1000);
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.loop.stop();
-  }
-
-  /** Wakes the worker once the caller's transaction has had time to commit. */
-  soon(): void {
-    this.loop.soon(250);
+  protected pass(): Promise<boolean> {
+    return this.runOnce();
   }
 
   /**

@@ -1,6 +1,6 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { JsonLogger, metricsRegistry } from '@omnipay/observability';
-import { APP_CONFIG, PollLoop } from '@omnipay/platform';
+import { APP_CONFIG, PolledWorker } from '@omnipay/platform';
 import { STRIPE } from '@omnipay/stripe';
 import { Counter, Gauge } from 'prom-client';
 import type Stripe from 'stripe';
@@ -65,29 +65,19 @@ function copied(t: Stripe.BalanceTransaction): StripeTxn {
  * the API. One replica runs a given audit (a claim with a lease); its findings are stored, logged and counted.
  */
 @Injectable()
-export class AuditService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly loop: PollLoop;
-
+export class AuditService extends PolledWorker {
   constructor(
     private readonly repo: AuditRepository,
     private readonly logger: JsonLogger,
     @Inject(STRIPE) private readonly stripe: Stripe,
     @Inject(APP_CONFIG) private readonly config: PaymentsConfig,
   ) {
+    super({ name: 'reconciliation audit', intervalMs: config.RECONCILIATION_AUDIT_POLL_MS, logger, firstDelayMs: 1000 });
     latestProblems = () => repo.latestCompleteProblems();
-    this.loop = new PollLoop({
-      intervalMs: config.RECONCILIATION_AUDIT_POLL_MS,
-      pass: () => this.runOnce(),
-      onError: (error) => this.logger.pino.warn({ err: error }, 'reconciliation audit pass failed; will retry'),
-    });
   }
 
-  onApplicationBootstrap(): void {
-    this.loop.start(1000);
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.loop.stop();
+  protected pass(): Promise<boolean> {
+    return this.runOnce();
   }
 
   /** Asks for a day's audit (or another run of a finished one); the worker starts it at once. */

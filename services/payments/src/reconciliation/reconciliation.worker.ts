@@ -1,8 +1,8 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { ReconciliationEntry, type DataOf } from '@omnipay/contracts';
 import { OutboxService, UnitOfWork } from '@omnipay/messaging';
 import { JsonLogger, metricsRegistry } from '@omnipay/observability';
-import { APP_CONFIG, PollLoop } from '@omnipay/platform';
+import { APP_CONFIG, PolledWorker } from '@omnipay/platform';
 import { STRIPE } from '@omnipay/stripe';
 import { Counter } from 'prom-client';
 import type Stripe from 'stripe';
@@ -69,9 +69,7 @@ const message = (error: unknown): string => (error instanceof Error ? error.mess
  * it claimed: a source reopened meanwhile stays due with its fresh start, and the next pass reads it again.
  */
 @Injectable()
-export class ReconciliationWorker implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly loop: PollLoop;
-
+export class ReconciliationWorker extends PolledWorker {
   constructor(
     private readonly dataSource: DataSource,
     private readonly uow: UnitOfWork,
@@ -80,24 +78,11 @@ export class ReconciliationWorker implements OnApplicationBootstrap, OnApplicati
     @Inject(STRIPE) private readonly stripe: Stripe,
     @Inject(APP_CONFIG) private readonly config: PaymentsConfig,
   ) {
-    this.loop = new PollLoop({
-      intervalMs: config.RECONCILIATION_POLL_MS,
-      pass: async () => (await this.runOnce()) === BATCH,
-      onError: (error) => this.logger.pino.warn({ err: error }, 'reconciliation pass failed; will retry'),
-    });
+    super({ name: 'reconciliation', intervalMs: config.RECONCILIATION_POLL_MS, logger });
   }
 
-  onApplicationBootstrap(): void {
-    this.loop.start();
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.loop.stop();
-  }
-
-  /** Run shortly (after the caller's transaction has committed). */
-  soon(): void {
-    this.loop.soon();
+  protected async pass(): Promise<boolean> {
+    return (await this.runOnce()) === BATCH;
   }
 
   /** One pass over due sources; returns how many were claimed. */

@@ -2,6 +2,7 @@ import { Controller } from '@nestjs/common';
 import { StripeEventReceived, Topics } from '@omnipay/contracts';
 import { OnMessages, OutboxService, isMessage, type ConsumedBatch, type ConsumedMessage } from '@omnipay/messaging';
 import { JsonLogger, newContext, runWithContext } from '@omnipay/observability';
+import { afterCommit } from '@omnipay/persistence';
 import { PAYMENT_EVENT_TYPES, PAYOUT_EVENT_TYPES } from '@omnipay/stripe';
 import type Stripe from 'stripe';
 import { BatchPaymentStore, emptyKeys, type BatchKeys } from '../payments/payment-store';
@@ -67,7 +68,7 @@ export class StripeEventsConsumer {
       const observedAt = new Date(event.created * 1000);
       if (await runWithContext(ctx, () => this.payouts.record(m, event.data.object as Stripe.Payout, observedAt))) payoutDue = true;
     }
-    if (payoutDue) this.payouts.soon(); // (after a delay that lets this transaction commit; the poll covers a miss)
+    if (payoutDue) afterCommit(m, () => this.payouts.soon());
     if (events.length === 0) return;
 
     const store = await BatchPaymentStore.load(m, this.outbox, keysOf(events.map((e) => e.event)));
