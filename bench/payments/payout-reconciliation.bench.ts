@@ -6,15 +6,13 @@
 //   node --expose-gc -r @swc-node/register bench/payments/payout-reconciliation.bench.ts [--lines 100000] [--keep]
 import { OutboxService, UnitOfWork, type MessagingSettings } from '@omnipay/messaging';
 import { JsonLogger, createLogger } from '@omnipay/observability';
-import { MessagingRetention1700000000010, MessagingTables1700000000000, dataSourceOptions, ensureSchema, runMigrations } from '@omnipay/persistence';
 import type Stripe from 'stripe';
-import { DataSource } from 'typeorm';
 import type { PaymentsConfig } from '../../services/payments/src/config';
-import { paymentsMigrations } from '../../services/payments/src/migrations';
 import { PayoutsRepository } from '../../services/payments/src/payouts/payouts.repository';
 import { PayoutsService } from '../../services/payments/src/payouts/payouts.service';
 import { arg, printTable } from '../lib';
-import { cpuDelta, loadInfraEnv, postgresCpu } from '../processes';
+import { cpuDelta, postgresCpu } from '../processes';
+import { paymentsBenchSchema } from './schema';
 
 const N = arg('lines', 100_000);
 const T0 = Date.parse('2026-11-20T00:00:00Z') / 1000;
@@ -50,26 +48,9 @@ function fakeStripe(payout: Stripe.Payout): Stripe {
 }
 
 async function main(): Promise<void> {
-  loadInfraEnv(['DATABASE_URL']);
-  const url = process.env.DATABASE_URL!;
-  const schema = `bench_payout_${Date.now().toString(36)}`;
-  await ensureSchema(url, schema);
-  const ds = new DataSource(
-    dataSourceOptions({ url, schema, poolSize: 4, entities: [], migrations: [MessagingTables1700000000000, MessagingRetention1700000000010, ...paymentsMigrations] }),
-  );
-  await ds.initialize();
+  const seeded = Date.now();
+  const { ds, schema, drop } = await paymentsBenchSchema('bench_payout', N);
   try {
-    await runMigrations(ds, schema);
-    const seeded = Date.now();
-    await ds.query(
-      `INSERT INTO payments (id, order_id, attempt, channel, amount, currency, capture_method, payment_intent_id, charge_id, status)
-       SELECT 'pay_' || i, 'ord_' || i, 1, 'web', 2000, 'usd', 'automatic', 'pi_' || i, 'ch_' || i, 'succeeded' FROM generate_series(0, $1 - 1) i`,
-      [N],
-    );
-    await ds.query(
-      `INSERT INTO reconciliation_sources (source_id, kind, payment_id, done_at) SELECT 'ch_' || i, 'charge', 'pay_' || i, now() FROM generate_series(0, $1 - 1) i`,
-      [N],
-    );
     await ds.query(
       `INSERT INTO reconciliation_entries (entry_id, kind, order_id, payment_id, payment_intent_id, charge_id, source_id, balance_transaction_id,
          channel, gross, fee, net, currency, occurred_at, available_on)
@@ -157,8 +138,7 @@ async function main(): Promise<void> {
     }
     printTable(`Reconciliation of one payout of ${N} balance transactions`, rows);
   } finally {
-    if (!process.argv.includes('--keep')) await ds.query(`DROP SCHEMA "${schema}" CASCADE`).catch(() => undefined);
-    await ds.destroy();
+    await drop();
   }
 }
 

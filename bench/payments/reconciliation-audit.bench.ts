@@ -6,15 +6,13 @@
 //   node -r @swc-node/register bench/payments/reconciliation-audit.bench.ts [--transactions 100000] [--keep]
 // (--keep leaves the schema, to look at the comparison's plan)
 import { JsonLogger, createLogger } from '@omnipay/observability';
-import { MessagingRetention1700000000010, MessagingTables1700000000000, dataSourceOptions, ensureSchema, runMigrations } from '@omnipay/persistence';
 import type Stripe from 'stripe';
-import { DataSource } from 'typeorm';
 import type { PaymentsConfig } from '../../services/payments/src/config';
-import { paymentsMigrations } from '../../services/payments/src/migrations';
 import { AuditRepository } from '../../services/payments/src/reconciliation/audit.repository';
 import { AuditService } from '../../services/payments/src/reconciliation/audit.service';
 import { arg, printTable } from '../lib';
-import { loadInfraEnv, postgresCpu, cpuDelta } from '../processes';
+import { postgresCpu, cpuDelta } from '../processes';
+import { paymentsBenchSchema } from './schema';
 
 const N = arg('transactions', 100_000);
 const DAY = '2026-11-20';
@@ -45,26 +43,9 @@ const fakeStripe = {
 } as unknown as Stripe;
 
 async function main(): Promise<void> {
-  loadInfraEnv(['DATABASE_URL']);
-  const url = process.env.DATABASE_URL!;
-  const schema = `bench_audit_${Date.now().toString(36)}`;
-  await ensureSchema(url, schema);
-  const ds = new DataSource(
-    dataSourceOptions({ url, schema, poolSize: 4, entities: [], migrations: [MessagingTables1700000000000, MessagingRetention1700000000010, ...paymentsMigrations] }),
-  );
-  await ds.initialize();
+  const seeded = Date.now();
+  const { ds, schema, drop } = await paymentsBenchSchema('bench_audit', N);
   try {
-    await runMigrations(ds, schema);
-    const seeded = Date.now();
-    await ds.query(
-      `INSERT INTO payments (id, order_id, attempt, channel, amount, currency, capture_method, payment_intent_id, charge_id, status)
-       SELECT 'pay_' || i, 'ord_' || i, 1, 'web', 2000, 'usd', 'automatic', 'pi_' || i, 'ch_' || i, 'succeeded' FROM generate_series(0, $1 - 1) i`,
-      [N],
-    );
-    await ds.query(
-      `INSERT INTO reconciliation_sources (source_id, kind, payment_id, done_at) SELECT 'ch_' || i, 'charge', 'pay_' || i, now() FROM generate_series(0, $1 - 1) i`,
-      [N],
-    );
     await ds.query(
       `INSERT INTO reconciliation_entries (entry_id, kind, order_id, payment_id, payment_intent_id, charge_id, source_id, balance_transaction_id,
          channel, gross, fee, net, currency, occurred_at, available_on)
@@ -149,8 +130,7 @@ async function main(): Promise<void> {
     }
     printTable(`Reconciliation audit of one day, ${N} transactions`, rows);
   } finally {
-    if (!process.argv.includes('--keep')) await ds.query(`DROP SCHEMA "${schema}" CASCADE`).catch(() => undefined);
-    await ds.destroy();
+    await drop();
   }
 }
 

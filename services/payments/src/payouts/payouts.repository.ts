@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import { NO_JIT } from '../reconciliation/audit.repository';
 import { zeroTotals, type LineTotals, type PayoutResult, type PayoutRow } from './payout.model';
 import type { PayoutChange, PayoutObservation, PayoutStatus } from './payout-state';
 
@@ -166,6 +167,7 @@ export class PayoutsRepository {
     const [row] = await this.dataSource.transaction(async (m) => {
       // A payout of a busy day's transactions may take longer than the 15 s every other statement is allowed.
       await m.query(LONG_STATEMENT);
+      await m.query(NO_JIT);
       return m.query<Compared[]>(
       `WITH l AS (
          SELECT pl.*, e.entry_id, e.kind,

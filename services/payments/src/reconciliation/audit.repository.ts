@@ -21,6 +21,13 @@ export const MAX_DETAIL_LINES = 200;
  */
 const LONG_STATEMENT = "SET LOCAL statement_timeout = '10min'";
 
+/**
+ * The comparison's estimated cost (CTEs the planner cannot size) is far above PostgreSQL's JIT thresholds, and
+ * compiling its ~170 expressions took ~3 s of a 3.2 s run on a 5,000-line day, whose execution took 0.2 s
+ * (`EXPLAIN ANALYZE`, bench/README "Payouts"): it runs once, so compiling never pays back.
+ */
+export const NO_JIT = 'SET LOCAL jit = off';
+
 /** `day` as text: node-postgres would read a date as local midnight. */
 const COLUMNS = `to_char(day, 'YYYY-MM-DD') AS day, status, requested_at, requested_by, run_id, runs, attempts, started_at,
   finished_at, next_attempt_at, outcome, result, last_error, rerun_requested`;
@@ -179,6 +186,7 @@ export class AuditRepository {
     const { start } = dayBounds(day);
     return this.dataSource.transaction(async (m) => {
       await m.query(LONG_STATEMENT);
+      await m.query(NO_JIT);
       // The copy was just loaded: without statistics the planner would guess its size.
       await m.query('ANALYZE reconciliation_audit_stripe_txns');
       const [row] = await m.query<Compared[]>(
