@@ -4,3 +4,4 @@ export * from './idempotency';
 export * from './stripe.module';
 export * from './errors';
 export * from './event-types';
+export * from './expandable';

@@ -68,6 +68,21 @@ describe('checkout to fulfilment through the gateway', () => {
   const onTopic = (topic: string, orderId: string) =>
     recorder.on(`${stack.topicPrefix}${topic}`).filter((m) => (m.json?.data as Json | undefined)?.orderId === orderId);
 
+  /** A web checkout of mugs paid in the browser, once finance has its charge entry. */
+  async function paidMugs(sub: string, quantity: number) {
+    const buyer = token(sub, 'customer', { channel: 'web' });
+    const checkout = await api(buyer, 'POST', '/v1/checkout', { fulfilment: 'ship', currency: 'usd', lines: [{ sku: 'MUG-WHT', quantity }] });
+    expect(checkout.status).toBe(201);
+    await browser.paymentIntents.confirm(checkout.body.paymentIntentId as string, {
+      payment_method: 'pm_card_visa',
+      client_secret: checkout.body.clientSecret,
+    } as Stripe.PaymentIntentConfirmParams);
+    await eventually(async () => onTopic(Topics.financeReconciliation, checkout.body.orderId as string), (m) => m.length === 1, {
+      what: 'the charge entry of the order',
+    });
+    return { buyer, checkout };
+  }
+
   it('pays a web order once when Stripe delivers every event three times, shuffled: order, stock and points exactly right', async () => {
     stack.emulator.addWebhookFault({ duplicate: 3, shuffle_window_ms: 300 });
     const alice = token('cust_e2e_alice', 'customer', { channel: 'web' });
@@ -376,16 +391,7 @@ describe('checkout to fulfilment through the gateway', () => {
   });
 
   it("lets finance and admins audit a day's entries against Stripe, and no one else", async () => {
-    const buyer = token('cust_e2e_audit', 'customer', { channel: 'web' });
-    const checkout = await api(buyer, 'POST', '/v1/checkout', { fulfilment: 'ship', currency: 'usd', lines: [{ sku: 'MUG-WHT', quantity: 1 }] });
-    expect(checkout.status).toBe(201);
-    await browser.paymentIntents.confirm(checkout.body.paymentIntentId as string, {
-      payment_method: 'pm_card_visa',
-      client_secret: checkout.body.clientSecret,
-    } as Stripe.PaymentIntentConfirmParams);
-    await eventually(async () => onTopic(Topics.financeReconciliation, checkout.body.orderId as string), (m) => m.length === 1, {
-      what: 'the charge entry of the order',
-    });
+    await paidMugs('cust_e2e_audit', 1);
     // An audit of today covers what happened before the second it starts.
     await new Promise((r) => setTimeout(r, 1100));
     const today = new Date().toISOString().slice(0, 10);
@@ -419,16 +425,7 @@ describe('checkout to fulfilment through the gateway', () => {
   });
 
   it("lets finance and admins read each payout matched with the orders it paid out, and no one else", async () => {
-    const buyer = token('cust_e2e_payout', 'customer', { channel: 'web' });
-    const checkout = await api(buyer, 'POST', '/v1/checkout', { fulfilment: 'ship', currency: 'usd', lines: [{ sku: 'MUG-WHT', quantity: 2 }] });
-    expect(checkout.status).toBe(201);
-    await browser.paymentIntents.confirm(checkout.body.paymentIntentId as string, {
-      payment_method: 'pm_card_visa',
-      client_secret: checkout.body.clientSecret,
-    } as Stripe.PaymentIntentConfirmParams);
-    await eventually(async () => onTopic(Topics.financeReconciliation, checkout.body.orderId as string), (m) => m.length === 1, {
-      what: 'the charge entry of the order',
-    });
+    const { buyer, checkout } = await paidMugs('cust_e2e_payout', 2);
     // Stripe's payout schedule, run now by the emulator: one payout per currency of everything not paid out yet.
     const run = await fetch(`${stack.emulator.url}/_emulator/payouts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"currency":"usd"}' });
     const [paidOut] = ((await run.json()) as { data: { id: string; amount: number }[] }).data;

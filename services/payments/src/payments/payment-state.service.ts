@@ -13,6 +13,7 @@ import {
   type MessageDefinition,
 } from '@omnipay/contracts';
 import { OutboxService } from '@omnipay/messaging';
+import { idOf } from '@omnipay/stripe';
 import { JsonLogger, metricsRegistry } from '@omnipay/observability';
 import { Counter } from 'prom-client';
 import type Stripe from 'stripe';
@@ -48,9 +49,6 @@ const observationsIgnored = new Counter({
   labelNames: ['reason'],
   registers: [metricsRegistry],
 });
-
-const idOf = (v: string | { id: string } | null | undefined): string | null =>
-  v == null ? null : typeof v === 'string' ? v : v.id;
 
 /** A transaction (each read and write a statement) or a chunk's working copy (`BatchPaymentStore`). */
 export type StateTarget = EntityManager | PaymentStore;

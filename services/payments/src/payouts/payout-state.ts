@@ -1,3 +1,4 @@
+import { idOf } from '@omnipay/stripe';
 import type Stripe from 'stripe';
 
 /**
@@ -30,9 +31,6 @@ export interface PayoutObservation {
   failureMessage: string | null;
   failureBalanceTransactionId: string | null;
 }
-
-const idOf = (v: string | { id: string } | null | undefined): string | null =>
-  v == null ? null : typeof v === 'string' ? v : v.id;
 
 export function observePayout(p: Stripe.Payout): PayoutObservation {
   return {

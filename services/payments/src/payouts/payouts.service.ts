@@ -3,7 +3,7 @@ import { PayoutFailed, PayoutReconciled } from '@omnipay/contracts';
 import { OutboxService, UnitOfWork } from '@omnipay/messaging';
 import { JsonLogger, metricsRegistry } from '@omnipay/observability';
 import { APP_CONFIG, PolledWorker } from '@omnipay/platform';
-import { STRIPE, isRetryableStripeError } from '@omnipay/stripe';
+import { STRIPE, idOf, isRetryableStripeError } from '@omnipay/stripe';
 import { Counter, Gauge } from 'prom-client';
 import type Stripe from 'stripe';
 import type { EntityManager } from 'typeorm';
@@ -42,9 +42,6 @@ new Gauge({
 
 class LostClaim extends Error {}
 class Stopping extends Error {}
-
-const idOf = (v: unknown): string | null =>
-  typeof v === 'string' ? v : typeof v === 'object' && v !== null && 'id' in v ? String((v as { id: unknown }).id) : null;
 
 function line(t: Stripe.BalanceTransaction): PayoutLine {
   return {

@@ -3,7 +3,7 @@ import { StripeEventReceived, Topics } from '@omnipay/contracts';
 import { OnMessages, OutboxService, isMessage, type ConsumedBatch, type ConsumedMessage } from '@omnipay/messaging';
 import { JsonLogger, newContext, runWithContext } from '@omnipay/observability';
 import { afterCommit } from '@omnipay/persistence';
-import { PAYMENT_EVENT_TYPES, PAYOUT_EVENT_TYPES } from '@omnipay/stripe';
+import { PAYMENT_EVENT_TYPES, PAYOUT_EVENT_TYPES, idOf } from '@omnipay/stripe';
 import type Stripe from 'stripe';
 import { BatchPaymentStore, emptyKeys, type BatchKeys } from '../payments/payment-store';
 import { PLATFORM, PaymentStateService, type ObservationSource } from '../payments/payment-state.service';
@@ -11,9 +11,6 @@ import { PayoutsService } from '../payouts/payouts.service';
 import { ReconciliationWorker } from '../reconciliation/reconciliation.worker';
 
 const PAYMENT_OBJECTS = new Set(['payment_intent', 'charge', 'refund', 'dispute']);
-
-const idOf = (v: string | { id: string } | null | undefined): string | undefined =>
-  v == null ? undefined : typeof v === 'string' ? v : v.id;
 
 interface Fresh {
   message: ConsumedMessage;
