@@ -255,6 +255,47 @@ describe('payments end to end (emulator → events → payments → Kafka)', () 
     ]);
   });
 
+  it('refunds once when a refund request is repeated after Stripe forgot its idempotency key, whether or not its first answer arrived', async () => {
+    const orderId = order();
+    const created = await createWeb(orderId, 4000);
+    await confirmInBrowser(created, 'pm_card_visa');
+    await waitForEvent(orderId, 'payment.succeeded');
+    const refundsAtStripe = async () => (await s.stripe.refunds.list({ payment_intent: created.paymentIntentId })).data;
+
+    // Answered: the repeat a day later reads the refund instead of making a second one.
+    const body = { refundRequestId: `rr_${orderId}_day`, amount: 1000 };
+    const first = await post(s, `/payments/${created.paymentId}/refunds`, body);
+    expect(first.status).toBe(201);
+    expect(s.emu.expireIdempotencyKeys()).toBeGreaterThan(0);
+    const repeat = await post(s, `/payments/${created.paymentId}/refunds`, body);
+    expect(repeat.status).toBe(201);
+    expect(repeat.body).toMatchObject({ refundId: first.body.refundId, amount: 1000 });
+    expect(await refundsAtStripe()).toHaveLength(1);
+
+    // Not answered: payments died while Stripe was making the refund, and the refund's webhooks are late; a day
+    // later the repeat finds the refund by the request id it carries.
+    const parked = s.emu.addWebhookFault({ delay_ms: 3_600_000 });
+    const slow = s.emu.addApiFault({ method: 'POST', path: '/v1/refunds', delay_ms: 1_500, times: 1 });
+    const lostBody = { refundRequestId: `rr_${orderId}_lost`, amount: 700 };
+    try {
+      const unanswered = post(s, `/payments/${created.paymentId}/refunds`, lostBody).catch(() => undefined);
+      await eventually(async () => slow.hits, (n) => n === 1, { what: 'the refund at Stripe' });
+      await s.payments.kill();
+      await unanswered;
+      await eventually(refundsAtStripe, (r) => r.length === 2, { what: 'Stripe making the refund' });
+      s.payments = await startPayments(s.w, s.emu, s.paymentsPort);
+    } finally {
+      for (const f of [parked, slow]) s.emu.emulator.faults.remove(f.id);
+    }
+    s.emu.expireIdempotencyKeys();
+    const found = await post(s, `/payments/${created.paymentId}/refunds`, lostBody);
+    expect(found.status).toBe(201);
+    const atStripe = await refundsAtStripe();
+    expect(atStripe).toHaveLength(2);
+    expect(found.body).toMatchObject({ amount: 700, refundId: atStripe.find((r) => r.amount === 700)!.id });
+    expect((await get(s, `/payments/${created.paymentId}`)).body).toMatchObject({ amountRefunded: 1700 });
+  });
+
   it('follows a dispute from opening to its outcome: one payment.disputed, one payment.dispute_closed, and the money out and back for finance', async () => {
     const won = order();
     const lost = order();

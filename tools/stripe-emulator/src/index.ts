@@ -87,6 +87,11 @@ export interface EmulatorHandle {
   runPayouts(options?: payouts.PayoutRunOptions): Stripe.Payout[];
   /** a `paid` payout fails afterwards (`payout.failed`, funds back in the available balance) */
   failPayout(payoutId: string): Stripe.Payout;
+  /**
+   * forget the idempotency keys of finished requests now, as Stripe does after 24 h (same as admin
+   * `POST /_emulator/idempotency_keys/expire`); returns how many were forgotten
+   */
+  expireIdempotencyKeys(): number;
   /** the underlying emulator (state, router) for advanced tests */
   emulator: Emulator;
 }
@@ -151,6 +156,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
     runPayouts: (o) => snapshot(payouts.runPayouts(emu, validatePayoutRun((o ?? {}) as Record<string, unknown>))),
     failPayout: (id) => snapshot(payouts.failPayout(emu, emu.get(emu.store.payouts, 'payout', id))),
+    expireIdempotencyKeys: () => emu.idempotency.expire(),
     emulator: emu,
   };
 }

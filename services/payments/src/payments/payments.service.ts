@@ -245,6 +245,7 @@ export class PaymentsService {
           amount: Number(existing.amount),
           status: String(existing.status),
           refundId: existing.refund_id as string | null,
+          repeat: true,
         };
       }
       if (p.status !== 'succeeded' || !p.paymentIntentId) {
@@ -281,14 +282,23 @@ export class PaymentsService {
           fingerprint,
         ],
       );
-      return { payment: p, amount: check.amount, status: 'pending', refundId: null };
+      return { payment: p, amount: check.amount, status: 'pending', refundId: null, repeat: false };
     });
     if (request.status === 'failed')
       throw unprocessable('refund_failed', `refund request ${body.refundRequestId} failed`);
     const p = request.payment;
     let refund: Stripe.Refund;
+    let creating = false;
     try {
-      refund = await this.stripe.refunds.create(
+      // A repeated request reads the refund it made instead of making it again: Stripe forgets an idempotency key
+      // after 24 h, so a repeat after that (a client's retry, a lost answer) would otherwise refund a second time.
+      const made = request.refundId
+        ? await this.stripe.refunds.retrieve(request.refundId)
+        : request.repeat
+          ? await this.refundOfRequest(p.paymentIntentId!, body.refundRequestId)
+          : undefined;
+      creating = !made;
+      refund = made ?? await this.stripe.refunds.create(
         {
           payment_intent: p.paymentIntentId!,
           amount: request.amount,
@@ -306,7 +316,7 @@ export class PaymentsService {
       );
     } catch (error) {
       this.logStripeError(error, 'refund', p);
-      if (!isRetryableStripeError(error)) {
+      if (creating && !isRetryableStripeError(error)) {
         // Stripe refused it for good (e.g. more than is left on the charge): release the reservation.
         await this.dataSource.query(
           `UPDATE refund_requests SET status = 'failed', error = $2, updated_at = now() WHERE id = $1 AND refund_id IS NULL`,
@@ -332,6 +342,17 @@ export class PaymentsService {
       currency: refund.currency,
       payment: paymentView(after),
     };
+  }
+
+  /**
+   * The refund Stripe made for a request whose answer we never recorded (the call timed out, the process died, the
+   * webhook is late), found by the request id the refund carries in its metadata.
+   */
+  private async refundOfRequest(paymentIntentId: string, refundRequestId: string): Promise<Stripe.Refund | undefined> {
+    for await (const refund of this.stripe.refunds.list({ payment_intent: paymentIntentId, limit: 100 })) {
+      if (refund.metadata?.refundRequestId === refundRequestId) return refund;
+    }
+    return undefined;
   }
 
   private async callStripe<T>(what: string, p: Payment, fn: () => Promise<T>): Promise<T> {

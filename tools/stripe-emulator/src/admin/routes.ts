@@ -1,6 +1,7 @@
 /**
  * Admin API under /_emulator (JSON in, JSON out, no API key): reset, fault switches, 3-D Secure outcomes,
- * webhook endpoints with chosen secrets, delivery log, reader status, refund failure, payout runs and failures.
+ * webhook endpoints with chosen secrets, delivery log, reader status, refund failure, payout runs and failures,
+ * idempotency keys forgotten now instead of after 24 h.
  */
 import type http from 'node:http';
 import type { Emulator } from '../app';
@@ -181,6 +182,7 @@ export async function handleAdmin(
       if (json.status !== 'online' && json.status !== 'offline') throw new AdminError(400, 'status must be online or offline');
       return ok(setReaderStatus(emu.get(emu.store.readers, 'terminal.reader', c), json.status));
     }
+    if (a === 'idempotency_keys' && b === 'expire' && !c && method === 'POST') return ok({ expired: emu.idempotency.expire() });
     if (a === 'refunds' && b && c === 'fail' && method === 'POST') return ok(failRefund(emu, emu.get(emu.store.refunds, 'refund', b)));
     if (a === 'payouts' && method === 'POST') {
       if (!b) return ok({ object: 'list', data: runPayouts(emu, validatePayoutRun(json)) });

@@ -116,6 +116,16 @@ describe('wire protocol', () => {
       expect((await env.stripe.charges.list({ payment_intent: pi.id })).data).toHaveLength(1);
     });
 
+    it('forgets finished keys when told to, as Stripe does after 24 h, so the same key then runs the request again', async () => {
+      const a = await env.stripe.customers.create({ email: 'day@example.com' }, { idempotencyKey: 'k-day' });
+      const expired = await env.admin('POST', '/_emulator/idempotency_keys/expire');
+      expect(expired.status).toBe(200);
+      expect(expired.body.expired).toBeGreaterThanOrEqual(1);
+      const b = await env.stripe.customers.create({ email: 'day@example.com' }, { idempotencyKey: 'k-day' });
+      expect(b.id).not.toBe(a.id);
+      expect(b.lastResponse.headers['idempotent-replayed']).toBeUndefined();
+    });
+
     it('same key with different params is a 400 idempotency_error', async () => {
       await env.stripe.customers.create({ email: 'one@example.com' }, { idempotencyKey: 'k-2' });
       const err = await stripeError(env.stripe.customers.create({ email: 'two@example.com' }, { idempotencyKey: 'k-2' }));

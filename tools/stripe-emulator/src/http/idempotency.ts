@@ -61,6 +61,17 @@ export class IdempotencyStore {
     this.entries.clear();
   }
 
+  /** Forgets every finished request now, as Stripe does 24 h after it; requests still running keep their key. */
+  expire(): number {
+    let n = 0;
+    for (const [k, e] of this.entries) {
+      if (e.state !== 'done') continue;
+      this.entries.delete(k);
+      n++;
+    }
+    return n;
+  }
+
   private prune(): void {
     if (this.entries.size <= this.maxEntries) return;
     const it = this.entries.keys();
