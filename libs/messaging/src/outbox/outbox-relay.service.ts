@@ -16,6 +16,11 @@ interface OutboxRow {
 }
 
 const BATCH = 500;
+/** How soon a relay tries again while another replica's pass holds the schema's relay lock. */
+const BUSY_RETRY_MS = 10;
+
+/** The advisory lock of one schema's relay (locks are database-wide; each service has its own schema). */
+const RELAY_LOCK = `hashtext('outbox-relay:' || current_schema())`;
 
 /** bigint sequence numbers arrive as decimal strings. */
 function compareSeq(a: string, b: string): number {
@@ -26,7 +31,11 @@ function compareSeq(a: string, b: string): number {
  * Publishes committed outbox rows in order of commit, in batches, and marks them sent in the same transaction
  * that locked them. If Kafka is down the transaction rolls back and the rows wait; if the process dies after
  * Kafka acknowledged but before the mark committed, the rows are sent again and consumers' inboxes drop the
- * copies (at-least-once out, exactly-once in effect). `FOR UPDATE SKIP LOCKED` lets replicas share the work.
+ * copies (at-least-once out, exactly-once in effect).
+ *
+ * One pass at a time per schema, whatever the number of replicas (an advisory lock held by the pass's
+ * transaction): two replicas sending two batches at once could put a later event of a key on Kafka before an
+ * earlier one, or a failed batch could be sent again after a newer batch of another replica had gone through.
  */
 @Injectable()
 export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -37,6 +46,9 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   private loop?: Promise<void>;
   private unsubscribe?: () => void;
   private failures = 0;
+  /** The last pass found another replica's pass under way. */
+  private busy = false;
+  private busyPasses = 0;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -94,6 +106,14 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       }
       if (published === BATCH) continue;
       const linger = this.settings.relayLingerMs ?? 0;
+      this.busyPasses = this.busy ? this.busyPasses + 1 : 0;
+      if (this.busy && this.failures === 0) {
+        // Our rows may be newer than that pass's claim: look again soon rather than at the next poll (backing off
+        // up to the poll interval while that pass lasts, e.g. a send waiting for Kafka).
+        const wait = Math.min(this.settings.relayPollMs, BUSY_RETRY_MS * 2 ** Math.min(this.busyPasses - 1, 5));
+        await new Promise((r) => setTimeout(r, Math.max(linger, wait)));
+        continue;
+      }
       if (this.pending && this.failures === 0) {
         if (linger > 0) await new Promise((r) => setTimeout(r, linger));
         continue;
@@ -123,9 +143,9 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   /**
-   * Publishes up to one batch; returns how many rows were sent. On a client of its own from the pool, because
-   * the transaction's BEGIN and the claim go as one simple query (one round trip fewer per pass than a query
-   * runner's START TRANSACTION; the claim has no parameters).
+   * Publishes up to one batch; returns how many rows were sent (0 also when another replica's pass is under way).
+   * On a client of its own from the pool, because the transaction's BEGIN, the relay lock and the claim go as one
+   * simple query (one round trip fewer per pass than a query runner's START TRANSACTION; it has no parameters).
    */
   async publishBatch(): Promise<number> {
     const client = await this.pool.connect();
@@ -138,16 +158,20 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     client.on('error', onError);
     try {
       open = true;
-      // One statement claims and marks the batch; the mark only holds if the transaction commits after Kafka
-      // acknowledged (a failed send rolls it back).
+      // One statement claims and marks the batch, only while this transaction holds the relay lock (taken again by
+      // the claim: it is re-entrant, and the claim must not run without it); the mark only holds if the transaction
+      // commits after Kafka acknowledged (a failed send rolls it back).
       const results = (await client.query(
         `BEGIN;
+         SELECT pg_try_advisory_xact_lock(${RELAY_LOCK}) AS leader;
          UPDATE outbox SET published_at = clock_timestamp()
-          WHERE seq IN (SELECT seq FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
+          WHERE (SELECT pg_try_advisory_xact_lock(${RELAY_LOCK}))
+            AND seq IN (SELECT seq FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
           RETURNING seq, topic, key, payload, headers, created_at`,
-      )) as unknown as [QueryResult, QueryResult<OutboxRow>];
+      )) as unknown as [QueryResult, QueryResult<{ leader: boolean }>, QueryResult<OutboxRow>];
+      this.busy = !results[1].rows[0]?.leader;
       // RETURNING does not keep the subquery's order; commit order (seq) is what keys rely on.
-      const rows = results[1].rows.sort((a, b) => compareSeq(a.seq, b.seq));
+      const rows = results[2].rows.sort((a, b) => compareSeq(a.seq, b.seq));
       if (rows.length > 0) {
         await this.publisher.send(rows.map((r) => ({ topic: r.topic, key: r.key, value: r.payload, headers: r.headers })));
       }
