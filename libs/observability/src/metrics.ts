@@ -12,6 +12,13 @@ export const httpRequestDuration = new Histogram({
   registers: [metricsRegistry],
 });
 
+export const redisFallbacks = new Counter({
+  name: 'redis_fallbacks_total',
+  help: 'Redis commands not run or failed because Redis was unreachable, by what they were for (the request went on without them)',
+  labelNames: ['use'] as const,
+  registers: [metricsRegistry],
+});
+
 export const messagesConsumed = new Counter({
   name: 'messages_consumed_total',
   help: 'Kafka messages handled, by topic and outcome (applied, duplicate, dead_lettered, invalid)',

@@ -12,10 +12,11 @@ const restarting: ConsumerGroupState = {
 };
 
 /** Engines that answer (or not), and a consumer transport whose groups are in the given states. */
-function controller(opts: { redisUp?: boolean; groups?: Record<string, ConsumerGroupState> } = {}) {
-  const redis = { ping: async () => (opts.redisUp === false ? Promise.reject(new Error('ECONNREFUSED')) : 'PONG') } as unknown as Redis;
-  const dataSource = { query: async () => [{ '?column?': 1 }] } as unknown as DataSource;
-  const kafka = { check: async () => ({ brokers: 1 }) } as unknown as KafkaHealth;
+function controller(opts: { redisUp?: boolean; postgresUp?: boolean; kafkaUp?: boolean; groups?: Record<string, ConsumerGroupState> } = {}) {
+  const down = (up: boolean | undefined, error: string) => (up === false ? Promise.reject(new Error(error)) : undefined);
+  const redis = { ping: async () => (await down(opts.redisUp, 'ECONNREFUSED')) ?? 'PONG' } as unknown as Redis;
+  const dataSource = { query: async () => (await down(opts.postgresUp, 'connect ECONNREFUSED 127.0.0.1:5432')) ?? [{ '?column?': 1 }] } as unknown as DataSource;
+  const kafka = { check: async () => (await down(opts.kafkaUp, 'Connection error: connect ECONNREFUSED')) ?? { brokers: 1 } } as unknown as KafkaHealth;
   const consumers = opts.groups && ({ groupStates: () => opts.groups } as unknown as KafkaConsumerServer);
   return new HealthController(redis, dataSource, kafka, consumers);
 }
@@ -42,11 +43,27 @@ describe('GET /health/ready', () => {
     });
   });
 
-  it('is unavailable (503) when a probe fails, however the groups are doing', async () => {
-    const { status, body } = await ready(controller({ redisUp: false, groups: { 'omnipay.orders': { state: 'running' } } }));
+  it('is unavailable (503) when PostgreSQL does not answer, however the groups are doing', async () => {
+    const { status, body } = await ready(controller({ postgresUp: false, groups: { 'omnipay.orders': { state: 'running' } } }));
     expect(status).toBe(503);
     expect(body.status).toBe('unavailable');
-    expect(body.checks.redis).toMatchObject({ status: 'down', error: 'ECONNREFUSED' });
+    expect(body.checks.postgres).toMatchObject({ status: 'down', error: expect.stringContaining('ECONNREFUSED') });
+  });
+
+  it('stays ready (200) but degraded while Redis or Kafka is away: the API serves without them', async () => {
+    for (const opts of [{ redisUp: false }, { kafkaUp: false }, { redisUp: false, kafkaUp: false }]) {
+      const { status, body } = await ready(controller(opts));
+      expect({ opts, status, state: body.status }).toEqual({ opts, status: 200, state: 'degraded' });
+      if (opts.redisUp === false) expect(body.checks.redis).toMatchObject({ status: 'down', error: 'ECONNREFUSED' });
+      if ('kafkaUp' in opts) expect(body.checks.kafka.status).toBe('down');
+    }
+  });
+
+  it('stays ready but degraded in an edge service whose Redis is away', async () => {
+    const redis = { ping: async () => Promise.reject(new Error('ECONNREFUSED')) } as unknown as Redis;
+    const { status, body } = await ready(new HealthController(redis));
+    expect(status).toBe(200);
+    expect(body.status).toBe('degraded');
   });
 
   it('reports no consumer groups in a service without Kafka (an edge)', async () => {

@@ -8,7 +8,7 @@ import { REDIS } from './tokens';
 type Check = { status: 'up' | 'down'; ms: number; error?: string };
 
 interface Readiness {
-  status: 'ok' | 'unavailable';
+  status: 'ok' | 'degraded' | 'unavailable';
   checks: Record<string, Check>;
   consumerGroups?: Record<string, ConsumerGroupState>;
 }
@@ -30,9 +30,13 @@ async function probe(fn: () => Promise<unknown>, timeoutMs = 2000): Promise<Chec
 }
 
 /**
- * `/health/live`: the process answers (restart it if not). `/health/ready` (and `/health`): PostgreSQL, Redis
- * and Kafka each answered a real round trip just now (take it out of rotation if not); an edge service (no
- * PostgreSQL, no Kafka) checks Redis only. A service with Kafka also reports each consumer group's state.
+ * `/health/live`: the process answers (restart it if not). `/health/ready` (and `/health`): whether the HTTP API can
+ * serve, which needs PostgreSQL only (take the replica out of rotation if not: 503 `unavailable`). Redis and Kafka
+ * are probed with a real round trip too and reported, but a failed one is `degraded` with a 200: what the API writes
+ * for Kafka waits in the outbox, and what it keeps in Redis it can do without (`BestEffortRedis`). Failing
+ * readiness on them would take every replica out of rotation at once, turning a Kafka or Redis outage into an
+ * outage of checkout and of Stripe's webhooks. An edge service (no PostgreSQL, no Kafka) reports Redis only. A
+ * service with Kafka also reports each consumer group's state.
  */
 @Controller('health')
 export class HealthController {
@@ -57,13 +61,13 @@ export class HealthController {
     if (kafka) probes.push(['kafka', () => kafka.check()]);
     const results = await Promise.all(probes.map(([, fn]) => probe(fn)));
     const checks: Record<string, Check> = Object.fromEntries(probes.map(([name], i) => [name, results[i]]));
-    // Consumer groups are reported, never counted: a group waiting for its restart leaves the HTTP API able to
-    // serve (what it writes waits in the outbox). Counting it would take every service out of rotation whenever a
-    // broker restart crashed their groups, until each group's backoff (up to a minute) ran out after Kafka was
-    // back: the outage the transport restarts groups, rather than exiting, to avoid.
-    const ok = Object.values(checks).every((c) => c.status === 'up');
-    res.status(ok ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);
-    const body: Readiness = { status: ok ? 'ok' : 'unavailable', checks };
+    // Consumer groups are reported, never counted, for the same reason as Kafka: a group waiting for its restart
+    // leaves the HTTP API able to serve. Counting it would take every service out of rotation whenever a broker
+    // restart crashed their groups, until each group's backoff (up to a minute) ran out after Kafka was back.
+    const serving = checks.postgres?.status !== 'down';
+    const status = !serving ? 'unavailable' : Object.values(checks).every((c) => c.status === 'up') ? 'ok' : 'degraded';
+    res.status(serving ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);
+    const body: Readiness = { status, checks };
     if (consumers) body.consumerGroups = consumers.groupStates();
     return body;
   }

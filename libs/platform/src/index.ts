@@ -2,6 +2,7 @@ export * from './tokens';
 export * from './platform.module';
 export * from './bootstrap';
 export * from './health.controller';
+export * from './best-effort-redis';
 export * from './api-error';
 export * from './retryable-errors.filter';
 export * from './retention.sweeper';

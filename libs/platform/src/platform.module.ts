@@ -15,6 +15,7 @@ import {
 } from '@omnipay/persistence';
 import { HealthController } from './health.controller';
 import { MigrationRunner } from './migration-runner';
+import { BestEffortRedis } from './best-effort-redis';
 import { RedisLifecycle, redisProvider } from './redis.provider';
 import { RETENTION_RULES, RetentionSweeper } from './retention.sweeper';
 import { APP_CONFIG, REDIS } from './tokens';
@@ -81,6 +82,7 @@ export class PlatformModule implements NestModule {
         { provide: JsonLogger, useValue: opts.logger },
         redisProvider,
         RedisLifecycle,
+        BestEffortRedis,
         MigrationRunner,
         {
           provide: RETENTION_RULES,
@@ -94,7 +96,7 @@ export class PlatformModule implements NestModule {
         { provide: ACCESS_LOG_MODE, useValue: config.HTTP_ACCESS_LOG },
         CorrelationMiddleware,
       ],
-      exports: [APP_CONFIG, JsonLogger, REDIS, TypeOrmModule, RetentionSweeper],
+      exports: [APP_CONFIG, JsonLogger, REDIS, BestEffortRedis, TypeOrmModule, RetentionSweeper],
     };
   }
 
@@ -111,10 +113,11 @@ export class PlatformModule implements NestModule {
         { provide: JsonLogger, useValue: opts.logger },
         redisProvider,
         RedisLifecycle,
+        BestEffortRedis,
         { provide: ACCESS_LOG_MODE, useValue: opts.config.HTTP_ACCESS_LOG },
         CorrelationMiddleware,
       ],
-      exports: [APP_CONFIG, JsonLogger, REDIS],
+      exports: [APP_CONFIG, JsonLogger, REDIS, BestEffortRedis],
     };
   }
 

@@ -40,6 +40,11 @@ export interface Stack {
   secrets: { jwt: string; webhook: string; admin: string };
   engines: Record<string, string>;
   logDir: string;
+  /**
+   * Starts one more process of a service beside the stack's (a replica on the same schema, topics and groups),
+   * with some settings changed; stopped with the stack.
+   */
+  startReplica(name: ServiceName, env: Record<string, string>): Promise<ServiceProcess>;
   stop(): Promise<void>;
 }
 
@@ -117,13 +122,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
   const order: ServiceName[] = options.services ?? ['webhooks', 'payments', 'orders', 'terminal', 'gateway'];
   const services = {} as Record<ServiceName, ServiceProcess>;
+  const envOf = (name: ServiceName) => ({ ...common, DATABASE_SCHEMA: schema(name), ...(ownEnv[name] ?? {}), ...(options.env?.[name] ?? {}) });
+  const replicas: ServiceProcess[] = [];
   const results = await Promise.allSettled(
     order.map(async (name) => {
       const proc = new ServiceProcess({
         entry: `services/${name}/src/main.ts`,
         name,
         port: ports[name],
-        env: { ...common, DATABASE_SCHEMA: schema(name), ...(ownEnv[name] ?? {}), ...(options.env?.[name] ?? {}) },
+        env: envOf(name),
         logFile: run ? undefined : path.join(logDir, `${name}.log`),
       });
       services[name] = proc;
@@ -147,8 +154,18 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     secrets,
     engines,
     logDir,
+    async startReplica(name, env) {
+      const proc = new ServiceProcess({
+        entry: `services/${name}/src/main.ts`,
+        name: `${name}-replica${replicas.length + 1}`,
+        port: await freePort(),
+        env: { ...envOf(name), ...env },
+      });
+      replicas.push(proc);
+      return proc.start(90000);
+    },
     async stop() {
-      await Promise.all(Object.values(services).map((s) => s.stop()));
+      await Promise.all([...replicas, ...Object.values(services)].map((s) => s.stop()));
       await emulator.close();
     },
   };

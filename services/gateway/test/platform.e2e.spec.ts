@@ -1,6 +1,6 @@
 import { mintToken, type Role } from '@omnipay/auth';
 import { Topics } from '@omnipay/contracts';
-import { TestDatabase, TopicRecorder, engines, eventually, startStack, testKafka, type Stack } from '@omnipay/testing';
+import { TestDatabase, TopicRecorder, engines, eventually, freePort, startStack, testKafka, type Stack } from '@omnipay/testing';
 import Stripe from 'stripe';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -337,6 +337,43 @@ describe('checkout to fulfilment through the gateway', () => {
     const orders = await api(bob, 'GET', '/v1/orders');
     expect(orders.status).toBe(200);
     expect((orders.body.orders as Json[]).map((o) => [o.id, o.total])).toEqual([[a.body.orderId, 1899]]);
+  });
+
+  it('checks out once per Idempotency-Key and still limits rates while Redis is unreachable: the services answer a repeat from their own keys', async () => {
+    // A gateway and a payments replica whose Redis is gone (nothing listens on the port).
+    const deadRedis = `redis://127.0.0.1:${await freePort()}`;
+    const payments = await stack.startReplica('payments', { REDIS_URL: deadRedis });
+    const gateway = await stack.startReplica('gateway', { REDIS_URL: deadRedis, PAYMENTS_URL: payments.url, RATE_LIMIT_PER_MINUTE: '4' });
+    const ready = await fetch(`${gateway.url}/health/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'degraded', checks: { redis: { status: 'down' } } });
+    expect((await fetch(`${payments.url}/health/ready`)).status).toBe(200);
+
+    const carol = token('cust_e2e_carol_noredis', 'customer', { channel: 'web' });
+    const via = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+      fetch(`${gateway.url}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${carol}`, ...headers },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }).then(async (res) => ({ status: res.status, body: (await res.json()) as Json }));
+    const body = { fulfilment: 'ship', currency: 'usd', lines: [{ sku: 'MUG-WHT', quantity: 1 }] };
+    const key = { 'idempotency-key': 'carol-checkout-1' };
+    const first = await via('POST', '/v1/checkout', body, key);
+    const repeat = await via('POST', '/v1/checkout', body, key);
+    expect([first.status, repeat.status]).toEqual([201, 201]);
+    expect(repeat.body).toMatchObject({ orderId: first.body.orderId, paymentIntentId: first.body.paymentIntentId });
+    expect((await via('POST', '/v1/checkout', { ...body, lines: [{ sku: 'MUG-WHT', quantity: 2 }] }, key)).status).toBe(422);
+    const intents = [...stack.emulator.emulator.store.paymentIntents.values()] as unknown as Stripe.PaymentIntent[];
+    expect(intents.filter((pi) => pi.metadata?.orderId === first.body.orderId)).toHaveLength(1);
+    // Four calls per route and minute on this replica; the fifth is refused, counted in its own memory.
+    const listed = await via('GET', '/v1/orders');
+    expect(listed.status).toBe(200);
+    expect((listed.body.orders as Json[]).map((o) => o.id)).toEqual([first.body.orderId]);
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await via('GET', '/v1/orders')).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    await gateway.stop();
+    await payments.stop();
   });
 
   it('rejects any price sent by a client, naming the field', async () => {

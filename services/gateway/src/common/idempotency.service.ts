@@ -1,7 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { REDIS } from '@omnipay/platform';
+import { Injectable } from '@nestjs/common';
+import { BestEffortRedis } from '@omnipay/platform';
 import { createHash } from 'node:crypto';
-import type Redis from 'ioredis';
 import { apiError } from './public-error';
 
 export interface StoredResponse<T> {
@@ -11,6 +10,8 @@ export interface StoredResponse<T> {
 }
 
 const TTL_S = 24 * 3600;
+/** Longer than any checkout can take (two upstream calls, each cut off by UPSTREAM_TIMEOUT_MS). */
+const RUNNING_TTL_S = 120;
 
 /** The shape every client Idempotency-Key must have (the OpenAPI documents the same pattern). */
 export function checkIdempotencyKey(key: string): void {
@@ -23,19 +24,29 @@ export function checkIdempotencyKey(key: string): void {
  * first is still running is a 409 (the client retries). Only successful answers are stored, so a request
  * that failed can be retried with the same key. The downstream calls carry keys derived from this one, so a
  * gateway crash between them cannot create a second order or PaymentIntent either.
+ *
+ * That is also why Redis may be away: a request then goes straight to the services, whose own keys (in
+ * PostgreSQL) answer a repeat with the same order and PaymentIntent, or a 422 for another body.
  */
 @Injectable()
 export class IdempotencyService {
-  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+  constructor(private readonly redis: BestEffortRedis) {}
 
   async run<T>(scope: string, key: string | undefined, request: unknown, work: () => Promise<{ status: number; body: T }>): Promise<StoredResponse<T>> {
     if (key === undefined) return { ...(await work()), replayed: false };
     checkIdempotencyKey(key);
     const redisKey = `idem:${scope}:${key}`;
     const fingerprint = createHash('sha256').update(JSON.stringify(request)).digest('hex');
-    const claimed = await this.redis.set(redisKey, JSON.stringify({ state: 'running', fingerprint }), 'EX', TTL_S, 'NX');
-    if (claimed !== 'OK') {
-      const stored = JSON.parse((await this.redis.get(redisKey)) ?? '{}') as { state?: string; fingerprint?: string; status?: number; body?: T };
+    // The claim expires on its own: a gateway that dies (or loses Redis) mid-request must not leave the key
+    // "in progress" for the day its answer would be kept.
+    const claimed = await this.redis.attempt('idempotency', (r) =>
+      r.set(redisKey, JSON.stringify({ state: 'running', fingerprint }), 'EX', RUNNING_TTL_S, 'NX'),
+    );
+    if (!claimed.ok) return { ...(await work()), replayed: false };
+    if (claimed.value !== 'OK') {
+      const found = await this.redis.attempt('idempotency', (r) => r.get(redisKey));
+      if (!found.ok) return { ...(await work()), replayed: false };
+      const stored = JSON.parse(found.value ?? '{}') as { state?: string; fingerprint?: string; status?: number; body?: T };
       if (stored.fingerprint && stored.fingerprint !== fingerprint) {
         throw apiError(422, 'idempotency_key_reused', 'this Idempotency-Key was used with a different request');
       }
@@ -44,10 +55,11 @@ export class IdempotencyService {
     }
     try {
       const result = await work();
-      await this.redis.set(redisKey, JSON.stringify({ state: 'done', fingerprint, ...result }), 'EX', TTL_S);
+      // Not kept (Redis went away meanwhile): a repeat goes to the services, which answer it the same.
+      await this.redis.attempt('idempotency', (r) => r.set(redisKey, JSON.stringify({ state: 'done', fingerprint, ...result }), 'EX', TTL_S));
       return { ...result, replayed: false };
     } catch (error) {
-      await this.redis.del(redisKey);
+      await this.redis.attempt('idempotency', (r) => r.del(redisKey));
       throw error;
     }
   }

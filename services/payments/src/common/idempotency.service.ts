@@ -1,8 +1,7 @@
 import { HttpException, HttpStatus, Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG, REDIS } from '@omnipay/platform';
+import { APP_CONFIG, BestEffortRedis } from '@omnipay/platform';
 import { requestFingerprint } from '@omnipay/stripe';
 import { randomUUID } from 'node:crypto';
-import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import type { PaymentsConfig } from '../config';
 import { ApiError } from './http-errors';
@@ -19,12 +18,16 @@ const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call
  * PostgreSQL, and a repeat (even concurrent) gets that answer. Reusing a key for a different body is a 422.
  * `reexecute` answers a repeat by running the (itself idempotent) use case again instead of returning the stored
  * body: used where the answer holds a client secret that must not be stored.
+ *
+ * While Redis is unreachable the request runs without the lock: every use case behind a key is idempotent by our
+ * own ids (the (order, attempt) row, the refund request, Stripe's keys derived from them), so two concurrent
+ * repeats still make one PaymentIntent or refund; they only lose the early 409, and both get the same answer.
  */
 @Injectable()
 export class IdempotencyService {
   constructor(
     private readonly dataSource: DataSource,
-    @Inject(REDIS) private readonly redis: Redis,
+    private readonly redis: BestEffortRedis,
     @Inject(APP_CONFIG) private readonly config: PaymentsConfig,
   ) {}
 
@@ -54,9 +57,14 @@ export class IdempotencyService {
     const token = randomUUID();
     const deadline = Date.now() + this.config.IDEMPOTENCY_LOCK_MS;
     // Lock first, then look for a stored answer under the lock: a new key (the usual case) costs one lookup.
+    let lock = true;
     for (;;) {
-      const locked = await this.redis.set(lockKey, token, 'PX', this.config.IDEMPOTENCY_LOCK_MS, 'NX');
-      if (locked === 'OK') break;
+      const locked = await this.redis.attempt('idempotency_lock', (r) => r.set(lockKey, token, 'PX', this.config.IDEMPOTENCY_LOCK_MS, 'NX'));
+      if (!locked.ok) {
+        lock = false;
+        break;
+      }
+      if (locked.value === 'OK') break;
       // Held: the first request is running, or has just finished and its answer is stored.
       const stored = await this.find(scope, key);
       if (stored) return this.replay(stored, fingerprint, exec, opts);
@@ -88,7 +96,7 @@ export class IdempotencyService {
       await this.store(scope, key, fingerprint, result, opts);
       return result;
     } finally {
-      await this.redis.eval(RELEASE, 1, lockKey, token).catch(() => undefined);
+      if (lock) await this.redis.attempt('idempotency_lock', (r) => r.eval(RELEASE, 1, lockKey, token));
     }
   }
 
