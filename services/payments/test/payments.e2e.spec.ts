@@ -781,6 +781,28 @@ describe('payments end to end (emulator → events → payments → Kafka)', () 
     expect(await s.db.scalar(`SELECT count(*) FROM ${schema}.idempotent_requests WHERE scope = 'retention' AND key = 'new'`)).toBe(1);
   });
 
+  it('creates one PaymentIntent when payments dies while Stripe makes it, and the create is repeated after the restart', async () => {
+    const orderId = order();
+    const body = { orderId, amount: 2600, currency: 'usd', channel: 'web', storeId: 'store_1', customerId: 'cust_1' };
+    const slow = s.emu.addApiFault({ method: 'POST', path: '^/v1/payment_intents$', delay_ms: 1_500, times: 1 });
+    try {
+      const unanswered = post(s, '/payments', body).catch(() => undefined);
+      await eventually(async () => slow.hits, (n) => n === 1, { what: 'the create at Stripe' });
+      await s.payments.kill();
+      await unanswered;
+      const made = async () => (await s.stripe.paymentIntents.list({ limit: 100 })).data.filter((p) => p.metadata.orderId === orderId);
+      await eventually(made, (list) => list.length === 1, { what: 'Stripe making the PaymentIntent' });
+      s.payments = await startPayments(s.w, s.emu, s.paymentsPort);
+    } finally {
+      s.emu.emulator.faults.remove(slow.id);
+    }
+    // The row was written before the call, so the repeat asks Stripe again with the same (order, attempt) key.
+    const again = await post(s, '/payments', body);
+    expect(again.status).toBe(201);
+    const intents = (await s.stripe.paymentIntents.list({ limit: 100 })).data.filter((p) => p.metadata.orderId === orderId);
+    expect(intents.map((p) => p.id)).toEqual([again.body.paymentIntentId]);
+  });
+
   it('creates one PaymentIntent for the same create request sent twice concurrently with one Idempotency-Key', async () => {
     const orderId = order();
     const body = {
