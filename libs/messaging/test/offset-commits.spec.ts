@@ -49,8 +49,11 @@ describe('offset commits', () => {
 
     // Idle now: the last offsets are committed without another message arriving.
     await eventually(() => committedOffsets(kafka, world.groupId, world.topic), (n) => n === MESSAGES, { timeoutMs: 10000, what: 'every offset committed' });
-    const commits = metricValue((await ledger.get('/metrics')).text, 'kafka_offset_commits_total', { group: world.groupId });
+    const metrics = (await ledger.get('/metrics')).text;
+    const commits = metricValue(metrics, 'kafka_offset_commits_total', { group: world.groupId });
     expect(commits).toBeGreaterThan(0);
     expect(commits).toBeLessThan(MESSAGES / 2);
+    // The broker's view of it: nothing left to read.
+    expect(metrics).toContain(`kafka_consumer_lag_messages{group="${world.groupId}",topic="loyalty.events.v1",partition="0"} 0\n`);
   });
 });

@@ -38,7 +38,7 @@ describe('outbox relay: replicas sharing one outbox', () => {
 
   it("sends every key's events in the order they were written when three replicas publish at once", async () => {
     const keys = 40;
-    const perKey = 60;
+    const perKey = 150;
     // Written key by key in turn, so every batch of 500 holds events of every key.
     await db.query(
       `INSERT INTO ${schema}.outbox (id, topic, key, payload, headers)
@@ -61,13 +61,12 @@ describe('outbox relay: replicas sharing one outbox', () => {
     const relays = await Promise.all(
       [0, 1, 2].map(async () => new OutboxRelay(await replica(), publisher, new OutboxService(settings), logger, settings)),
     );
-    const passes = [0, 0, 0];
+    const published = [0, 0, 0];
     await Promise.all(
       relays.map(async (relay, i) => {
         // Each replica keeps passing until nothing is left, as its loop does while woken by commits.
         while ((await db.scalar<number>(`SELECT count(*) FROM ${schema}.outbox WHERE published_at IS NULL`)) > 0) {
-          await relay.publishBatch();
-          passes[i]++;
+          published[i] += await relay.publishBatch();
         }
       }),
     );
@@ -75,7 +74,7 @@ describe('outbox relay: replicas sharing one outbox', () => {
     expect([...received.values()].reduce((n, l) => n + l.length, 0)).toBe(keys * perKey);
     const inOrder = Array.from({ length: perKey }, (_, n) => n);
     for (const [key, ns] of received) expect({ key, ns }).toEqual({ key, ns: inOrder });
-    // All three took part (else the test proved nothing about replicas).
-    expect(passes.every((n) => n > 0)).toBe(true);
+    // Batches went out through more than one replica (else the test proved nothing about replicas).
+    expect(published.filter((n) => n > 0).length).toBeGreaterThanOrEqual(2);
   });
 });

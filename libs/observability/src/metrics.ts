@@ -40,6 +40,28 @@ export const consumerGroupUp = new Gauge({
   registers: [metricsRegistry],
 });
 
+/** A source of lag samples, set by the process's Kafka consumer transport; read when `/metrics` is scraped. */
+export type ConsumerLagSource = () => Promise<{ group: string; topic: string; partition: number; lag: number }[]>;
+let lagSource: ConsumerLagSource | undefined;
+
+export function reportConsumerLagFrom(source: ConsumerLagSource | undefined): void {
+  lagSource = source;
+}
+
+export const consumerLag = new Gauge({
+  name: 'kafka_consumer_lag_messages',
+  help: "Messages on a partition after its consumer group's committed offset, read from the broker when scraped (a group that stopped consuming shows a growing lag)",
+  labelNames: ['group', 'topic', 'partition'] as const,
+  registers: [metricsRegistry],
+  async collect() {
+    if (!lagSource) return;
+    // Only what the broker says now: a broker that does not answer leaves no stale numbers behind. (Every replica
+    // of a service reports its groups' same lag: take the max across instances.)
+    this.reset();
+    for (const s of await lagSource()) this.set({ group: s.group, topic: s.topic, partition: String(s.partition) }, s.lag);
+  },
+});
+
 export const offsetCommits = new Counter({
   name: 'kafka_offset_commits_total',
   help: 'Offset commit requests a consumer group sent to Kafka (at most one per commit interval while busy)',

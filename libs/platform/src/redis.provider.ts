@@ -13,6 +13,10 @@ export const redisProvider: Provider = {
       maxRetriesPerRequest: 2,
       enableOfflineQueue: true,
       connectTimeout: 3000,
+      // A Redis that stops answering without closing the connection (host gone, network split) leaves the client
+      // "ready" until TCP gives up, minutes later: each command would wait that long. Every command here takes
+      // well under a millisecond; after this it fails, and BestEffortRedis goes on without it.
+      commandTimeout: 500,
       retryStrategy: (times) => Math.min(times * 200, 2000),
     }),
 };

@@ -214,8 +214,18 @@ describe('payments end to end (emulator → events → payments → Kafka)', () 
     await eventually(async () => count(orderId, 'payment.refunded'), (n) => n >= 2, { what: 'two refunds' });
 
     // The card was closed: Stripe gives the 2500 back to the merchant (refund.failed, refund.updated, ...).
-    const res = await fetch(`${s.emu.url}/_emulator/refunds/${failing.body.refundId}/fail`, { method: 'POST' });
-    expect(res.status).toBe(200);
+    // Its events held back at first: a repeat of the request before payments hears of it is refused all the same.
+    const held = s.emu.addWebhookFault({ delay_ms: 3_600_000 });
+    try {
+      const res = await fetch(`${s.emu.url}/_emulator/refunds/${failing.body.refundId}/fail`, { method: 'POST' });
+      expect(res.status).toBe(200);
+      const repeated = await post(s, `/payments/${created.paymentId}/refunds`, { refundRequestId: `rr_${orderId}_2` });
+      expect(repeated.status).toBe(422);
+      expect(repeated.body.error.code).toBe('refund_failed');
+    } finally {
+      s.emu.emulator.faults.remove(held.id);
+      s.emu.releaseWebhooks();
+    }
     await waitForEvent(orderId, 'payment.refund_failed');
     const failed = paymentEvents(s, orderId).find((e) => e.type === 'payment.refund_failed')!;
     expect(failed.data).toMatchObject({
@@ -288,12 +298,21 @@ describe('payments end to end (emulator → events → payments → Kafka)', () 
       for (const f of [parked, slow]) s.emu.emulator.faults.remove(f.id);
     }
     s.emu.expireIdempotencyKeys();
-    const found = await post(s, `/payments/${created.paymentId}/refunds`, lostBody);
-    expect(found.status).toBe(201);
-    const atStripe = await refundsAtStripe();
-    expect(atStripe).toHaveLength(2);
-    expect(found.body).toMatchObject({ amount: 700, refundId: atStripe.find((r) => r.amount === 700)!.id });
-    expect((await get(s, `/payments/${created.paymentId}`)).body).toMatchObject({ amountRefunded: 1700 });
+    try {
+      // payments never learnt the refund's id: the repeat has only the request id to find it by.
+      const known = await s.db.scalar(`SELECT refund_id FROM "${s.w.schema}_pay".refund_requests WHERE id = $1`, [lostBody.refundRequestId]);
+      expect(known).toBeNull();
+      const found = await post(s, `/payments/${created.paymentId}/refunds`, lostBody);
+      expect(found.status).toBe(201);
+      const atStripe = await refundsAtStripe();
+      expect(atStripe).toHaveLength(2);
+      expect(found.body).toMatchObject({ amount: 700, refundId: atStripe.find((r) => r.amount === 700)!.id });
+      expect((await get(s, `/payments/${created.paymentId}`)).body).toMatchObject({ amountRefunded: 1700 });
+    } finally {
+      // The held deliveries go out now, so later tests waiting for the emulator to be idle do not wait an hour.
+      s.emu.releaseWebhooks();
+      await s.emu.webhooksIdle();
+    }
   });
 
   it('follows a dispute from opening to its outcome: one payment.disputed, one payment.dispute_closed, and the money out and back for finance', async () => {

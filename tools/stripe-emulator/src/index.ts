@@ -72,6 +72,8 @@ export interface EmulatorHandle {
   reset(): void;
   /** resolves when no webhook delivery is scheduled or in flight */
   webhooksIdle(): Promise<void>;
+  /** send now every delivery a delay fault (or a retry's backoff) holds; returns how many (admin `POST /_emulator/deliveries/release`) */
+  releaseWebhooks(): number;
   deliveries(): Delivery[];
   addApiFault(f: ApiFaultInput): ApiFault;
   addWebhookFault(f: WebhookFaultInput): WebhookFault;
@@ -142,6 +144,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       }),
     reset: () => resetEmulator(emu),
     webhooksIdle: () => emu.webhooks.idle(),
+    releaseWebhooks: () => emu.webhooks.release(),
     deliveries: () => [...emu.webhooks.deliveries.values()],
     addApiFault: (f) => emu.faults.addApi(validateApiFault(f as Record<string, unknown>)),
     addWebhookFault: (f) => emu.faults.addWebhook(validateWebhookFault(f as Record<string, unknown>)),

@@ -9,9 +9,10 @@ import {
   runWithContext,
   consumerGroupUp,
   consumerRestarts,
+  reportConsumerLagFrom,
 } from '@omnipay/observability';
 import { committed, isDatabaseUnavailable, isTransientConflict, rolledBack } from '@omnipay/persistence';
-import type { Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { Admin, Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { lastValueFrom } from 'rxjs';
 import { DataSource, type EntityManager, type QueryRunner } from 'typeorm';
 import { ensureTopics } from '../kafka/topic-admin';
@@ -19,6 +20,7 @@ import { KafkaPublisher } from '../kafka/publisher';
 import type { MessagingSettings } from '../messaging.settings';
 import { OutboxService } from '../outbox/outbox.service';
 import { rememberTraceparent, type ConsumedBatch, type ConsumedMessage } from './consumed-message';
+import { consumerLag, type PartitionLag } from './consumer-lag';
 import type { ConsumerGroupState } from './consumer-group-state';
 import type { HandlerExtras } from './on-message.decorator';
 
@@ -71,6 +73,9 @@ interface Group {
 
 /** How often offsets are committed: at most once per interval while busy, and once more when a group goes idle. */
 const COMMIT_INTERVAL_MS = 500;
+/** Scrapes within this long share one reading of the lag; a reading gives up after LAG_TIMEOUT_MS. */
+const LAG_CACHE_MS = 5000;
+const LAG_TIMEOUT_MS = 3000;
 
 /** What kafkajs reports when a consumer crashed: whether it restarts the consumer itself. */
 export interface ConsumerCrash {
@@ -103,6 +108,8 @@ export function crashRestartDelayMs(crashesInARow: number): number {
 export class KafkaConsumerServer extends Server implements CustomTransportStrategy {
   private readonly groups = new Map<string, Group>();
   private closed = false;
+  private admin?: Admin;
+  private lagReading?: { at: number; lags: Promise<PartitionLag[]> };
 
   constructor(
     private readonly kafka: Kafka,
@@ -142,6 +149,41 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
         this.setState(g, { state: 'stopped' });
       }),
     );
+    reportConsumerLagFrom(undefined);
+    await this.admin?.disconnect().catch(() => undefined);
+  }
+
+  /**
+   * Each group's lag per partition, from the broker (see `consumerLag`), topics named as the handlers name them;
+   * empty when the broker does not answer in time. Scrapes close together share one reading.
+   */
+  async lag(): Promise<PartitionLag[]> {
+    const now = Date.now();
+    if (!this.lagReading || now - this.lagReading.at >= LAG_CACHE_MS) {
+      this.lagReading = { at: now, lags: this.readLag() };
+    }
+    return this.lagReading.lags;
+  }
+
+  private async readLag(): Promise<PartitionLag[]> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      this.admin ??= this.kafka.admin();
+      const admin = this.admin;
+      const groups = [...this.groups.values()].map((g) => ({ groupId: g.groupId, topics: [...g.handlers.keys()].map((t) => this.publisher.wireTopic(t)) }));
+      const reading = admin.connect().then(() => consumerLag(admin, groups));
+      reading.catch(() => undefined); // still settles after a timeout, unobserved
+      const lags = await Promise.race([
+        reading,
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${LAG_TIMEOUT_MS} ms`)), LAG_TIMEOUT_MS))),
+      ]);
+      return lags.map((l) => ({ ...l, topic: l.topic.slice(this.settings.topicPrefix.length) }));
+    } catch (error) {
+      this.log.pino.debug({ err: error }, 'could not read consumer lag from Kafka');
+      return [];
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
@@ -198,6 +240,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
       this.settings.partitions,
     );
     for (const group of this.groups.values()) await this.startGroup(group);
+    reportConsumerLagFrom(async () => (await this.lag()).map((l) => ({ group: l.groupId, topic: l.topic, partition: l.partition, lag: l.lag })));
   }
 
   /** Creates, joins and runs a group's consumer (at start, and again after a crash kafkajs will not restart). */

@@ -1,6 +1,7 @@
-import { Injectable } from '@nestjs/common';
-import { BestEffortRedis } from '@omnipay/platform';
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, BestEffortRedis } from '@omnipay/platform';
 import { createHash } from 'node:crypto';
+import type { GatewayConfig } from '../config';
 import { apiError } from './public-error';
 
 export interface StoredResponse<T> {
@@ -10,8 +11,6 @@ export interface StoredResponse<T> {
 }
 
 const TTL_S = 24 * 3600;
-/** Longer than any checkout can take (two upstream calls, each cut off by UPSTREAM_TIMEOUT_MS). */
-const RUNNING_TTL_S = 120;
 
 /** The shape every client Idempotency-Key must have (the OpenAPI documents the same pattern). */
 export function checkIdempotencyKey(key: string): void {
@@ -30,7 +29,15 @@ export function checkIdempotencyKey(key: string): void {
  */
 @Injectable()
 export class IdempotencyService {
-  constructor(private readonly redis: BestEffortRedis) {}
+  /** Longer than a checkout can take: at most three upstream calls one after another (order, payment, cancel). */
+  private readonly runningTtlS: number;
+
+  constructor(
+    private readonly redis: BestEffortRedis,
+    @Inject(APP_CONFIG) config: GatewayConfig,
+  ) {
+    this.runningTtlS = Math.ceil((3 * config.UPSTREAM_TIMEOUT_MS) / 1000) + 30;
+  }
 
   async run<T>(scope: string, key: string | undefined, request: unknown, work: () => Promise<{ status: number; body: T }>): Promise<StoredResponse<T>> {
     if (key === undefined) return { ...(await work()), replayed: false };
@@ -40,7 +47,7 @@ export class IdempotencyService {
     // The claim expires on its own: a gateway that dies (or loses Redis) mid-request must not leave the key
     // "in progress" for the day its answer would be kept.
     const claimed = await this.redis.attempt('idempotency', (r) =>
-      r.set(redisKey, JSON.stringify({ state: 'running', fingerprint }), 'EX', RUNNING_TTL_S, 'NX'),
+      r.set(redisKey, JSON.stringify({ state: 'running', fingerprint }), 'EX', this.runningTtlS, 'NX'),
     );
     if (!claimed.ok) return { ...(await work()), replayed: false };
     if (claimed.value !== 'OK') {

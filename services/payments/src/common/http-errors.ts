@@ -20,6 +20,10 @@ export function fromStripeError(error: unknown): ApiError | null {
       'stripe_rate_limited',
       'Stripe is limiting our request rate; retry shortly with the same Idempotency-Key',
     );
+  // The same request (same idempotency key) is still running at Stripe: a concurrent repeat, e.g. while Redis is
+  // away and our own lock with it (decision 0020). Not Stripe failing: the caller retries and gets the first answer.
+  if (info.statusCode === 409 && info.code === 'idempotency_key_in_use')
+    return conflict('request_in_progress', 'the same request is still running at Stripe; retry shortly');
   if (isRetryableStripeError(error))
     return new ApiError(
       HttpStatus.BAD_GATEWAY,

@@ -21,7 +21,8 @@ const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call
  *
  * While Redis is unreachable the request runs without the lock: every use case behind a key is idempotent by our
  * own ids (the (order, attempt) row, the refund request, Stripe's keys derived from them), so two concurrent
- * repeats still make one PaymentIntent or refund; they only lose the early 409, and both get the same answer.
+ * repeats still make one PaymentIntent or refund: the later one is told 409 `request_in_progress` by Stripe's
+ * key instead of by the lock, and a retry gets the first answer.
  */
 @Injectable()
 export class IdempotencyService {

@@ -333,6 +333,9 @@ export class PaymentsService {
     await this.uow.run((m) =>
       this.state.applyRefund(m, refund, { kind: 'api', id: refund.id, created: nowSeconds() }),
     );
+    // A repeat that finds its refund failed since (closed card) answers as repeats do once that is recorded.
+    if (!creating && (refund.status === 'failed' || refund.status === 'canceled'))
+      throw unprocessable('refund_failed', `refund request ${body.refundRequestId} failed`);
     const after = await this.mustGet(p.id);
     return {
       refundRequestId: body.refundRequestId,

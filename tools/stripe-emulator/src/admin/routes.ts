@@ -162,6 +162,7 @@ export async function handleAdmin(
         if (q.type) list = list.filter((x) => x.type === q.type);
         return ok({ object: 'list', data: list, pending: emu.webhooks.pending });
       }
+      if (method === 'POST' && b === 'release' && !c) return ok({ released: emu.webhooks.release() });
       if (method === 'POST' && b === 'wait') {
         const timeout = num(json.timeout_ms, 'timeout_ms') ?? 30_000;
         const idle = await Promise.race([emu.webhooks.idle().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), timeout))]);

@@ -54,7 +54,8 @@ const MAX_KEPT = 100_000;
 
 export class WebhookDispatcher {
   readonly deliveries = new Map<string, Delivery>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Scheduled attempts, each with what it needs to be sent at once instead (`release`). */
+  private readonly timers = new Map<NodeJS.Timeout, { d: Delivery; payload: string; dropAttempts: number }>();
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
   /** event id -> endpoints still owed a successful delivery (drives `pending_webhooks`) */
@@ -123,7 +124,18 @@ export class WebhookDispatcher {
       if (gen !== this.generation) return;
       void this.attempt(d, payload, dropAttempts, gen);
     }, delayMs);
-    this.timers.add(t);
+    this.timers.set(t, { d, payload, dropAttempts });
+  }
+
+  /** Sends now every delivery waiting for its time (held by a delay fault, or backing off before a retry). */
+  release(): number {
+    const waiting = [...this.timers];
+    for (const [t, { d, payload, dropAttempts }] of waiting) {
+      clearTimeout(t);
+      this.timers.delete(t);
+      this.schedule(d, 0, payload, dropAttempts);
+    }
+    return waiting.length;
   }
 
   private async attempt(d: Delivery, payload: string, dropAttempts: number, gen: number): Promise<void> {
@@ -232,7 +244,7 @@ export class WebhookDispatcher {
 
   reset(): void {
     this.generation++;
-    for (const t of this.timers) clearTimeout(t);
+    for (const t of this.timers.keys()) clearTimeout(t);
     this.timers.clear();
     this.deliveries.clear();
     this.owed.clear();

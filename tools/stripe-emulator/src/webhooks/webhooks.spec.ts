@@ -154,6 +154,20 @@ describe('fault switches', () => {
     expect(hook.received[0]!.at - t0).toBeGreaterThanOrEqual(190);
   });
 
+  it('release: deliveries a delay holds are sent at once when released', async () => {
+    await env.admin('POST', '/_emulator/webhook_endpoints', { url: hook.url, enabled_events: ['customer.created'] });
+    const held = await env.admin('POST', '/_emulator/faults/webhooks', { delay_ms: 3_600_000 });
+    await customer();
+    await customer();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(hook.received).toHaveLength(0);
+    await env.admin('DELETE', `/_emulator/faults/${held.body.id}`);
+    const released = await env.admin('POST', '/_emulator/deliveries/release');
+    expect(released.body).toEqual({ released: 2 });
+    await env.emu.webhooksIdle();
+    expect(hook.received).toHaveLength(2);
+  });
+
   it('drop_first_attempt: the first attempt is lost, the retry delivers', async () => {
     await env.admin('POST', '/_emulator/webhook_endpoints', { url: hook.url, enabled_events: ['customer.created'] });
     await env.admin('POST', '/_emulator/faults/webhooks', { drop_first_attempt: true });
