@@ -102,6 +102,8 @@ export const baseConfigSchema = edgeConfigSchema.extend({
   INBOX_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(14),
   CONSUMER_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
   CONSUMER_RETRY_BACKOFF_MS: z.coerce.number().int().min(0).max(60000).default(100),
+  /** Bearer token of the service's `/admin/*` routes (operators, not clients). Unset = those routes answer 404. */
+  ADMIN_TOKEN: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters').optional(),
 });
 
 export type BaseConfig = z.infer<typeof baseConfigSchema>;

@@ -10,6 +10,7 @@ export * from './outbox/create-envelope';
 export * from './consumer/on-message.decorator';
 export * from './consumer/consumed-message';
 export * from './consumer/consumer-lag';
+export * from './consumer/dead-letters';
 export * from './consumer/kafka-consumer.server';
 export * from './consumer/consumer-group-state';
 export * from './consumer/rethrow-errors.filter';

@@ -1,6 +1,8 @@
 import { eventually } from '@omnipay/testing';
 import { recordedLedgerWorld } from './ledger-fixture';
 
+const ADMIN_TOKEN = 'dead-letters-test-admin-token';
+
 describe.each(['message', 'batch'])('dead-letter topic (%s handler)', (mode) => {
   const { world, db, recorder, start } = recordedLedgerWorld(`poison_${mode}`, 'dlqTopic');
 
@@ -33,5 +35,43 @@ describe.each(['message', 'batch'])('dead-letter topic (%s handler)', (mode) => 
     expect(
       await db.query(`SELECT message_id, outcome FROM ${world.schema}.inbox WHERE outcome = 'dead_lettered'`),
     ).toEqual([{ message_id: poison.body.messageIds[0], outcome: 'dead_lettered' }]);
+  });
+
+  it('keeps the dead letter for operators and applies it once through the group when redriven after the fix', async () => {
+    const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const settings = { FIXTURE_CONSUMER: mode, KAFKA_TOPIC_PARTITIONS: '1', CONSUMER_MAX_ATTEMPTS: '2', CONSUMER_RETRY_BACKOFF_MS: '20', ADMIN_TOKEN };
+    let ledger = await start(settings);
+    const poison = await ledger.post<{ messageIds: string[] }>('/grants', { customerIds: ['poison-2'], points: 7 });
+    const [messageId] = poison.body.messageIds;
+    const pending = () => ledger.get<{ groups: string[]; data: { messageId: string; reason: string; message: { id: string } }[] }>('/admin/dead-letters', admin);
+    await eventually(async () => (await pending()).body.data?.filter((d) => d.messageId === messageId), (d) => d?.length === 1, {
+      what: 'the dead letter kept',
+    });
+    const listed = await pending();
+    expect(listed.body.groups).toEqual([world.groupId]);
+    expect(listed.body.data.find((d) => d.messageId === messageId)).toMatchObject({
+      reason: expect.stringContaining('cannot apply points for poison-2'),
+      message: { id: messageId },
+    });
+    // Operators only; a group this service does not run is a 404.
+    expect((await ledger.get('/admin/dead-letters')).status).toBe(401);
+    expect((await ledger.post('/admin/dead-letters/redrive', { group: 'other.group' }, admin)).status).toBe(404);
+
+    // Still broken: the redrive fails, and the letter stays pending.
+    const early = await ledger.post<{ redriven: string[]; failed: { messageId: string }[] }>('/admin/dead-letters/redrive', { group: world.groupId, messageIds: [messageId] }, admin);
+    expect(early.status).toBe(200);
+    expect(early.body).toMatchObject({ redriven: [], failed: [{ messageId }] });
+
+    // The fix is deployed; redriven twice (two operators at once, and once more later): applied once.
+    await ledger.stop();
+    ledger = await start({ ...settings, FIXTURE_POISON_FIXED: 'true' });
+    const redrive = () => ledger.post<{ redriven: string[] }>('/admin/dead-letters/redrive', { group: world.groupId, messageIds: [messageId] }, admin);
+    const [a, b] = await Promise.all([redrive(), redrive()]);
+    expect([...a.body.redriven, ...b.body.redriven]).toEqual([messageId]);
+    expect((await redrive()).body.redriven).toEqual([]);
+    expect(await db.scalar(`SELECT count(*) FROM ${world.schema}.fixture_effects WHERE message_id = $1`, [messageId])).toBe(1);
+    expect(await db.scalar(`SELECT balance FROM ${world.schema}.fixture_balances WHERE customer_id = 'poison-2'`)).toBe(7);
+    expect(await db.scalar(`SELECT outcome FROM ${world.schema}.inbox WHERE message_id = $1`, [messageId])).toBe('applied');
+    expect((await pending()).body.data.filter((d) => d.messageId === messageId)).toEqual([]);
   });
 });

@@ -4,5 +4,6 @@ export * from './together';
 export * from './append-only';
 export * from './retention';
 export * from './retention.migration';
+export * from './dead-letters.migration';
 export * from './after-commit';
 export * from './concurrent-index';

@@ -48,6 +48,11 @@ export function inboxRetention(keepMs: number): RetentionRule {
   return olderThan('inbox', 'processed_at', keepMs);
 }
 
+/** Dead letters once redriven (decision 0021); one still pending is kept until an operator redrives it. Few rows. */
+export function deadLetterRetention(keepMs: number): RetentionRule {
+  return olderThan('dead_letters', 'redriven_at', keepMs);
+}
+
 /** Deletes one batch of `rule`'s due rows; returns how many went. */
 export async function pruneBatch(ds: DataSource, rule: RetentionRule, now: Date, limit: number): Promise<number> {
   const cutoff = new Date(now.getTime() - rule.keepMs);

@@ -3,6 +3,7 @@ export * from './platform.module';
 export * from './bootstrap';
 export * from './health.controller';
 export * from './best-effort-redis';
+export * from './admin-token.guard';
 export * from './api-error';
 export * from './retryable-errors.filter';
 export * from './retention.sweeper';

@@ -5,14 +5,18 @@ import type { MessageDefinition } from '@omnipay/contracts';
 import { MessagingModule } from '@omnipay/messaging';
 import { ACCESS_LOG_MODE, CorrelationMiddleware, JsonLogger, MetricsController } from '@omnipay/observability';
 import {
+  MessagingDeadLetters1700000000020,
   MessagingRetention1700000000010,
   MessagingTables1700000000000,
   dataSourceOptions,
+  deadLetterRetention,
   inboxRetention,
   outboxRetention,
   type DatabaseSettings,
   type RetentionRule,
 } from '@omnipay/persistence';
+import { AdminTokenGuard } from './admin-token.guard';
+import { DeadLettersController } from './dead-letters.controller';
 import { HealthController } from './health.controller';
 import { MigrationRunner } from './migration-runner';
 import { BestEffortRedis } from './best-effort-redis';
@@ -56,6 +60,7 @@ export class PlatformModule implements NestModule {
             migrations: [
               MessagingTables1700000000000,
               MessagingRetention1700000000010,
+              MessagingDeadLetters1700000000020,
               ...(opts.migrations as unknown[]),
             ] as DatabaseSettings['migrations'],
           }),
@@ -76,19 +81,21 @@ export class PlatformModule implements NestModule {
           extraMessages: opts.extraMessages,
         }),
       ],
-      controllers: [HealthController, MetricsController],
+      controllers: [HealthController, MetricsController, DeadLettersController],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: JsonLogger, useValue: opts.logger },
         redisProvider,
         RedisLifecycle,
         BestEffortRedis,
+        AdminTokenGuard,
         MigrationRunner,
         {
           provide: RETENTION_RULES,
           useValue: [
             outboxRetention(config.OUTBOX_RETENTION_HOURS * HOUR_MS),
             inboxRetention(config.INBOX_RETENTION_DAYS * 24 * HOUR_MS),
+            deadLetterRetention(config.INBOX_RETENTION_DAYS * 24 * HOUR_MS),
             ...(opts.retention ?? []),
           ],
         },

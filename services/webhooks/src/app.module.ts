@@ -1,11 +1,10 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { JsonLogger } from '@omnipay/observability';
 import { olderThan } from '@omnipay/persistence';
-import { PlatformModule } from '@omnipay/platform';
+import { AdminTokenGuard, PlatformModule } from '@omnipay/platform';
 import { BackfillController } from './backfill/backfill.controller';
 import { EventsBackfill } from './backfill/events-backfill.service';
 import type { WebhooksConfig } from './config';
-import { AdminTokenGuard } from './replay/admin-token.guard';
 import { ReplayController } from './replay/replay.controller';
 import { ReplayService } from './replay/replay.service';
 import { StripeEvents1710000000000 } from './stripe-events/migrations/1710000000000-stripe-events';

@@ -50,8 +50,6 @@ export const webhooksConfigSchema = baseConfigSchema.extend({
   BACKFILL_INTERVAL_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
   /** How far back it looks: Stripe retries a delivery for up to three days. */
   BACKFILL_WINDOW_S: z.coerce.number().int().min(60).max(30 * 86400).default(3 * 86400),
-  /** Bearer token of `/admin/*`. Unset = the admin routes answer 404. */
-  ADMIN_TOKEN: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters').optional(),
 });
 
 export type WebhooksConfig = z.infer<typeof webhooksConfigSchema>;

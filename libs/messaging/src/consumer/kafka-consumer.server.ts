@@ -21,6 +21,7 @@ import type { MessagingSettings } from '../messaging.settings';
 import { OutboxService } from '../outbox/outbox.service';
 import { rememberTraceparent, type ConsumedBatch, type ConsumedMessage } from './consumed-message';
 import { consumerLag, type PartitionLag } from './consumer-lag';
+import { listDeadLetters, recordDeadLetter, takeForRedrive } from './dead-letters';
 import type { ConsumerGroupState } from './consumer-group-state';
 import type { HandlerExtras } from './on-message.decorator';
 
@@ -73,6 +74,16 @@ interface Group {
 
 /** How often offsets are committed: at most once per interval while busy, and once more when a group goes idle. */
 const COMMIT_INTERVAL_MS = 500;
+/** Dead letters one redrive call applies at most (oldest first); an operator calls again for more. */
+const REDRIVE_LIMIT = 100;
+
+export interface RedriveResult {
+  redriven: string[];
+  failed: { messageId: string; error: string }[];
+}
+
+export class UnknownGroupError extends Error {}
+
 /** Scrapes within this long share one reading of the lag; a reading gives up after LAG_TIMEOUT_MS. */
 const LAG_CACHE_MS = 5000;
 const LAG_TIMEOUT_MS = 3000;
@@ -200,6 +211,63 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     } catch (error) {
       this.log.pino.debug({ err: error, groupId: group.groupId }, 'offset commit failed; what it covered is redelivered');
     }
+  }
+
+  /** The consumer groups this process runs. */
+  groupIds(): string[] {
+    return [...this.groups.keys()];
+  }
+
+  /**
+   * Applies a group's pending dead letters again through the group's own handler (decision 0021), for after the cause
+   * was fixed: each in a transaction of its own with the group's inbox, so it is applied once however often this is
+   * called. One that fails again stays pending, its error in the answer. `messageIds` omitted: the oldest 100.
+   */
+  async redrive(groupId: string, messageIds?: string[]): Promise<RedriveResult> {
+    const group = this.groups.get(groupId);
+    if (!group) throw new UnknownGroupError(`no consumer group ${groupId} in this service`);
+    const result: RedriveResult = { redriven: [], failed: [] };
+    const letters = await listDeadLetters(this.dataSource, { group: groupId, pending: true, messageIds, limit: REDRIVE_LIMIT });
+    for (const letter of letters) {
+      const route = group.handlers.get(letter.topic);
+      const raw: KafkaMessage = {
+        key: letter.key === null ? null : Buffer.from(letter.key),
+        value: Buffer.from(letter.payload),
+        headers: Object.fromEntries(Object.entries(letter.headers).map(([k, v]) => [k, Buffer.from(v)])),
+        offset: letter.offset,
+        timestamp: String(Date.now()),
+        attributes: 0,
+      };
+      const parsed = this.parse(raw);
+      if (!route || !parsed.envelope) {
+        const error = route ? `cannot be applied: ${parsed.problem?.detail}` : `no handler for ${letter.topic} in ${groupId}`;
+        result.failed.push({ messageId: letter.messageId, error });
+        continue;
+      }
+      let wrote = false;
+      let taken = false;
+      try {
+        await this.inTransaction(
+          async (qr) => {
+            taken = await takeForRedrive(qr.manager, groupId, letter.messageId);
+            if (!taken) return; // another redrive took it meanwhile
+            const fresh = await this.recordInInbox(group, letter.topic, [parsed], qr.manager);
+            if (fresh.size > 0) await this.invoke(route, this.toConsumed(parsed, letter.topic, letter.partition, 1, qr.manager), raw);
+          },
+          (qr) => (wrote = this.outbox.wroteIn(qr.manager)),
+        );
+        if (!taken) continue;
+        result.redriven.push(letter.messageId);
+        messagesConsumed.inc({ topic: letter.topic, group: groupId, outcome: 'redriven' });
+        this.log.pino.info({ groupId, messageId: letter.messageId, type: letter.messageType }, 'dead letter redriven');
+      } catch (error) {
+        const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+        result.failed.push({ messageId: letter.messageId, error: message });
+        this.log.pino.warn({ err: error, groupId, messageId: letter.messageId }, 'dead letter failed again; it stays dead-lettered');
+      }
+      if (wrote) this.outbox.nudge();
+    }
+    return result;
   }
 
   /** Each consumer group's state by group id: copies, for `/health/ready`. */
@@ -516,6 +584,19 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
       group.groupId,
       envelope.id,
     ]);
+    await recordDeadLetter(qr.manager, {
+      consumerGroup: group.groupId,
+      messageId: envelope.id,
+      topic,
+      partition,
+      offset: p.raw.offset,
+      messageType: envelope.type,
+      key: p.raw.key?.toString() ?? null,
+      payload: p.raw.value?.toString() ?? '',
+      headers: Object.fromEntries(Object.entries(p.raw.headers ?? {}).flatMap(([k, v]) => (v === undefined ? [] : [[k, v.toString()]]))),
+      reason: reason.slice(0, 2000),
+      attempts: this.settings.maxAttempts,
+    });
     return 'dead_lettered';
   }
 

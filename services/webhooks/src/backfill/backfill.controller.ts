@@ -1,6 +1,6 @@
 import { BadGatewayException, Controller, HttpCode, NotFoundException, Post, UseGuards } from '@nestjs/common';
 import { redactSecrets } from '@omnipay/stripe';
-import { AdminTokenGuard } from '../replay/admin-token.guard';
+import { AdminTokenGuard } from '@omnipay/platform';
 import { EventsBackfill, type BackfillResult } from './events-backfill.service';
 
 @Controller('admin')

@@ -1,7 +1,7 @@
 import { BadRequestException, Body, Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
 import { JsonLogger } from '@omnipay/observability';
 import { replayRequestSchema } from './dto/replay-request.dto';
-import { AdminTokenGuard } from './admin-token.guard';
+import { AdminTokenGuard } from '@omnipay/platform';
 import { ReplayService } from './replay.service';
 
 @Controller('admin')

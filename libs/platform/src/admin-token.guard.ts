@@ -6,19 +6,22 @@ import {
   UnauthorizedException,
   type ExecutionContext,
 } from '@nestjs/common';
-import { APP_CONFIG } from '@omnipay/platform';
+import type { BaseConfig } from '@omnipay/config';
 import type { Request } from 'express';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { WebhooksConfig } from '../config';
+import { APP_CONFIG } from './tokens';
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
-/** `Authorization: Bearer <ADMIN_TOKEN>`. Without ADMIN_TOKEN configured the admin routes do not exist (404). */
+/**
+ * `Authorization: Bearer <ADMIN_TOKEN>` on a service's operator routes (`/admin/*`). Without ADMIN_TOKEN configured
+ * they do not exist (404).
+ */
 @Injectable()
 export class AdminTokenGuard implements CanActivate {
   private readonly expected?: Buffer;
 
-  constructor(@Inject(APP_CONFIG) config: WebhooksConfig) {
+  constructor(@Inject(APP_CONFIG) config: Pick<BaseConfig, 'ADMIN_TOKEN'>) {
     this.expected = config.ADMIN_TOKEN ? digest(config.ADMIN_TOKEN) : undefined;
   }
 

@@ -1,0 +1,96 @@
+import type { DataSource, EntityManager } from 'typeorm';
+
+/** A message a consumer group gave up on, as kept in its `dead_letters` table (decision 0021). */
+export interface DeadLetter {
+  consumerGroup: string;
+  messageId: string;
+  /** Logical topic (without the deployment's prefix). */
+  topic: string;
+  partition: number;
+  offset: string;
+  messageType: string;
+  key: string | null;
+  payload: string;
+  headers: Record<string, string>;
+  reason: string;
+  attempts: number;
+  deadLetteredAt: Date;
+  redrivenAt: Date | null;
+}
+
+interface Row {
+  consumer_group: string;
+  message_id: string;
+  topic: string;
+  partition: number;
+  offset: string;
+  message_type: string;
+  key: string | null;
+  payload: string;
+  headers: Record<string, string>;
+  reason: string;
+  attempts: number;
+  dead_lettered_at: Date;
+  redriven_at: Date | null;
+}
+
+const fromRow = (r: Row): DeadLetter => ({
+  consumerGroup: r.consumer_group,
+  messageId: r.message_id,
+  topic: r.topic,
+  partition: r.partition,
+  offset: r.offset,
+  messageType: r.message_type,
+  key: r.key,
+  payload: r.payload,
+  headers: r.headers,
+  reason: r.reason,
+  attempts: r.attempts,
+  deadLetteredAt: r.dead_lettered_at,
+  redrivenAt: r.redriven_at,
+});
+
+/** In the transaction that marks the inbox record dead-lettered. A message dead-lettered again starts over. */
+export async function recordDeadLetter(m: EntityManager, d: Omit<DeadLetter, 'deadLetteredAt' | 'redrivenAt'>): Promise<void> {
+  await m.query(
+    `INSERT INTO dead_letters (consumer_group, message_id, topic, partition, "offset", message_type, key, payload, headers, reason, attempts)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+     ON CONFLICT (consumer_group, message_id) DO UPDATE
+       SET reason = EXCLUDED.reason, attempts = EXCLUDED.attempts, dead_lettered_at = clock_timestamp(), redriven_at = NULL`,
+    [d.consumerGroup, d.messageId, d.topic, d.partition, d.offset, d.messageType, d.key, d.payload, JSON.stringify(d.headers), d.reason, d.attempts],
+  );
+}
+
+/** Oldest first; `pending` = not redriven yet. */
+export async function listDeadLetters(
+  ds: DataSource | EntityManager,
+  q: { group?: string; pending?: boolean; messageIds?: string[]; limit: number },
+): Promise<DeadLetter[]> {
+  const rows = await ds.query<Row[]>(
+    `SELECT * FROM dead_letters
+      WHERE ($1::text IS NULL OR consumer_group = $1)
+        AND ($2::boolean IS NULL OR (redriven_at IS NULL) = $2)
+        AND ($3::uuid[] IS NULL OR message_id = ANY($3::uuid[]))
+      ORDER BY dead_lettered_at, message_id LIMIT $4`,
+    [q.group ?? null, q.pending ?? null, q.messageIds ?? null, q.limit],
+  );
+  return rows.map(fromRow);
+}
+
+/**
+ * Takes a pending dead letter for a redrive, in the redrive's transaction: locked (a second redrive of it waits,
+ * then finds it done), its dead-lettered inbox record removed so the group can apply it, and marked redriven (which
+ * rolls back with the transaction if applying it fails again).
+ */
+export async function takeForRedrive(m: EntityManager, group: string, messageId: string): Promise<boolean> {
+  // A SELECT around the UPDATE: TypeORM answers a bare UPDATE ... RETURNING with [rows, count], not rows.
+  const [{ taken }] = await m.query<{ taken: number }[]>(
+    `WITH t AS (UPDATE dead_letters SET redriven_at = clock_timestamp()
+                 WHERE consumer_group = $1 AND message_id = $2 AND redriven_at IS NULL RETURNING 1)
+     SELECT count(*)::int AS taken FROM t`,
+    [group, messageId],
+  );
+  if (taken === 0) return false;
+  await m.query(`DELETE FROM inbox WHERE consumer_group = $1 AND message_id = $2 AND outcome = 'dead_lettered'`, [group, messageId]);
+  return true;
+}

@@ -1,0 +1,70 @@
+import { Body, Controller, Get, HttpCode, Post, Query, UseGuards } from '@nestjs/common';
+import { KafkaConsumerServer, UnknownGroupError, listDeadLetters, type RedriveResult } from '@omnipay/messaging';
+import { DataSource } from 'typeorm';
+import { z } from 'zod';
+import { AdminTokenGuard } from './admin-token.guard';
+import { notFound, parseInput } from './api-error';
+
+const listQuery = z
+  .object({
+    group: z.string().min(1).max(200).optional(),
+    state: z.enum(['pending', 'redriven', 'all']).default('pending'),
+    limit: z.coerce.number().int().min(1).max(500).default(100),
+  })
+  .strict();
+
+const redriveBody = z
+  .object({
+    group: z.string().min(1).max(200),
+    /** Omitted: the group's oldest pending dead letters (100 per call). */
+    messageIds: z.array(z.string().uuid()).min(1).max(500).optional(),
+  })
+  .strict();
+
+/**
+ * Operators' view of what this service's consumer groups dead-lettered, and the redrive once the cause is fixed
+ * (decision 0021). Behind ADMIN_TOKEN; 404 without it.
+ */
+@Controller('admin/dead-letters')
+@UseGuards(AdminTokenGuard)
+export class DeadLettersController {
+  constructor(
+    private readonly consumers: KafkaConsumerServer,
+    private readonly dataSource: DataSource,
+  ) {}
+
+  @Get()
+  async list(@Query() query: unknown) {
+    const q = parseInput(listQuery, query);
+    const letters = await listDeadLetters(this.dataSource, {
+      group: q.group,
+      pending: q.state === 'all' ? undefined : q.state === 'pending',
+      limit: q.limit,
+    });
+    return {
+      groups: this.consumers.groupIds(),
+      data: letters.map(({ payload, ...rest }) => ({ ...rest, message: readable(payload) })),
+    };
+  }
+
+  @Post('redrive')
+  @HttpCode(200)
+  async redrive(@Body() body: unknown): Promise<RedriveResult> {
+    const b = parseInput(redriveBody, body ?? {});
+    try {
+      return await this.consumers.redrive(b.group, b.messageIds);
+    } catch (error) {
+      if (error instanceof UnknownGroupError) throw notFound(`consumer group ${b.group}`);
+      throw error;
+    }
+  }
+}
+
+/** The message as JSON when it is JSON (envelopes are), else as the text it was. */
+function readable(payload: string): unknown {
+  try {
+    return JSON.parse(payload) as unknown;
+  } catch {
+    return payload;
+  }
+}
