@@ -50,14 +50,18 @@ const fromRow = (r: Row): DeadLetter => ({
   redrivenAt: r.redriven_at,
 });
 
+/** PostgreSQL's text and jsonb refuse NUL; a header or key holding one must not keep a partition from moving on. */
+const noNul = (v: string): string => v.replaceAll('\u0000', '');
+
 /** In the transaction that marks the inbox record dead-lettered. A message dead-lettered again starts over. */
 export async function recordDeadLetter(m: EntityManager, d: Omit<DeadLetter, 'deadLetteredAt' | 'redrivenAt'>): Promise<void> {
+  const headers = Object.fromEntries(Object.entries(d.headers).map(([k, v]) => [noNul(k), noNul(v)]));
   await m.query(
     `INSERT INTO dead_letters (consumer_group, message_id, topic, partition, "offset", message_type, key, payload, headers, reason, attempts)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
      ON CONFLICT (consumer_group, message_id) DO UPDATE
        SET reason = EXCLUDED.reason, attempts = EXCLUDED.attempts, dead_lettered_at = clock_timestamp(), redriven_at = NULL`,
-    [d.consumerGroup, d.messageId, d.topic, d.partition, d.offset, d.messageType, d.key, d.payload, JSON.stringify(d.headers), d.reason, d.attempts],
+    [d.consumerGroup, d.messageId, d.topic, d.partition, d.offset, d.messageType, d.key === null ? null : noNul(d.key), d.payload, JSON.stringify(headers), noNul(d.reason), d.attempts],
   );
 }
 

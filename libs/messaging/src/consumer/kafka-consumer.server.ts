@@ -80,6 +80,8 @@ const REDRIVE_LIMIT = 100;
 export interface RedriveResult {
   redriven: string[];
   failed: { messageId: string; error: string }[];
+  /** Asked for by id but not pending: unknown, redriven already, or taken by a redrive running at the same time. */
+  skipped: string[];
 }
 
 export class UnknownGroupError extends Error {}
@@ -120,7 +122,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
   private readonly groups = new Map<string, Group>();
   private closed = false;
   private admin?: Admin;
-  private lagReading?: { at: number; lags: Promise<PartitionLag[]> };
+  private lagReading?: { at: number; done: boolean; lags: Promise<PartitionLag[]> };
 
   constructor(
     private readonly kafka: Kafka,
@@ -170,16 +172,21 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
    */
   async lag(): Promise<PartitionLag[]> {
     const now = Date.now();
-    if (!this.lagReading || now - this.lagReading.at >= LAG_CACHE_MS) {
-      this.lagReading = { at: now, lags: this.readLag() };
+    const last = this.lagReading;
+    // A reading still under way (Kafka slow or away) is shared, not joined by another one per scrape.
+    if (!last || (now - last.at >= LAG_CACHE_MS && last.done)) {
+      const reading = { at: now, done: false, lags: this.readLag() };
+      void reading.lags.finally(() => (reading.done = true));
+      this.lagReading = reading;
     }
-    return this.lagReading.lags;
+    return this.lagReading!.lags;
   }
 
   private async readLag(): Promise<PartitionLag[]> {
     let timer: NodeJS.Timeout | undefined;
     try {
-      this.admin ??= this.kafka.admin();
+      // No retries of its own: the next scrape is the retry, and a reading must not outlive it.
+      this.admin ??= this.kafka.admin({ retry: { retries: 0 } });
       const admin = this.admin;
       const groups = [...this.groups.values()].map((g) => ({ groupId: g.groupId, topics: [...g.handlers.keys()].map((t) => this.publisher.wireTopic(t)) }));
       const reading = admin.connect().then(() => consumerLag(admin, groups));
@@ -226,8 +233,15 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
   async redrive(groupId: string, messageIds?: string[]): Promise<RedriveResult> {
     const group = this.groups.get(groupId);
     if (!group) throw new UnknownGroupError(`no consumer group ${groupId} in this service`);
-    const result: RedriveResult = { redriven: [], failed: [] };
-    const letters = await listDeadLetters(this.dataSource, { group: groupId, pending: true, messageIds, limit: REDRIVE_LIMIT });
+    const result: RedriveResult = { redriven: [], failed: [], skipped: [] };
+    const letters = await listDeadLetters(this.dataSource, {
+      group: groupId,
+      pending: true,
+      messageIds,
+      limit: messageIds?.length ?? REDRIVE_LIMIT,
+    });
+    const listed = new Set(letters.map((l) => l.messageId));
+    result.skipped.push(...(messageIds ?? []).filter((id) => !listed.has(id)));
     for (const letter of letters) {
       const route = group.handlers.get(letter.topic);
       const raw: KafkaMessage = {
@@ -247,16 +261,28 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
       let wrote = false;
       let taken = false;
       try {
-        await this.inTransaction(
-          async (qr) => {
-            taken = await takeForRedrive(qr.manager, groupId, letter.messageId);
-            if (!taken) return; // another redrive took it meanwhile
-            const fresh = await this.recordInInbox(group, letter.topic, [parsed], qr.manager);
-            if (fresh.size > 0) await this.invoke(route, this.toConsumed(parsed, letter.topic, letter.partition, 1, qr.manager), raw);
-          },
-          (qr) => (wrote = this.outbox.wroteIn(qr.manager)),
-        );
-        if (!taken) continue;
+        for (let conflicts = 0; ; conflicts++) {
+          try {
+            await this.inTransaction(
+              async (qr) => {
+                taken = await takeForRedrive(qr.manager, groupId, letter.messageId);
+                if (!taken) return; // another redrive took it meanwhile
+                const fresh = await this.recordInInbox(group, letter.topic, [parsed], qr.manager);
+                if (fresh.size > 0) await this.invoke(route, this.toConsumed(parsed, letter.topic, letter.partition, 1, qr.manager), raw);
+              },
+              (qr) => (wrote = this.outbox.wroteIn(qr.manager)),
+            );
+            break;
+          } catch (error) {
+            // Lost a race (the live consumer, another redrive): redone once the locks are gone, as a chunk would be.
+            if (!isTransientConflict(error) || conflicts >= 5) throw error;
+            await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (conflicts + 1)));
+          }
+        }
+        if (!taken) {
+          result.skipped.push(letter.messageId);
+          continue;
+        }
         result.redriven.push(letter.messageId);
         messagesConsumed.inc({ topic: letter.topic, group: groupId, outcome: 'redriven' });
         this.log.pino.info({ groupId, messageId: letter.messageId, type: letter.messageType }, 'dead letter redriven');
