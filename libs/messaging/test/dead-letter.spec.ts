@@ -53,6 +53,7 @@ describe.each(['message', 'batch'])('dead-letter topic (%s handler)', (mode) => 
       reason: expect.stringContaining('cannot apply points for poison-2'),
       message: { id: messageId },
     });
+    expect((await ledger.get('/metrics')).text).toMatch(new RegExp(`dead_letters_pending\\{group="${world.groupId}"\\} [1-9]`));
     // Operators only; a group this service does not run is a 404.
     expect((await ledger.get('/admin/dead-letters')).status).toBe(401);
     expect((await ledger.post('/admin/dead-letters/redrive', { group: 'other.group' }, admin)).status).toBe(404);
@@ -75,5 +76,8 @@ describe.each(['message', 'batch'])('dead-letter topic (%s handler)', (mode) => 
     expect(await db.scalar(`SELECT balance FROM ${world.schema}.fixture_balances WHERE customer_id = 'poison-2'`)).toBe(7);
     expect(await db.scalar(`SELECT outcome FROM ${world.schema}.inbox WHERE message_id = $1`, [messageId])).toBe('applied');
     expect((await pending()).body.data.filter((d) => d.messageId === messageId)).toEqual([]);
+    // The first test's poison-1 is redriven too (the fix covers it): nothing left pending.
+    expect((await ledger.post<{ redriven: string[] }>('/admin/dead-letters/redrive', { group: world.groupId }, admin)).body.redriven).toHaveLength(1);
+    expect((await ledger.get('/metrics')).text).toContain(`dead_letters_pending{group="${world.groupId}"} 0\n`);
   });
 });

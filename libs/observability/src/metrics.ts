@@ -62,6 +62,25 @@ export const consumerLag = new Gauge({
   },
 });
 
+/** Pending dead letters per consumer group, from the service's `dead_letters` table; read when scraped. */
+let deadLetterSource: (() => Promise<{ group: string; pending: number }[]>) | undefined;
+
+export function reportDeadLettersFrom(source: typeof deadLetterSource): void {
+  deadLetterSource = source;
+}
+
+export const deadLettersPending = new Gauge({
+  name: 'dead_letters_pending',
+  help: 'Messages a consumer group dead-lettered and nobody has redriven yet (decision 0021); alert when above 0',
+  labelNames: ['group'] as const,
+  registers: [metricsRegistry],
+  async collect() {
+    if (!deadLetterSource) return;
+    this.reset();
+    for (const s of await deadLetterSource()) this.set({ group: s.group }, s.pending);
+  },
+});
+
 export const offsetCommits = new Counter({
   name: 'kafka_offset_commits_total',
   help: 'Offset commit requests a consumer group sent to Kafka (at most one per commit interval while busy)',

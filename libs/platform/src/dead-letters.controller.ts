@@ -1,5 +1,6 @@
-import { Body, Controller, Get, HttpCode, Post, Query, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Injectable, Post, Query, UseGuards, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { KafkaConsumerServer, UnknownGroupError, listDeadLetters, type RedriveResult } from '@omnipay/messaging';
+import { reportDeadLettersFrom } from '@omnipay/observability';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { AdminTokenGuard } from './admin-token.guard';
@@ -20,6 +21,34 @@ const redriveBody = z
     messageIds: z.array(z.string().uuid()).min(1).max(500).optional(),
   })
   .strict();
+
+/** Feeds `dead_letters_pending{group}` at scrape time: every group of this process, 0 when it has none. */
+@Injectable()
+export class DeadLetterMetrics implements OnModuleInit, OnModuleDestroy {
+  constructor(
+    private readonly consumers: KafkaConsumerServer,
+    private readonly dataSource: DataSource,
+  ) {}
+
+  onModuleInit(): void {
+    reportDeadLettersFrom(async () => {
+      const counts = new Map(this.consumers.groupIds().map((g) => [g, 0]));
+      try {
+        const rows = await this.dataSource.query<{ consumer_group: string; pending: number }[]>(
+          `SELECT consumer_group, count(*)::int AS pending FROM dead_letters WHERE redriven_at IS NULL GROUP BY consumer_group`,
+        );
+        for (const r of rows) counts.set(r.consumer_group, r.pending);
+      } catch {
+        return []; // database away: no numbers rather than zeros that read as "all clear"
+      }
+      return [...counts].map(([group, pending]) => ({ group, pending }));
+    });
+  }
+
+  onModuleDestroy(): void {
+    reportDeadLettersFrom(undefined);
+  }
+}
 
 /**
  * Operators' view of what this service's consumer groups dead-lettered, and the redrive once the cause is fixed

@@ -16,7 +16,7 @@ import {
   type RetentionRule,
 } from '@omnipay/persistence';
 import { AdminTokenGuard } from './admin-token.guard';
-import { DeadLettersController } from './dead-letters.controller';
+import { DeadLetterMetrics, DeadLettersController } from './dead-letters.controller';
 import { HealthController } from './health.controller';
 import { MigrationRunner } from './migration-runner';
 import { BestEffortRedis } from './best-effort-redis';
@@ -89,6 +89,7 @@ export class PlatformModule implements NestModule {
         RedisLifecycle,
         BestEffortRedis,
         AdminTokenGuard,
+        DeadLetterMetrics,
         MigrationRunner,
         {
           provide: RETENTION_RULES,
