@@ -194,6 +194,24 @@ describe('checkout to fulfilment through the gateway', () => {
     const cancelled = await orderState(dan, order.id as string, ['cancelled']);
     expect((cancelled.history as Json[]).at(-1)).toMatchObject({ to: 'cancelled', reason: 'payment_not_created: amount_too_large' });
     expect(await stock('CAP-NVY', 'online_fc')).toEqual(before);
+    // Payments knows the attempt has no PaymentIntent to cancel: its cancellation settles at once, not in a day.
+    const payments = `"${stack.schema('payments')}"`;
+    const settled = () =>
+      db.query<{ outcome: string | null }>(`SELECT c.outcome FROM ${payments}.payment_cancellations c JOIN ${payments}.payments p ON p.id = c.payment_id WHERE p.order_id = $1`, [order.id]);
+    await eventually(settled, (rows) => rows[0]?.outcome === 'never_created', { what: 'the cancellation of a payment never created' });
+    // Stripe answers a repeat with its refusal for a day (same key); a repeat of that create reaching payments after
+    // that, when Stripe accepts it, is refused by payments, and the cancellation is back on (the worker cancels the
+    // PaymentIntent at its next poll, a minute in this stack).
+    stack.emulator.expireIdempotencyKeys();
+    const repeat = await fetch(`${stack.urls.payments}/payments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ orderId: order.id, amount: order.total, currency: 'usd', channel: 'web', storeId: order.storeId, customerId: 'cust_e2e_dan', attempt: 1 }),
+    });
+    expect(repeat.status).toBe(409);
+    const intents = ([...stack.emulator.emulator.store.paymentIntents.values()] as unknown as Stripe.PaymentIntent[]).filter((pi) => pi.metadata?.orderId === order.id);
+    expect(intents).toHaveLength(1);
+    expect(await settled()).toEqual([{ outcome: null }]);
     // The next checkout (Stripe accepts it again) goes through.
     const next = await api(dan, 'POST', '/v1/checkout', { fulfilment: 'ship', currency: 'usd', lines: [{ sku: 'CAP-NVY', quantity: 3 }] });
     expect(next.status).toBe(201);

@@ -10,6 +10,7 @@ import { ReconciliationAuditSources1720000000008 } from './1720000000008-reconci
 import { CancelledOrdersRecent1720000000009 } from './1720000000009-cancelled-orders-recent';
 import { DuplicatePaymentRefunds1720000000010 } from './1720000000010-duplicate-payment-refunds';
 import { Payouts1720000000011 } from './1720000000011-payouts';
+import { CreateRefusals1720000000012 } from './1720000000012-create-refusals';
 
 /** Every payments migration, in order: the service and the tests that build its schema use this one list. */
 export const paymentsMigrations = [
@@ -25,4 +26,5 @@ export const paymentsMigrations = [
   CancelledOrdersRecent1720000000009,
   DuplicatePaymentRefunds1720000000010,
   Payouts1720000000011,
+  CreateRefusals1720000000012,
 ];

@@ -39,7 +39,9 @@ export async function requestIfOrderCancelled(m: EntityManager, paymentId: strin
           requested AS (
             INSERT INTO payment_cancellations (payment_id, order_id, order_reason, cause_message_id)
             SELECT $1, c.order_id, c.reason, c.cause_message_id FROM c
-            ON CONFLICT (payment_id) DO NOTHING)
+            -- Settled as never created (Stripe had refused the create), and a repeat created it after all: again.
+            ON CONFLICT (payment_id) DO UPDATE SET done_at = NULL, outcome = NULL, next_attempt_at = now()
+              WHERE payment_cancellations.outcome = 'never_created')
      SELECT EXISTS (SELECT 1 FROM c) AS cancelled`,
     [paymentId, orderId],
   );

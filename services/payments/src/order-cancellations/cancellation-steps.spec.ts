@@ -41,6 +41,14 @@ describe('cancelling the payment of a cancelled order', () => {
     });
   });
 
+  it('does not wait for a PaymentIntent Stripe refused to create, and still cancels one a repeat created after all', () => {
+    const refused = { code: 'amount_too_large', message: 'Amount must be no more than $999,999.99', at: '2026-12-03T10:00:00Z' };
+    expect(beforeStripe({ status: 'creating', paymentIntentId: null, createdAt: ago(1000), createRefused: refused }, now)).toEqual({
+      done: 'never_created',
+    });
+    expect(beforeStripe({ status: 'requires_payment_method', paymentIntentId: 'pi_1', createdAt: ago(1000), createRefused: refused }, now)).toBeUndefined();
+  });
+
   it("reads the PaymentIntent again when Stripe refuses the cancel, and retries what a retry can cure", () => {
     const moved = stripeAnswer(400, 'payment_intent_unexpected_state', 'You cannot cancel this PaymentIntent because it has a status of processing.');
     expect(afterRefusal(moved)).toEqual({

@@ -34,12 +34,15 @@ export const MAX_REFUSED_ATTEMPTS = 100;
 
 /** Before calling Stripe: a step that needs no call, or undefined to call Stripe. */
 export function beforeStripe(
-  p: Pick<Payment, 'status' | 'paymentIntentId' | 'createdAt'>,
+  p: Pick<Payment, 'status' | 'paymentIntentId' | 'createdAt'> & Partial<Pick<Payment, 'createRefused'>>,
   now: Date,
 ): SettledStep | undefined {
   if (p.status === 'canceled') return { done: 'already_canceled' };
   if (p.status === 'succeeded') return { done: 'already_succeeded' };
   if (p.paymentIntentId) return undefined;
+  // Stripe refused to create it: a repeat of the create for this cancelled order is refused (or, if it races, makes a
+  // PaymentIntent that the create path asks to cancel), so none is to be waited for.
+  if (p.createRefused) return { done: 'never_created' };
   if (now.getTime() - p.createdAt.getTime() > CREATE_GRACE_MS) return { done: 'never_created' };
   return { retry: NO_INTENT_YET };
 }

@@ -27,6 +27,8 @@ export interface Payment {
   declineCode: string | null;
   failureMessage: string | null;
   disputed: boolean;
+  /** Stripe refused for good to create the PaymentIntent (no PaymentIntent: the attempt is dead unless repeated). */
+  createRefused: { code: string; message: string; at: string } | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -61,6 +63,7 @@ export function toPayment(r: Row): Payment {
     declineCode: str(r.decline_code),
     failureMessage: str(r.failure_message),
     disputed: Boolean(r.disputed),
+    createRefused: (r.create_refused as Payment['createRefused'] | undefined) ?? null,
     createdAt: new Date(r.created_at as string),
     updatedAt: new Date(r.updated_at as string),
   };

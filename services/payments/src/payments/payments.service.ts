@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { OutboxService, UnitOfWork } from '@omnipay/messaging';
 import { JsonLogger } from '@omnipay/observability';
-import { STRIPE, stripeIdempotencyKey, isRetryableStripeError, redactSecrets } from '@omnipay/stripe';
+import { STRIPE, stripeErrorInfo, stripeIdempotencyKey, isRetryableStripeError, redactSecrets } from '@omnipay/stripe';
 import type Stripe from 'stripe';
 import { DataSource } from 'typeorm';
 import { conflict, fromStripeError, notFound, unprocessable } from '../common/http-errors';
@@ -91,6 +91,7 @@ export class PaymentsService {
       }
     } catch (error) {
       this.logStripeError(error, 'create PaymentIntent', payment);
+      if (!payment.paymentIntentId) await this.noteCreateRefused(payment.id, error);
       throw fromStripeError(error) ?? error;
     }
     // The row is loaded once, locked, and the answer is its end state: no second read after the commit.
@@ -113,6 +114,23 @@ export class PaymentsService {
     if (!pi.client_secret) throw new Error('Stripe returned a PaymentIntent without client secret');
     if (!current) throw notFound(`payment ${payment.id}`);
     return { ...paymentView(current), clientSecret: pi.client_secret };
+  }
+
+  /**
+   * A create Stripe refused for good (invalid for it, not an outage, not our credentials, not a key clash) leaves a
+   * payment with no PaymentIntent; recorded, so the cancellation worker does not wait a day for one. A repeat of the
+   * create may still succeed (it asks Stripe again).
+   */
+  private async noteCreateRefused(paymentId: string, error: unknown): Promise<void> {
+    const info = stripeErrorInfo(error);
+    if (!info?.statusCode || isRetryableStripeError(error)) return;
+    if (info.statusCode < 400 || info.statusCode >= 500 || [401, 403, 409, 429].includes(info.statusCode)) return;
+    if (info.code === 'idempotency_error') return;
+    await this.dataSource.query(
+      `UPDATE payments SET create_refused = jsonb_build_object('code', $2::text, 'message', $3::text, 'at', now()), updated_at = now()
+        WHERE id = $1 AND payment_intent_id IS NULL`,
+      [paymentId, info.code ?? 'stripe_rejected', info.message],
+    );
   }
 
   private intentParams(
