@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { JsonLogger, metricsRegistry } from '@omnipay/observability';
 import { APP_CONFIG, PolledWorker } from '@omnipay/platform';
-import { STRIPE } from '@omnipay/stripe';
+import { STRIPE, idOf } from '@omnipay/stripe';
 import { Counter, Gauge } from 'prom-client';
 import type Stripe from 'stripe';
 import { notFound, unprocessable } from '../common/http-errors';
@@ -43,12 +43,11 @@ const message = (error: unknown): string => (error instanceof Error ? error.mess
 
 /** A balance transaction listed with its source expanded (a charge, refund or dispute names its PaymentIntent). */
 function copied(t: Stripe.BalanceTransaction): StripeTxn {
-  const source = typeof t.source === 'object' && t.source !== null ? (t.source as { id: string; payment_intent?: unknown; status?: unknown }) : null;
-  const pi = source?.payment_intent;
+  const source = typeof t.source === 'object' && t.source !== null ? (t.source as { id: string; payment_intent?: string | { id: string } | null; status?: unknown }) : null;
   return {
     id: t.id,
-    sourceId: typeof t.source === 'string' ? t.source : (source?.id ?? null),
-    paymentIntentId: typeof pi === 'string' ? pi : typeof pi === 'object' && pi !== null ? (pi as { id: string }).id : null,
+    sourceId: idOf(t.source),
+    paymentIntentId: idOf(source?.payment_intent),
     sourceStatus: typeof source?.status === 'string' ? source.status : null,
     type: t.type,
     amount: t.amount,
