@@ -5,3 +5,4 @@ export * from './stripe.module';
 export * from './errors';
 export * from './event-types';
 export * from './expandable';
+export * from './metrics';

@@ -1,6 +1,7 @@
+import Stripe from 'stripe';
 import { apiBaseOptions, createStripeClient } from './client';
 import { stripeConfigSchema } from './config';
-import { redactSecrets } from './errors';
+import { isAmbiguousStripeError, isIdempotencyMismatch, redactSecrets, stripeErrorInfo } from './errors';
 import { canonicalJson, requestFingerprint, stripeIdempotencyKey } from './idempotency';
 
 describe('stripe settings', () => {
@@ -91,5 +92,29 @@ describe('secret redaction', () => {
     const out = redactSecrets('Invalid API Key provided: sk_test_abc123; whsec_zzz; pi_123_secret_456 ok');
     expect(out).not.toMatch(/sk_test_abc|whsec_zzz|_secret_456/);
     expect(out).toContain('ok');
+  });
+});
+
+describe('Stripe errors', () => {
+  // As the SDK builds them from Stripe's answers (StripeError.generate picks the class from status and type).
+  const answer = (statusCode: number, raw: Record<string, unknown>) =>
+    Stripe.errors.StripeError.generate({ statusCode, ...raw } as Parameters<typeof Stripe.errors.StripeError.generate>[0]);
+
+  it("tells an idempotency key reused with other parameters by Stripe's error type, which has no code", () => {
+    const mismatch = answer(400, { type: 'idempotency_error', message: 'Keys for idempotent requests can only be used with the same parameters' });
+    expect(isIdempotencyMismatch(mismatch)).toBe(true);
+    expect(stripeErrorInfo(mismatch)).toMatchObject({ rawType: 'idempotency_error', code: null, statusCode: 400 });
+    expect(isIdempotencyMismatch(answer(400, { type: 'invalid_request_error', code: 'amount_too_small', message: 'x' }))).toBe(false);
+    expect(isIdempotencyMismatch(new Error('idempotency_error'))).toBe(false);
+  });
+
+  it('calls ambiguous what Stripe may have carried out (no answer, 5xx, our own first try in flight), not a refusal', () => {
+    expect(isAmbiguousStripeError(new Stripe.errors.StripeConnectionError({ message: 'socket hang up' }))).toBe(true);
+    expect(isAmbiguousStripeError(answer(500, { type: 'api_error', message: 'x' }))).toBe(true);
+    expect(isAmbiguousStripeError(answer(409, { type: 'invalid_request_error', code: 'idempotency_key_in_use', message: 'x' }))).toBe(true);
+    expect(isAmbiguousStripeError(answer(409, { type: 'invalid_request_error', code: 'terminal_reader_busy', message: 'x' }))).toBe(false);
+    expect(isAmbiguousStripeError(answer(429, { type: 'invalid_request_error', code: 'rate_limit', message: 'x' }))).toBe(false);
+    expect(isAmbiguousStripeError(answer(402, { type: 'card_error', code: 'card_declined', message: 'x' }))).toBe(false);
+    expect(isAmbiguousStripeError(new Error('timeout'))).toBe(false);
   });
 });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type Stripe from 'stripe';
+import { stripeIdempotencyKey } from '@omnipay/stripe';
 import { eventually } from '@omnipay/testing';
 import {
   get,
@@ -776,6 +777,26 @@ describe('payments end to end (emulator → events → payments → Kafka)', () 
       (status) => status === 'canceled',
       { timeoutMs: 30_000, what: 'the PaymentIntent created in the race to be canceled by the sweep' },
     );
+  });
+
+  it("answers 409 idempotency_conflict, counts it for an alert and records no refusal when Stripe already knows the create's key with other parameters", async () => {
+    const pay = `"${s.w.schema}_pay"`;
+    const metric = async () => {
+      const text = await (await fetch(`${s.payments.url}/metrics`)).text();
+      return Number(/^stripe_idempotency_errors_total (\d+)/m.exec(text)?.[1] ?? 0);
+    };
+    const before = await metric();
+    const clash = order();
+    // Our key for this order's first attempt, already used at Stripe for another request: how a key derived from too
+    // little would show itself.
+    await s.stripe.paymentIntents.create({ amount: 999, currency: 'usd' }, { idempotencyKey: stripeIdempotencyKey('pi.create', clash, 1) });
+    const res = await post(s, '/payments', { orderId: clash, amount: 1500, currency: 'usd', channel: 'web', attempt: 1 });
+    expect(res.status).toBe(409);
+    expect(res.body.error.code).toBe('idempotency_conflict');
+    expect(await metric()).toBe(before + 1);
+    // Not a refusal of the order's payment: the cancellation of its order must not end it as never created.
+    expect(await s.db.scalar(`SELECT count(*) FROM ${pay}.payments WHERE order_id = $1 AND create_refused IS NOT NULL`, [clash])).toBe(0);
+    expect(s.payments.logs.some((l) => l.includes('"level":"error"') && l.includes(clash))).toBe(true);
   });
 
   it('forgets applied Stripe event ids after STRIPE_EVENT_DEDUP_DAYS and stored idempotent answers after IDEMPOTENT_REQUESTS_RETENTION_HOURS', async () => {

@@ -1,5 +1,5 @@
 import { HttpStatus } from '@nestjs/common';
-import { stripeErrorInfo, isRetryableStripeError } from '@omnipay/stripe';
+import { isIdempotencyMismatch, isRetryableStripeError, stripeErrorInfo, stripeIdempotencyErrors } from '@omnipay/stripe';
 import { ApiError, conflict, unprocessable } from '@omnipay/platform';
 
 // The error shape and input parsing are shared with the other internal APIs (libs/platform).
@@ -9,6 +9,12 @@ export { ApiError, badGateway, conflict, notFound, parseInput, unprocessable } f
 export function fromStripeError(error: unknown): ApiError | null {
   const info = stripeErrorInfo(error);
   if (!info) return null;
+  // Stripe says so in the error's type, with no code. A bug of ours (a key reused for another request): counted,
+  // and a 409 the caller must not retry as is.
+  if (isIdempotencyMismatch(error)) {
+    stripeIdempotencyErrors.inc();
+    return conflict('idempotency_conflict', info.message);
+  }
   if (info.type === 'StripeCardError') {
     return new ApiError(HttpStatus.PAYMENT_REQUIRED, info.code ?? 'card_declined', info.message, {
       declineCode: info.declineCode,
@@ -32,6 +38,5 @@ export function fromStripeError(error: unknown): ApiError | null {
     );
   if (info.statusCode === 401 || info.statusCode === 403)
     return new ApiError(HttpStatus.BAD_GATEWAY, 'stripe_misconfigured', 'Stripe refused our credentials');
-  if (info.code === 'idempotency_error') return conflict('idempotency_conflict', info.message);
   return unprocessable(info.code ?? 'stripe_rejected', info.message, { param: info.param });
 }

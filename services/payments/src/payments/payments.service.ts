@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { OutboxService, UnitOfWork } from '@omnipay/messaging';
 import { JsonLogger } from '@omnipay/observability';
-import { STRIPE, stripeErrorInfo, stripeIdempotencyKey, isRetryableStripeError, redactSecrets } from '@omnipay/stripe';
+import { STRIPE, isIdempotencyMismatch, stripeErrorInfo, stripeIdempotencyKey, isRetryableStripeError, redactSecrets } from '@omnipay/stripe';
 import type Stripe from 'stripe';
 import { DataSource } from 'typeorm';
 import { conflict, fromStripeError, notFound, unprocessable } from '../common/http-errors';
@@ -125,7 +125,7 @@ export class PaymentsService {
     const info = stripeErrorInfo(error);
     if (!info?.statusCode || isRetryableStripeError(error)) return;
     if (info.statusCode < 400 || info.statusCode >= 500 || [401, 403, 409, 429].includes(info.statusCode)) return;
-    if (info.code === 'idempotency_error') return;
+    if (isIdempotencyMismatch(error)) return;
     await this.dataSource.query(
       `UPDATE payments SET create_refused = jsonb_build_object('code', $2::text, 'message', $3::text, 'at', now()), updated_at = now()
         WHERE id = $1 AND payment_intent_id IS NULL`,
@@ -387,7 +387,8 @@ export class PaymentsService {
 
   private logStripeError(error: unknown, what: string, p: Payment): void {
     const e = error as { type?: string; code?: string; statusCode?: number; message?: string };
-    this.logger.pino.warn(
+    // A key reused with other parameters is our bug, not Stripe's refusal: logged as one.
+    this.logger.pino[isIdempotencyMismatch(error) ? 'error' : 'warn'](
       {
         paymentId: p.id,
         orderId: p.orderId,
