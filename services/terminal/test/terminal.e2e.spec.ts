@@ -387,6 +387,116 @@ describe('terminal: stores, readers and payments on simulated readers', () => {
     expect(payment).toMatchObject({ status: 'succeeded', amountReceived: order.total });
   });
 
+  describe("when Stripe's answer or its event is lost", () => {
+    const PROCESS = '^/v1/terminal/readers/[^/]+/process_payment_intent$';
+    // A replica whose Stripe client does not retry, so the lost answer reaches our code (the SDK's own retries
+    // would replay the stored answer under the same key).
+    let flaky: ServiceProcess;
+    beforeAll(async () => {
+      flaky = await s.startTerminal({ STRIPE_MAX_NETWORK_RETRIES: '0' });
+    });
+    afterAll(async () => {
+      s.emu.clearFaults();
+      await flaky?.stop();
+    });
+
+    it('follows a payment the reader took though Stripe answered 500 after acting: the answer is the running action, one PaymentIntent, one capture', async () => {
+      const order = await placePosOrder(1);
+      s.emu.addApiFault({ method: 'POST', path: PROCESS, ambiguous: true, times: 1 });
+      const started = await payOnReader(flaky, reader.readerId as string, order);
+      expect(started.status).toBe(201);
+      expect(started.body).toMatchObject({ status: 'in_progress', failure: null });
+      const sr = (await s.stripe.terminal.readers.retrieve(reader.stripeReaderId as string)) as unknown as Json;
+      expect(sr.action).toMatchObject({ status: 'in_progress', process_payment_intent: { payment_intent: started.body.paymentIntentId } });
+
+      await present(reader.stripeReaderId as string);
+      await waitAction(
+        reader.readerId as string,
+        started.body.actionId as string,
+        (a) => a.status === 'succeeded' && a.capture.status === 'captured',
+        'the followed payment captured',
+        flaky,
+      );
+      await assertOneCapture(started.body.paymentIntentId as string, order.total as number);
+      expect(await attemptsOf(order.id as string)).toHaveLength(1);
+      await eventually(() => orderStatus(order.id as string), (st) => st === 'paid', { what: 'order paid', timeoutMs: 30_000 });
+    });
+
+    it('keeps a hand-off Stripe did not confirm pending and holding the reader; once cancelled, the retry adopts the same PaymentIntent when the lost request landed late', async () => {
+      const order = await placePosOrder(1);
+      s.emu.addApiFault({ method: 'POST', path: PROCESS, status: 500, times: 1 });
+      const first = await payOnReader(flaky, reader.readerId as string, order);
+      expect(first.status).toBe(201);
+      expect(first.body).toMatchObject({ status: 'pending', failure: null });
+      expect(first.body.paymentIntentId).toMatch(/^pi_/);
+      expect(Date.parse(first.body.deadlineAt as string)).toBeLessThanOrEqual(Date.now());
+      // The reader is still ours: another order cannot take it, and nothing was asked of payments for that one.
+      const other = await placePosOrder(1);
+      const busy = await payOnReader(term(), reader.readerId as string, other);
+      expect(busy.status).toBe(409);
+      expect(busy.body.error.code).toBe('reader_busy');
+      expect(await attemptsOf(other.id as string)).toEqual([]);
+
+      const canceled = await post(`/stores/store_berlin/readers/${reader.readerId}/cancel-action`, {});
+      expect(canceled.status).toBe(200);
+      expect(canceled.body).toMatchObject({ actionId: first.body.actionId, status: 'canceled' });
+
+      // The lost request reaches the reader after all (as a request Stripe had queued would): our PaymentIntent runs
+      // on a reader whose action we cancelled. The cashier's retry finds it busy with that very PaymentIntent.
+      await s.stripe.terminal.readers.processPaymentIntent(reader.stripeReaderId as string, {
+        payment_intent: first.body.paymentIntentId as string,
+      });
+      const retry = await payOnReader(flaky, reader.readerId as string, order);
+      expect(retry.status).toBe(201);
+      expect(retry.body).toMatchObject({ status: 'in_progress', paymentIntentId: first.body.paymentIntentId });
+      expect(retry.body.actionId).not.toBe(first.body.actionId);
+
+      await present(reader.stripeReaderId as string);
+      await waitAction(
+        reader.readerId as string,
+        retry.body.actionId as string,
+        (a) => a.status === 'succeeded' && a.capture.status === 'captured',
+        'the adopted payment captured',
+      );
+      await assertOneCapture(first.body.paymentIntentId as string, order.total as number);
+      expect(await attemptsOf(order.id as string)).toHaveLength(1);
+      expect((await actionOf(reader.readerId as string, first.body.actionId as string)).status).toBe('canceled');
+      // The other order was never touched and the reader takes it now.
+      await s.orders.post(`/orders/${other.id}/cancel`, { actor: 'test', reason: 'not needed' });
+    });
+
+    it('captures a reader payment whose success event was lost, once its deadline passes and the PaymentIntent says it is authorised: one capture', async () => {
+      const order = await placePosOrder(1);
+      const started = await payOnReader(term(), reader.readerId as string, order);
+      expect(started.status).toBe(201);
+      s.emu.addWebhookFault({ drop_attempts: 1000 });
+      await present(reader.stripeReaderId as string);
+      expect((await s.stripe.paymentIntents.retrieve(started.body.paymentIntentId as string)).status).toBe('requires_capture');
+      // Every delivery of the tap's events is lost (the drop count is fixed when an event is sent); later ones arrive.
+      s.emu.clearFaults();
+      expect((await actionOf(reader.readerId as string, started.body.actionId as string)).status).toBe('in_progress');
+
+      const done = await waitAction(
+        reader.readerId as string,
+        started.body.actionId as string,
+        (a) => a.status === 'succeeded' && a.capture.status === 'captured',
+        'the payment captured without its success event',
+      );
+      expect(done.failure).toBeNull();
+      await assertOneCapture(started.body.paymentIntentId as string, order.total as number);
+      await eventually(() => orderStatus(order.id as string), (st) => st === 'paid', { what: 'order paid', timeoutMs: 30_000 });
+      const statuses = await eventually(
+        async () =>
+          terminalEvents(s, reader.readerId as string)
+            .filter((e) => e.type === 'terminal.reader_action_changed' && e.data.orderId === order.id)
+            .map((e) => e.data.status as string),
+        (st) => st.includes('succeeded'),
+        { what: 'ReaderActionChanged succeeded' },
+      );
+      expect(statuses.sort()).toEqual(['started', 'succeeded']);
+    });
+  });
+
   it('reads only the reader events of stripe.events.v1: the payment events around them leave no inbox row in terminal', async () => {
     const wh = s.schema('webhooks');
     const term = s.schema('terminal');

@@ -61,7 +61,7 @@ export const routes: Route[] = [
   { method: 'get', path: '/v1/me/payment-methods', summary: 'App: my saved cards', roles: ['customer'] },
   { method: 'get', path: '/v1/me/loyalty', summary: 'My loyalty balance and ledger', roles: ['customer'] },
   { method: 'post', path: '/v1/pos/orders', summary: "POS: an in-store order at the staff member's store (server-priced)", roles: ['cashier', 'manager'], body: posOrderBody, idempotent: true },
-  { method: 'post', path: '/v1/pos/orders/{orderId}/pay', summary: "POS: take the order's payment on one of the store's readers (409 order_not_payable unless the order is unpaid)", roles: ['cashier', 'manager'], body: payOnReaderBody, params: ['orderId'] },
+  { method: 'post', path: '/v1/pos/orders/{orderId}/pay', summary: "POS: take the order's payment on one of the store's readers (409 order_not_payable unless the order is unpaid). The answer is the reader payment: in_progress once the reader has it; pending when Stripe did not confirm the hand-off (follow it: it settles within a minute; cancel-action frees the reader sooner)", roles: ['cashier', 'manager'], body: payOnReaderBody, params: ['orderId'] },
   { method: 'get', path: '/v1/pos/orders/{orderId}/reader-payments', summary: 'POS: reader payment attempts of an order', roles: ['cashier', 'manager'], params: ['orderId'] },
   { method: 'get', path: '/v1/pos/readers', summary: "POS: the store's readers with status and current action", roles: ['cashier', 'manager'] },
   { method: 'post', path: '/v1/pos/readers', summary: 'POS: register a reader to the store', roles: ['manager'], body: registerReaderBody, idempotent: true },

@@ -72,6 +72,11 @@ export class ReaderActionsRepository {
     return row ? toAction(row) : null;
   }
 
+  /** A pending action whose hand-off is unconfirmed: due for the sweeper (after its grace for pending actions). */
+  async settleSoon(m: EntityManager, id: string): Promise<void> {
+    await m.query(`UPDATE reader_actions SET deadline_at = now(), updated_at = now() WHERE id = $1 AND state = 'pending'`, [id]);
+  }
+
   async activeForReader(m: EntityManager, readerId: string, lock = false): Promise<ReaderAction | null> {
     const [row] = await m.query<Record<string, unknown>[]>(
       `SELECT * FROM reader_actions WHERE reader_id = $1 AND state IN ('pending','in_progress')${lock ? ' FOR UPDATE' : ''}`,

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { UnitOfWork } from '@omnipay/messaging';
 import { JsonLogger } from '@omnipay/observability';
 import { APP_CONFIG } from '@omnipay/platform';
-import { STRIPE, stripeErrorInfo, stripeIdempotencyKey } from '@omnipay/stripe';
+import { STRIPE, isAmbiguousStripeError, stripeErrorInfo, stripeIdempotencyKey } from '@omnipay/stripe';
 import type Stripe from 'stripe';
 import { DataSource, type EntityManager } from 'typeorm';
 import { ApiError, conflict, fromStripeError, notFound } from '../common/http-errors';
@@ -31,6 +31,13 @@ export interface PaymentView {
 
 /** Payment statuses in which a PaymentIntent can (again) be sent to a reader. */
 const PROCESSABLE = ['creating', 'requires_payment_method', 'requires_confirmation', 'failed'];
+
+/** `process_payment_intent` failed in a way that leaves open whether the reader got the payment. */
+class HandOffUnknown extends Error {
+  constructor(readonly stripeError: unknown) {
+    super('hand-off to the reader unconfirmed');
+  }
+}
 
 /**
  * Server-driven payments on readers: reserve the reader in our DB, get the order's in-person PaymentIntent from
@@ -83,13 +90,17 @@ export class ReaderPaymentsService {
         payment.paymentIntentId!,
       );
       await this.showCart(reader, body);
-      await this.stripe.terminal.readers.processPaymentIntent(
-        reader.stripeReaderId,
-        { payment_intent: payment.paymentIntentId!, process_config: { skip_tipping: true } },
-        { idempotencyKey: stripeIdempotencyKey('terminal.reader.process', action.id) },
-      );
+      await this.handOff(reader, action, payment.paymentIntentId!);
       this.logger.pino.info({ ...log, paymentIntentId: payment.paymentIntentId }, 'payment sent to reader');
     } catch (error) {
+      if (error instanceof HandOffUnknown) {
+        // The reader may yet take the payment: the action stays pending and keeps the reader, and the sweeper asks
+        // Stripe what became of it once its grace has passed (the cashier may cancel it before that).
+        // The answer is the action as it is, `pending`: the client follows it as it follows any reader payment.
+        await this.repo.settleSoon(this.dataSource.manager, action.id);
+        this.logger.pino.warn({ ...log, err: stripeMessage(error.stripeError) }, 'the reader may or may not have the payment; settled later');
+        return actionView((await this.repo.byId(this.dataSource.manager, action.id))!);
+      }
       const apiError = error instanceof ApiError ? error : fromStripeError(error);
       this.logger.pino.warn(
         { ...log, err: apiError?.code ?? stripeMessage(error) },
@@ -111,6 +122,40 @@ export class ReaderPaymentsService {
       return a.state === 'pending' ? ((await this.repo.transition(m, a, 'in_progress')) ?? a) : a;
     });
     return actionView(after);
+  }
+
+  /**
+   * `process_payment_intent`. Its answer can be lost after Stripe acted on it (a timeout, a 5xx, our own retry meeting
+   * the first try in flight); then the reader tells: running our PaymentIntent means the hand-off happened. The
+   * same reader busy with our PaymentIntent is an earlier hand-off whose answer was lost (or that landed after we
+   * had given up on it): this action adopts it, so the cashier's retry follows the payment instead of a 409.
+   * Anything else after an ambiguous error is `HandOffUnknown`: the request may still land.
+   */
+  private async handOff(reader: Reader, action: ReaderAction, paymentIntentId: string): Promise<void> {
+    try {
+      await this.stripe.terminal.readers.processPaymentIntent(
+        reader.stripeReaderId,
+        { payment_intent: paymentIntentId, process_config: { skip_tipping: true } },
+        { idempotencyKey: stripeIdempotencyKey('terminal.reader.process', action.id) },
+      );
+    } catch (error) {
+      const busy = stripeErrorInfo(error)?.code === 'terminal_reader_busy';
+      if (!busy && !isAmbiguousStripeError(error)) throw error;
+      const running = await this.stripe.terminal.readers.retrieve(reader.stripeReaderId).then(
+        (live) => ('deleted' in live && live.deleted ? null : (live as Stripe.Terminal.Reader).action),
+        () => null,
+      );
+      // A failed action of ours is an earlier attempt's decline (the PaymentIntent is reused), not this hand-off.
+      if (running?.type === 'process_payment_intent' && intentOf(running) === paymentIntentId && running.status !== 'failed') {
+        this.logger.pino.warn(
+          { actionId: action.id, readerId: reader.id, paymentIntentId, busy, readerAction: running.status },
+          'the reader runs our payment though Stripe did not confirm this hand-off; following it',
+        );
+        return;
+      }
+      if (busy) throw error;
+      throw new HandOffUnknown(error);
+    }
   }
 
   /**
