@@ -57,9 +57,17 @@ export function isIdempotencyMismatch(error: unknown): boolean {
  */
 export function isAmbiguousStripeError(error: unknown): boolean {
   if (!(error instanceof Stripe.errors.StripeError)) return false;
-  if (error instanceof Stripe.errors.StripeConnectionError) return true;
+  if (error instanceof Stripe.errors.StripeConnectionError) return !neverSent(error);
   const s = error.statusCode ?? 0;
   // The SDK makes every 409 a StripeAPIError: the status and code tell them apart.
   if (s === 409) return error.code === 'idempotency_key_in_use';
   return s >= 500 || (s === 0 && error instanceof Stripe.errors.StripeAPIError);
+}
+
+/** Socket errors before any byte of the request went out: Stripe cannot have acted on it. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+function neverSent(error: InstanceType<typeof Stripe.errors.StripeConnectionError>): boolean {
+  const code = (error.detail as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && NOT_SENT.has(code);
 }

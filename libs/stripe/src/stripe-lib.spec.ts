@@ -110,6 +110,11 @@ describe('Stripe errors', () => {
 
   it('calls ambiguous what Stripe may have carried out (no answer, 5xx, our own first try in flight), not a refusal', () => {
     expect(isAmbiguousStripeError(new Stripe.errors.StripeConnectionError({ message: 'socket hang up' }))).toBe(true);
+    const timeout = new Stripe.errors.StripeConnectionError({ message: 'Request aborted due to timeout', detail: { code: 'ETIMEDOUT' } });
+    expect(isAmbiguousStripeError(timeout)).toBe(true);
+    // Refused or unresolvable: nothing went out, so Stripe did nothing.
+    for (const code of ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'])
+      expect(isAmbiguousStripeError(new Stripe.errors.StripeConnectionError({ message: 'x', detail: { code } }))).toBe(false);
     expect(isAmbiguousStripeError(answer(500, { type: 'api_error', message: 'x' }))).toBe(true);
     expect(isAmbiguousStripeError(answer(409, { type: 'invalid_request_error', code: 'idempotency_key_in_use', message: 'x' }))).toBe(true);
     expect(isAmbiguousStripeError(answer(409, { type: 'invalid_request_error', code: 'terminal_reader_busy', message: 'x' }))).toBe(false);

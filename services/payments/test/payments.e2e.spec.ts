@@ -799,6 +799,20 @@ describe('payments end to end (emulator → events → payments → Kafka)', () 
     expect(s.payments.logs.some((l) => l.includes('"level":"error"') && l.includes(clash))).toBe(true);
   });
 
+  it("keeps a refund request's amount reserved when Stripe knows its key with other parameters: a refund may stand behind that key", async () => {
+    const orderId = order();
+    const created = await createWeb(orderId, 3000);
+    await confirmInBrowser(created, 'pm_card_visa');
+    await waitForEvent(orderId, 'payment.succeeded');
+    const refundRequestId = `rr_${orderId}_clash`;
+    await s.stripe.refunds.create({ payment_intent: created.paymentIntentId, amount: 100 }, { idempotencyKey: stripeIdempotencyKey('refund', refundRequestId) });
+    const res = await post(s, `/payments/${created.paymentId}/refunds`, { refundRequestId, amount: 500 });
+    expect(res.status).toBe(409);
+    expect(res.body.error.code).toBe('idempotency_conflict');
+    const status = await s.db.scalar(`SELECT status FROM "${s.w.schema}_pay".refund_requests WHERE id = $1`, [refundRequestId]);
+    expect(status).not.toBe('failed');
+  });
+
   it('forgets applied Stripe event ids after STRIPE_EVENT_DEDUP_DAYS and stored idempotent answers after IDEMPOTENT_REQUESTS_RETENTION_HOURS', async () => {
     const schema = `"${s.w.schema}_pay"`;
     const t = (days: number) => new Date(Date.now() - days * 86_400_000);

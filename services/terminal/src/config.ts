@@ -21,6 +21,12 @@ export const terminalConfigSchema = baseConfigSchema.extend({
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
   /** A reader action still running after this long is cancelled at Stripe and marked `timed_out`. */
   READER_ACTION_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(120_000),
+  /**
+   * How long past its deadline a `pending` action (its hand-off to the reader not confirmed) waits before the sweeper
+   * settles it: a start request may still be talking to payments or Stripe. An unconfirmed hand-off's deadline is the
+   * moment it was given up on, so this is how long it holds the reader unless the cashier cancels it.
+   */
+  READER_PENDING_GRACE_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
   /** Capture an authorised reader payment as soon as the reader reports success (what a POS expects). */
   TERMINAL_AUTO_CAPTURE: boolean.default('true'),
   /** Tick of the worker that captures succeeded actions and times out silent readers. */

@@ -112,6 +112,8 @@ export async function startTerminalStack(
         ORDERS_URL: orders.url,
         TERMINAL_SWEEP_MS: '200',
         READER_ACTION_TIMEOUT_MS: '5000',
+        // Long enough for a test to act on a pending action before the sweeper does, short enough to wait for.
+        READER_PENDING_GRACE_MS: '8000',
         ...terminalEnv,
         ...extra,
       },

@@ -429,7 +429,8 @@ describe('terminal: stores, readers and payments on simulated readers', () => {
       expect(first.status).toBe(201);
       expect(first.body).toMatchObject({ status: 'pending', failure: null });
       expect(first.body.paymentIntentId).toMatch(/^pi_/);
-      expect(Date.parse(first.body.deadlineAt as string)).toBeLessThanOrEqual(Date.now());
+      // Due now (when the start gave up), not a whole READER_ACTION_TIMEOUT_MS (5 s here) after the start.
+      expect(Date.parse(first.body.deadlineAt as string) - Date.parse(first.body.createdAt as string)).toBeLessThan(4000);
       // The reader is still ours: another order cannot take it, and nothing was asked of payments for that one.
       const other = await placePosOrder(1);
       const busy = await payOnReader(term(), reader.readerId as string, other);
@@ -465,6 +466,60 @@ describe('terminal: stores, readers and payments on simulated readers', () => {
       await s.orders.post(`/orders/${other.id}/cancel`, { actor: 'test', reason: 'not needed' });
     });
 
+    it('captures a payment whose hand-off landed after the cashier had cancelled its action, when the customer taps without a retry', async () => {
+      const order = await placePosOrder(1);
+      s.emu.addApiFault({ method: 'POST', path: PROCESS, status: 500, times: 1 });
+      const first = await payOnReader(flaky, reader.readerId as string, order);
+      expect(first.body).toMatchObject({ status: 'pending' });
+      const canceled = await post(`/stores/store_berlin/readers/${reader.readerId}/cancel-action`, {});
+      expect(canceled.body).toMatchObject({ actionId: first.body.actionId, status: 'canceled' });
+      await s.stripe.terminal.readers.processPaymentIntent(reader.stripeReaderId as string, {
+        payment_intent: first.body.paymentIntentId as string,
+      });
+      await present(reader.stripeReaderId as string);
+      // Money authorised on a cancelled action: recorded and captured, not left hanging.
+      const done = await waitAction(
+        reader.readerId as string,
+        first.body.actionId as string,
+        (a) => a.status === 'succeeded' && a.capture.status === 'captured',
+        'the cancelled action succeeded and captured',
+      );
+      expect(done.failure).toBeNull();
+      await assertOneCapture(first.body.paymentIntentId as string, order.total as number);
+      await eventually(() => orderStatus(order.id as string), (st) => st === 'paid', { what: 'order paid', timeoutMs: 30_000 });
+    });
+
+    it('follows a pending action whose hand-off landed late instead of cancelling it when its grace ends, then captures once', async () => {
+      const order = await placePosOrder(1);
+      s.emu.addApiFault({ method: 'POST', path: PROCESS, status: 500, times: 1 });
+      const first = await payOnReader(flaky, reader.readerId as string, order);
+      expect(first.body).toMatchObject({ status: 'pending' });
+      await s.stripe.terminal.readers.processPaymentIntent(reader.stripeReaderId as string, {
+        payment_intent: first.body.paymentIntentId as string,
+      });
+      const followed = await waitAction(
+        reader.readerId as string,
+        first.body.actionId as string,
+        (a) => a.status !== 'pending',
+        'the sweeper to settle the pending action',
+      );
+      expect(followed.status).toBe('in_progress');
+      // A whole deadline from when it was followed, so the customer has the usual time to tap.
+      expect(Date.parse(followed.deadlineAt as string)).toBeGreaterThan(Date.parse(followed.updatedAt as string) + 4000);
+      const sr = (await s.stripe.terminal.readers.retrieve(reader.stripeReaderId as string)) as unknown as Json;
+      expect(sr.action.status).toBe('in_progress'); // not cancelled under the customer
+
+      await present(reader.stripeReaderId as string);
+      await waitAction(
+        reader.readerId as string,
+        first.body.actionId as string,
+        (a) => a.status === 'succeeded' && a.capture.status === 'captured',
+        'the followed action captured',
+      );
+      await assertOneCapture(first.body.paymentIntentId as string, order.total as number);
+      expect(await attemptsOf(order.id as string)).toHaveLength(1);
+    });
+
     it('captures a reader payment whose success event was lost, once its deadline passes and the PaymentIntent says it is authorised: one capture', async () => {
       const order = await placePosOrder(1);
       const started = await payOnReader(term(), reader.readerId as string, order);
@@ -474,7 +529,6 @@ describe('terminal: stores, readers and payments on simulated readers', () => {
       expect((await s.stripe.paymentIntents.retrieve(started.body.paymentIntentId as string)).status).toBe('requires_capture');
       // Every delivery of the tap's events is lost (the drop count is fixed when an event is sent); later ones arrive.
       s.emu.clearFaults();
-      expect((await actionOf(reader.readerId as string, started.body.actionId as string)).status).toBe('in_progress');
 
       const done = await waitAction(
         reader.readerId as string,

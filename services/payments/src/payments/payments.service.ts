@@ -334,7 +334,8 @@ export class PaymentsService {
       );
     } catch (error) {
       this.logStripeError(error, 'refund', p);
-      if (creating && !isRetryableStripeError(error)) {
+      // A key Stripe knows with other parameters may stand for a refund it made: nothing is released on that.
+      if (creating && !isRetryableStripeError(error) && !isIdempotencyMismatch(error)) {
         // Stripe refused it for good (e.g. more than is left on the charge): release the reservation.
         await this.dataSource.query(
           `UPDATE refund_requests SET status = 'failed', error = $2, updated_at = now() WHERE id = $1 AND refund_id IS NULL`,

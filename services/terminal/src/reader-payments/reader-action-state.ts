@@ -4,8 +4,10 @@
  *
  * `pending`: our row exists (the reader is reserved) but `process_payment_intent` has not been confirmed yet.
  * `in_progress`: the reader is waiting for the card. The rest are final for the reader; the one exception is a
- * late success after a timeout or a failure: a success is money authorised at Stripe, and it is better to
- * record and capture it than to leave an authorisation hanging (the sweeper cancels first, so it is rare).
+ * late success after a timeout, a failure or a cancel: a success is money authorised at Stripe, and it is better to
+ * record and capture it than to leave an authorisation hanging. It is rare (the sweeper and the cashier cancel at
+ * Stripe first); a cancel finds nothing to cancel when the hand-off had not landed yet and lands after it
+ * (decision 0022).
  */
 export const READER_ACTION_STATES = [
   'pending',
@@ -22,7 +24,7 @@ export const ACTION_TRANSITIONS: Readonly<Record<ReaderActionState, readonly Rea
   in_progress: ['succeeded', 'failed', 'canceled', 'timed_out'],
   succeeded: [],
   failed: ['succeeded'],
-  canceled: [],
+  canceled: ['succeeded'],
   timed_out: ['succeeded'],
 };
 

@@ -77,6 +77,10 @@ export class ReaderActionsRepository {
     await m.query(`UPDATE reader_actions SET deadline_at = now(), updated_at = now() WHERE id = $1 AND state = 'pending'`, [id]);
   }
 
+  async setDeadline(m: EntityManager, id: string, at: Date): Promise<void> {
+    await m.query(`UPDATE reader_actions SET deadline_at = $2, updated_at = now() WHERE id = $1`, [id, at]);
+  }
+
   async activeForReader(m: EntityManager, readerId: string, lock = false): Promise<ReaderAction | null> {
     const [row] = await m.query<Record<string, unknown>[]>(
       `SELECT * FROM reader_actions WHERE reader_id = $1 AND state IN ('pending','in_progress')${lock ? ' FOR UPDATE' : ''}`,

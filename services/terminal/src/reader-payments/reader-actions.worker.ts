@@ -167,18 +167,28 @@ export class ReaderActionsWorker implements OnApplicationBootstrap, OnModuleDest
 
   /**
    * Actions past their deadline. A pending one gets a grace period: its start request may still be talking to
-   * payments or Stripe, and cancelling under it would leave a reader action nobody follows.
+   * payments or Stripe, and cancelling under it would leave a reader action nobody follows. After it, a pending
+   * action whose reader runs our PaymentIntent is followed, not cancelled (its hand-off landed late, decision 0022).
    */
   private async timeOutSilentReaders(): Promise<void> {
     const rows = await this.dataSource.query<Record<string, unknown>[]>(
       `SELECT * FROM reader_actions
        WHERE (state = 'in_progress' AND deadline_at < now())
-          OR (state = 'pending' AND deadline_at < now() - interval '30 seconds')
+          OR (state = 'pending' AND deadline_at < now() - make_interval(secs => $1::float8 / 1000))
        ORDER BY deadline_at LIMIT 20`,
+      [this.config.READER_PENDING_GRACE_MS],
     );
     for (const action of rows.map(toAction)) {
       try {
         const reader = await this.readers.byId(action.readerId);
+        const followed = await this.payments.followIfRunning(reader, action);
+        if (followed) {
+          this.logger.pino.warn(
+            { actionId: action.id, readerId: action.readerId, orderId: action.orderId, state: followed.state },
+            'a pending reader action runs on the reader after all; followed',
+          );
+          continue;
+        }
         const after = await this.payments.stop(reader, action, 'timed_out');
         this.logger.pino.warn(
           { actionId: action.id, readerId: action.readerId, orderId: action.orderId, state: after.state },

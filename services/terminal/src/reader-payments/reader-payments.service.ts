@@ -145,8 +145,7 @@ export class ReaderPaymentsService {
         (live) => ('deleted' in live && live.deleted ? null : (live as Stripe.Terminal.Reader).action),
         () => null,
       );
-      // A failed action of ours is an earlier attempt's decline (the PaymentIntent is reused), not this hand-off.
-      if (running?.type === 'process_payment_intent' && intentOf(running) === paymentIntentId && running.status !== 'failed') {
+      if (runsIntent(running, paymentIntentId)) {
         this.logger.pino.warn(
           { actionId: action.id, readerId: reader.id, paymentIntentId, busy, readerAction: running.status },
           'the reader runs our payment though Stripe did not confirm this hand-off; following it',
@@ -238,6 +237,24 @@ export class ReaderPaymentsService {
         'cart not shown on the reader',
       );
     }
+  }
+
+  /**
+   * A pending action past its grace (a hand-off Stripe did not confirm, or a start that died midway): if the reader is
+   * waiting for a card for our PaymentIntent, the hand-off landed after all. The action then runs from now with a
+   * whole deadline, instead of being cancelled under a customer about to tap. Null when the reader is not.
+   */
+  async followIfRunning(reader: Reader, action: ReaderAction): Promise<ReaderAction | null> {
+    if (action.state !== 'pending' || !action.paymentIntentId) return null;
+    const live = await this.stripe.terminal.readers.retrieve(reader.stripeReaderId);
+    const running = 'deleted' in live && live.deleted ? null : (live as Stripe.Terminal.Reader).action;
+    if (!runsIntent(running, action.paymentIntentId)) return null;
+    return this.uow.run(async (m) => {
+      const a = (await this.repo.byId(m, action.id, true))!;
+      if (a.state !== 'pending') return a;
+      await this.repo.setDeadline(m, a.id, new Date(Date.now() + this.config.READER_ACTION_TIMEOUT_MS));
+      return (await this.repo.transition(m, a, 'in_progress')) ?? a;
+    });
   }
 
   /** The cashier stops the running action (the customer walked away, wrong amount…). */
@@ -354,6 +371,18 @@ export class ReaderPaymentsService {
     }
     return (await this.repo.byId(this.dataSource.manager, a.id))!;
   }
+}
+
+/**
+ * Whether the reader is waiting for a card for this PaymentIntent. Only `in_progress`: a failed action of ours is an
+ * earlier attempt's decline (the PaymentIntent is reused), and a finished success is settled by its event or by
+ * reading the PaymentIntent, not followed.
+ */
+export function runsIntent(
+  action: Stripe.Terminal.Reader.Action | null | undefined,
+  paymentIntentId: string | null,
+): action is Stripe.Terminal.Reader.Action {
+  return action?.type === 'process_payment_intent' && action.status === 'in_progress' && !!paymentIntentId && intentOf(action) === paymentIntentId;
 }
 
 export function intentOf(action: Stripe.Terminal.Reader.Action): string | null {
