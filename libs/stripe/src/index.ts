@@ -6,3 +6,4 @@ export * from './errors';
 export * from './event-types';
 export * from './expandable';
 export * from './metrics';
+export * from './event-scope';

@@ -3,6 +3,7 @@ import { apiBaseOptions, createStripeClient } from './client';
 import { stripeConfigSchema } from './config';
 import { isAmbiguousStripeError, isIdempotencyMismatch, redactSecrets, stripeErrorInfo } from './errors';
 import { canonicalJson, requestFingerprint, stripeIdempotencyKey } from './idempotency';
+import { StripeEventScope } from './event-scope';
 
 describe('stripe settings', () => {
   const valid = { STRIPE_SECRET_KEY: 'sk_test_abcdef', STRIPE_PUBLISHABLE_KEY: 'pk_test_abcdef' };
@@ -121,5 +122,22 @@ describe('Stripe errors', () => {
     expect(isAmbiguousStripeError(answer(429, { type: 'invalid_request_error', code: 'rate_limit', message: 'x' }))).toBe(false);
     expect(isAmbiguousStripeError(answer(402, { type: 'card_error', code: 'card_declined', message: 'x' }))).toBe(false);
     expect(isAmbiguousStripeError(new Error('timeout'))).toBe(false);
+  });
+});
+
+describe('Stripe event scope', () => {
+  it("takes the mode from the secret key and admits only that mode's events of the platform's own account", () => {
+    expect(new StripeEventScope('sk_live_abc').livemode).toBe(true);
+    expect(new StripeEventScope('rk_live_abc').livemode).toBe(true);
+    expect(new StripeEventScope('sk_test_abc').livemode).toBe(false);
+    expect(new StripeEventScope('sk_test_emulator_live_').livemode).toBe(false);
+    const test = new StripeEventScope('sk_test_abc', '2026-10-28.endive');
+    expect(test.admits({ livemode: false, api_version: '2026-10-28.endive' }, 'spec')).toBe(true);
+    expect(test.admits({ livemode: false, account: null }, 'spec')).toBe(true);
+    expect(test.admits({ livemode: true }, 'spec')).toBe(false);
+    expect(test.admits({}, 'spec')).toBe(false);
+    expect(test.admits({ livemode: false, account: 'acct_1' }, 'spec')).toBe(false);
+    // Another version is applied all the same (and counted).
+    expect(test.admits({ livemode: false, api_version: '2020-08-27' }, 'spec')).toBe(true);
   });
 });

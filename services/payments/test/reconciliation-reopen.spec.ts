@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { StripeEventReceived, Topics } from '@omnipay/contracts';
 import { OutboxService, UnitOfWork, type ConsumedMessage, type MessagingSettings } from '@omnipay/messaging';
 import { JsonLogger, createLogger } from '@omnipay/observability';
+import { StripeEventScope } from '@omnipay/stripe';
 import { startEmulator, type EmulatorHandle } from '@omnipay/stripe-emulator';
 import { TestDatabase, engines, eventually, uniqueName } from '@omnipay/testing';
 import Stripe from 'stripe';
@@ -71,6 +72,7 @@ describe('Reconciliation of a source reopened while the worker reads Stripe', ()
     { soon: () => undefined } as unknown as ReconciliationWorker,
     {} as PayoutsService, // no payout events here
     logger,
+    new StripeEventScope('sk_test_reopen'),
   );
   let ds: DataSource;
   let emu: EmulatorHandle;

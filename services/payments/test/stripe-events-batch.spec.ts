@@ -7,7 +7,8 @@
  */
 import { StripeEventReceived, Topics, type Envelope } from '@omnipay/contracts';
 import { OutboxService, type ConsumedMessage, type MessagingSettings } from '@omnipay/messaging';
-import { JsonLogger, createLogger } from '@omnipay/observability';
+import { JsonLogger, createLogger, metricsRegistry } from '@omnipay/observability';
+import { StripeEventScope } from '@omnipay/stripe';
 import { TestDatabase, engines, uniqueName } from '@omnipay/testing';
 import type Stripe from 'stripe';
 import type { DataSource, EntityManager } from 'typeorm';
@@ -154,7 +155,7 @@ const logger = new JsonLogger(createLogger('payments', 'silent'));
 const outbox = new OutboxService(settings);
 const state = new PaymentStateService(new PaymentsRepository(), outbox, logger);
 const reconciliation = { soon: jest.fn() } as unknown as ReconciliationWorker;
-const consumer = new StripeEventsConsumer(state, outbox, reconciliation, {} as PayoutsService, logger); // no payout events here
+const consumer = new StripeEventsConsumer(state, outbox, reconciliation, {} as PayoutsService, logger, new StripeEventScope('sk_test_batch')); // no payout events here
 
 async function fixture(name: string): Promise<Fixture> {
   const schema = uniqueName(name);
@@ -302,6 +303,38 @@ describe('Stripe events consumer, a chunk at a time', () => {
       're_3:open',
     ]);
     expect(actual.applied).toHaveLength(25);
+  });
+
+  it("changes nothing for another mode's or a connected account's events and counts them; applies one of another API version and counts it", async () => {
+    const f = await fixture('pay_scope');
+    fixtures.push(f);
+    const metric = async (name: string, labels: string) => {
+      const m = (await metricsRegistry.getMetricsAsJSON()).find((x) => x.name === name);
+      return Number(m?.values.find((v) => Object.entries(v.labels).map(([k, x]) => `${k}=${String(x)}`).sort().join() === labels)?.value ?? 0);
+    };
+    const before = {
+      mode: await metric('stripe_events_out_of_scope_total', 'consumer=payments,reason=other_mode'),
+      account: await metric('stripe_events_out_of_scope_total', 'consumer=payments,reason=connected_account'),
+      version: await metric('stripe_events_other_api_version_total', 'api_version=2020-08-27,consumer=payments'),
+    };
+    const succeeded = (id: string, extra: Record<string, unknown>) => ({
+      ...event(id, 'payment_intent.succeeded', T + 2, intent('pi_1', 'pay_1', 'succeeded', { latest_charge: 'ch_1' })),
+      ...extra,
+    });
+    const strangers = [succeeded('evt_live', { livemode: true }), succeeded('evt_connect', { account: 'acct_1Other' })].map(envelope);
+    await applyInChunks(f, strangers, [2]);
+    const untouched = await endState(db, f.schema);
+    expect(untouched.payments.find((p) => p.id === 'pay_1')).toMatchObject({ status: 'requires_payment_method' });
+    expect(untouched.applied).toEqual([]);
+    expect(untouched.outbox).toEqual([]);
+    expect(await metric('stripe_events_out_of_scope_total', 'consumer=payments,reason=other_mode')).toBe(before.mode + 1);
+    expect(await metric('stripe_events_out_of_scope_total', 'consumer=payments,reason=connected_account')).toBe(before.account + 1);
+
+    await applyInChunks(f, [envelope(succeeded('evt_old_version', { api_version: '2020-08-27' }))], [1]);
+    const applied = await endState(db, f.schema);
+    expect(applied.payments.find((p) => p.id === 'pay_1')).toMatchObject({ status: 'succeeded' });
+    expect(applied.outbox.map((o) => o.type)).toEqual(['payment.succeeded']);
+    expect(await metric('stripe_events_other_api_version_total', 'api_version=2020-08-27,consumer=payments')).toBe(before.version + 1);
   });
 
   it('gives each normalised event the correlation id and causation of the Stripe event that caused it', async () => {

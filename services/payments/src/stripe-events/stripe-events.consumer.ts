@@ -3,7 +3,7 @@ import { StripeEventReceived, Topics } from '@omnipay/contracts';
 import { OnMessages, OutboxService, isMessage, type ConsumedBatch, type ConsumedMessage } from '@omnipay/messaging';
 import { JsonLogger, newContext, runWithContext } from '@omnipay/observability';
 import { afterCommit } from '@omnipay/persistence';
-import { PAYMENT_EVENT_TYPES, PAYOUT_EVENT_TYPES, idOf } from '@omnipay/stripe';
+import { PAYMENT_EVENT_TYPES, PAYOUT_EVENT_TYPES, StripeEventScope, idOf } from '@omnipay/stripe';
 import type Stripe from 'stripe';
 import { BatchPaymentStore, emptyKeys, type BatchKeys } from '../payments/payment-store';
 import { PLATFORM, PaymentStateService, type ObservationSource } from '../payments/payment-state.service';
@@ -33,6 +33,7 @@ export class StripeEventsConsumer {
     private readonly reconciliation: ReconciliationWorker,
     private readonly payouts: PayoutsService,
     private readonly logger: JsonLogger,
+    private readonly scope: StripeEventScope,
   ) {}
 
   // Other types (reader events, customers, setup intents, `payment_intent.created`) are passed over unread.
@@ -44,6 +45,8 @@ export class StripeEventsConsumer {
     for (const message of batch.messages) {
       if (!isMessage(message, StripeEventReceived)) continue;
       const event = message.envelope.data.event as unknown as Stripe.Event;
+      // Another mode's or a connected account's event: not ours, and not even remembered as applied.
+      if (!this.scope.admits(event, 'payments')) continue;
       // A second envelope of the same Stripe event in this chunk: the first one is applied, this one is not.
       if (ids.has(event.id)) continue;
       ids.add(event.id);

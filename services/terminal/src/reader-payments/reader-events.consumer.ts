@@ -3,7 +3,7 @@ import { StripeEventReceived, Topics } from '@omnipay/contracts';
 import { OnMessages, isMessage, type ConsumedBatch } from '@omnipay/messaging';
 import { newContext, runWithContext } from '@omnipay/observability';
 import type Stripe from 'stripe';
-import { READER_EVENT_TYPES } from '@omnipay/stripe';
+import { READER_EVENT_TYPES, StripeEventScope } from '@omnipay/stripe';
 import { ReaderEventsService } from './reader-events.service';
 
 const READER_EVENTS = new Set<string>(READER_EVENT_TYPES);
@@ -16,20 +16,23 @@ const READER_EVENTS = new Set<string>(READER_EVENT_TYPES);
  */
 @Controller()
 export class ReaderEventsConsumer {
-  constructor(private readonly events: ReaderEventsService) {}
+  constructor(
+    private readonly events: ReaderEventsService,
+    private readonly scope: StripeEventScope,
+  ) {}
 
   @OnMessages(Topics.stripeEvents, { group: 'terminal', subjects: READER_EVENT_TYPES })
   async handle(batch: ConsumedBatch): Promise<void> {
     for (const message of batch.messages) {
       if (!isMessage(message, StripeEventReceived) || !READER_EVENTS.has(message.envelope.data.stripeType)) continue;
+      const event = message.envelope.data.event as unknown as Stripe.Event;
+      if (!this.scope.admits(event, 'terminal')) continue;
       const ctx = newContext({
         correlationId: message.envelope.correlationId,
         causationId: message.envelope.id,
         traceparent: message.traceparent,
       });
-      await runWithContext(ctx, () =>
-        this.events.apply(batch.manager, message.envelope.data.event as unknown as Stripe.Event),
-      );
+      await runWithContext(ctx, () => this.events.apply(batch.manager, event));
     }
   }
 }
