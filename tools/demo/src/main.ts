@@ -39,7 +39,9 @@ Tokens for this run (JWT_SECRET is generated per run):
   cashier   ${demo.token('staff_berlin_1', 'cashier', { storeId: 'store_berlin' })}
   manager   ${demo.token('mgr_berlin', 'manager', { storeId: 'store_berlin' })}
   finance   ${demo.token('fin_frank', 'finance')}
-  admin     ${demo.token('ops_admin', 'admin')}`);
+  admin     ${demo.token('ops_admin', 'admin')}
+Services' admin routes (/admin/dead-letters on the services with consumers; /admin/replay and /admin/backfill on webhooks), as Authorization: Bearer <token>:
+  ADMIN_TOKEN ${stack.secrets.admin}`);
 }
 
 void main();
