@@ -1,4 +1,5 @@
-import { eventually } from '@omnipay/testing';
+import { ConfigResourceTypes } from 'kafkajs';
+import { engines, eventually, testKafka } from '@omnipay/testing';
 import { recordedLedgerWorld } from './ledger-fixture';
 
 const ADMIN_TOKEN = 'dead-letters-test-admin-token';
@@ -79,5 +80,45 @@ describe.each(['message', 'batch'])('dead-letter topic (%s handler)', (mode) => 
     // The first test's poison-1 is redriven too (the fix covers it): nothing left pending.
     expect((await ledger.post<{ redriven: string[] }>('/admin/dead-letters/redrive', { group: world.groupId }, admin)).body.redriven).toHaveLength(1);
     expect((await ledger.get('/metrics')).text).toContain(`dead_letters_pending{group="${world.groupId}"} 0\n`);
+  });
+});
+
+describe('dead-letter topic refusing writes', () => {
+  const { world, db, recorder, start } = recordedLedgerWorld('poison_dlq_down', 'dlqTopic');
+
+  it('commits nothing past a poison message while its dead letter cannot be published, then parks it once and applies the messages behind it', async () => {
+    const ledger = await start({ KAFKA_TOPIC_PARTITIONS: '1', CONSUMER_MAX_ATTEMPTS: '2', CONSUMER_RETRY_BACKOFF_MS: '20' });
+    const admin = testKafka(engines().kafkaBrokers).admin();
+    await admin.connect();
+    // The broker refuses any record larger than this: every dead letter, as if the DLQ topic were down.
+    const maxMessageBytes = (bytes: number) =>
+      admin.alterConfigs({
+        validateOnly: false,
+        resources: [{ type: ConfigResourceTypes.TOPIC, name: world.dlqTopic, configEntries: [{ name: 'max.message.bytes', value: String(bytes) }] }],
+      });
+    const effects = () => db.scalar<number>(`SELECT count(*) FROM ${world.schema}.fixture_effects`);
+    try {
+      await maxMessageBytes(16);
+      const poison = await ledger.post<{ messageIds: string[] }>('/grants', { customerIds: ['poison-9'], points: 5 });
+      await ledger.post('/grants', { customerIds: ['a', 'b', 'c'], points: 5 });
+      // The poison is tried, its dead letter refused, the chunk rolled back; then all of it again.
+      await eventually(async () => ledger.logs.filter((l) => l.includes('message handler failed')).length, (n) => n >= 4, {
+        what: 'the poison tried in two rounds',
+        timeoutMs: 60_000,
+      });
+      expect(recorder.on(world.dlqTopic)).toHaveLength(0);
+      expect(await effects()).toBe(0);
+      expect(await db.scalar(`SELECT count(*) FROM ${world.schema}.dead_letters`)).toBe(0);
+      expect(await db.scalar(`SELECT count(*) FROM ${world.schema}.inbox`)).toBe(0);
+
+      await maxMessageBytes(1_048_588);
+      await eventually(effects, (n) => n === 3, { what: 'the messages behind the poison applied', timeoutMs: 90_000 });
+      await eventually(async () => recorder.on(world.dlqTopic).length, (n) => n >= 1, { what: 'the dead letter published' });
+      expect(recorder.on(world.dlqTopic).map((m) => m.json?.id)).toEqual([poison.body.messageIds[0]]);
+      expect(await db.query(`SELECT message_id FROM ${world.schema}.dead_letters`)).toEqual([{ message_id: poison.body.messageIds[0] }]);
+      expect(await effects()).toBe(3);
+    } finally {
+      await admin.disconnect();
+    }
   });
 });
