@@ -26,6 +26,13 @@ export const messagesConsumed = new Counter({
   registers: [metricsRegistry],
 });
 
+export const consumerChunkRedos = new Counter({
+  name: 'kafka_consumer_chunk_redos_total',
+  help: "Consumer chunks rolled back and redone, by reason: transient_conflict (a deadlock or serialisation failure, the chunk's bad luck) or handler_failed (redone message by message to find the failing one)",
+  labelNames: ['group', 'reason'] as const,
+  registers: [metricsRegistry],
+});
+
 export const consumerRestarts = new Counter({
   name: 'kafka_consumer_restarts_total',
   help: 'Consumer groups restarted by the transport after a crash kafkajs would not restart itself',

@@ -2,6 +2,7 @@ import { Server, type CustomTransportStrategy, type MessageHandler } from '@nest
 import { Headers, deadLetterTopic, parseMessage, type Envelope, type MessageDefinition } from '@omnipay/contracts';
 import {
   JsonLogger,
+  consumerChunkRedos,
   messageHandleDuration,
   messagesConsumed,
   newContext,
@@ -483,6 +484,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
         } catch (error) {
           if (isDatabaseUnavailable(error) || isTransientConflict(error)) throw error;
           // Some message failed: redo the chunk carefully, one savepoint per message, retrying only the failing one.
+          consumerChunkRedos.inc({ group: group.groupId, reason: 'handler_failed' });
           await this.inTransaction(
             (qr) => this.applyAll(group, topic, batch, parsed, handler, qr, (outcomes = []), true, payload),
             track,
@@ -494,6 +496,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
         // Lost a race with a concurrent transaction (deadlock, serialisation): the whole chunk is redone once
         // its locks are gone, with jitter so the two do not collide again. Never the message's fault.
         if (!isTransientConflict(error) || conflicts >= 20) throw error;
+        consumerChunkRedos.inc({ group: group.groupId, reason: 'transient_conflict' });
         await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (conflicts + 1)));
         await payload.heartbeat();
       }
