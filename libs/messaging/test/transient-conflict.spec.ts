@@ -10,14 +10,23 @@ describe('a consumer chunk that loses a deadlock', () => {
   const { world, db, start } = recordedLedgerWorld('deadlock', 'topic');
 
   it('is redone and applied once when PostgreSQL aborts it as a deadlock victim', async () => {
-    const ledger = await start({ KAFKA_TOPIC_PARTITIONS: '1', CONSUMER_MAX_ATTEMPTS: '2', CONSUMER_RETRY_BACKOFF_MS: '20' });
+    // PostgreSQL looks for a deadlock once, deadlock_timeout after a session starts waiting: 2 s in the consumer's
+    // sessions (under its 5 s lock_timeout, which would end the wait first) leaves this test time to make the cycle
+    // on a loaded machine, and 60 s in the other transaction makes the consumer's session the one that finds it.
+    const url = new URL(engines().databaseUrl);
+    url.searchParams.set('options', '-c deadlock_timeout=2s');
+    const ledger = await start({
+      KAFKA_TOPIC_PARTITIONS: '1',
+      CONSUMER_MAX_ATTEMPTS: '2',
+      CONSUMER_RETRY_BACKOFF_MS: '20',
+      DATABASE_URL: url.toString(),
+    });
     const s = world.schema;
     await db.query(`INSERT INTO ${s}.fixture_balances (customer_id, balance) VALUES ('dl-x', 100)`);
     const deadlocks = () => db.scalar<number>('SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()');
     const before = await deadlocks();
 
-    // Another transaction holds dl-x's balance and checks for deadlocks late: PostgreSQL's check then runs in the
-    // consumer's session (deadlock_timeout 1 s), so the consumer's transaction is the one aborted.
+    // Another transaction holds dl-x's balance.
     const other = new Client({ connectionString: engines().databaseUrl });
     await other.connect();
     try {

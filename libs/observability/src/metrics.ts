@@ -28,7 +28,7 @@ export const messagesConsumed = new Counter({
 
 export const consumerChunkRedos = new Counter({
   name: 'kafka_consumer_chunk_redos_total',
-  help: "Consumer chunks rolled back and redone, by reason: transient_conflict (a deadlock or serialisation failure, the chunk's bad luck) or handler_failed (redone message by message to find the failing one)",
+  help: "Redo attempts of consumer chunks after a rollback, by reason: transient_conflict (a deadlock or serialisation failure, the chunk's bad luck) or handler_failed (a message failed or was malformed: redone message by message). A chunk redelivered after its redo failed counts again",
   labelNames: ['group', 'reason'] as const,
   registers: [metricsRegistry],
 });

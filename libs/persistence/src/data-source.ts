@@ -15,10 +15,29 @@ export interface DatabaseSettings {
   migrations: MixedList<Function | string>;
 }
 
+/**
+ * A `DATABASE_URL` may carry server settings in its `options` parameter (`?options=-c%20application_name%3Dx`). pg
+ * lets the URL's parameters override the pool's, so left in the URL it would replace our `search_path` and every
+ * table would land in `public`: it is taken out and put before ours instead.
+ */
+export function splitUrlOptions(url: string): { url: string; options: string | undefined } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { url, options: undefined };
+  }
+  const options = parsed.searchParams.get('options') ?? undefined;
+  if (options === undefined) return { url, options };
+  parsed.searchParams.delete('options');
+  return { url: parsed.toString(), options };
+}
+
 export function dataSourceOptions(s: DatabaseSettings): DataSourceOptions {
+  const { url, options } = splitUrlOptions(s.url);
   return {
     type: 'postgres',
-    url: s.url,
+    url,
     schema: s.schema,
     entities: s.entities,
     migrations: s.migrations,
@@ -29,7 +48,7 @@ export function dataSourceOptions(s: DatabaseSettings): DataSourceOptions {
     logging: false,
     extra: {
       max: s.poolSize,
-      options: `-c search_path=${s.schema}`,
+      options: [options, `-c search_path=${s.schema}`].filter(Boolean).join(' '),
       connectionTimeoutMillis: 5000,
       // A statement stuck behind a lock must not hang a request or a consumer batch forever.
       statement_timeout: 15000,

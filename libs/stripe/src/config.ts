@@ -11,7 +11,10 @@ export const stripeConfigShape = {
     .refine(
       (v) => v.startsWith('sk_') || v.startsWith('rk_'),
       'must be a secret (sk_…) or restricted (rk_…) key',
-    ),
+    )
+    // The mode in the key is the mode of the events the consumers act on (StripeEventScope): a key whose mode
+    // cannot be read would pass over every event of the other mode without a word.
+    .refine((v) => /^(sk|rk)_(test|live)_/.test(v), 'must be a test or live key (sk_test_…, sk_live_…, rk_test_…, rk_live_…)'),
   STRIPE_PUBLISHABLE_KEY: z.string().startsWith('pk_', 'must be a publishable key (pk_…)'),
   /** Unset = real Stripe (api.stripe.com); e.g. `http://127.0.0.1:12180` for the emulator. */
   STRIPE_API_BASE: z

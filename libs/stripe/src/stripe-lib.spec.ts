@@ -18,6 +18,8 @@ describe('stripe settings', () => {
   });
 
   it('rejects a publishable key as secret key, a secret key as publishable key and a non-http base', () => {
+    // A key whose mode cannot be read: the consumers would not know which events are theirs.
+    expect(stripeConfigSchema.safeParse({ ...valid, STRIPE_SECRET_KEY: 'sk_abcdefgh' }).success).toBe(false);
     expect(stripeConfigSchema.safeParse({ ...valid, STRIPE_SECRET_KEY: 'pk_test_abcdef' }).success).toBe(
       false,
     );
