@@ -2,12 +2,14 @@
 // a time, on the whole platform (isolated stack), beside baselines from the same run: a trivial route of a service
 // (`/health/live`: HTTP + framework, no I/O) and a direct `paymentIntents.create` on the same emulator.
 //
-//   node -r @swc-node/register bench/platform/hops.bench.ts [--requests 300] [--rounds 2]
+//   node -r @swc-node/register bench/platform/hops.bench.ts [--requests 300] [--rounds 2] [--gap-ms 0]
 //
 // Hops: orders' internal place-order API (price, reserve, outbox), payments' internal create API (a PaymentIntent
 // on the emulator, state, outbox) for orders placed beforehand, and the gateway's checkout (both, plus auth, rate
 // limit and the client's answer). The platform is left to go quiet between hops so one hop's background work (its
-// outbox relay, the consumers of its events) does not land on the next one's clock. Asserts nothing.
+// outbox relay, the consumers of its events) does not land on the next one's clock; `--gap-ms` also leaves that
+// long between two requests of a hop, so a request's own background work does not land on the next request's
+// clock either (0: back to back, as a client that waits for each answer). Asserts nothing.
 import { performance } from 'node:perf_hooks';
 import Stripe from 'stripe';
 import { arg, percentile, printTable } from '../lib';
@@ -15,6 +17,7 @@ import { http, setStock, settle, withPlatform, type Json } from './platform';
 
 const REQUESTS = arg('requests', 300);
 const ROUNDS = arg('rounds', 2);
+const GAP_MS = arg('gap-ms', 0);
 const SKU = 'TSHIRT-BLK-M';
 
 type Row = Record<string, string | number>;
@@ -22,6 +25,7 @@ type Row = Record<string, string | number>;
 async function timed(label: string, fn: (i: number) => Promise<void>): Promise<Row> {
   const ms: number[] = [];
   for (let i = 0; i < REQUESTS; i++) {
+    if (GAP_MS > 0) await new Promise((resolve) => setTimeout(resolve, GAP_MS));
     const started = performance.now();
     await fn(i);
     ms.push(performance.now() - started);
@@ -93,6 +97,6 @@ void withPlatform('hops bench', {}, async ({ stack, db, token }) => {
       }),
     );
     await settle(stack, db);
-    printTable(`Round ${round} of ${ROUNDS}: one request at a time, ${REQUESTS} per hop, ms`, rows);
+    printTable(`Round ${round} of ${ROUNDS}: one request at a time, ${REQUESTS} per hop, ${GAP_MS} ms between, ms`, rows);
   }
 });
