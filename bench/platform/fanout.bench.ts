@@ -32,6 +32,7 @@ import { preparePayments, sendSigned } from './fanout-signed';
 import {
   ONLINE_FC,
   benchCpuSeconds,
+  checkoutAndConfirm,
   cpuSnapshot,
   flag,
   http,
@@ -200,20 +201,7 @@ async function steady(p: Platform, observer: EffectObserver): Promise<void> {
   const onePayment = async (i: number, measured: boolean): Promise<void> => {
     inflight++;
     try {
-      const t0 = performance.now();
-      const co = await http(
-        `${stack.urls.gateway}/v1/checkout`,
-        'POST',
-        { fulfilment: 'ship', currency: 'usd', lines: [{ sku: SKU, quantity: 1 }] },
-        { authorization: `Bearer ${tokens[i % CUSTOMERS]}` },
-      );
-      if (co.status !== 201) return void fail(`checkout ${co.status} ${String(co.body.error ?? '')}`.trim());
-      const t1 = performance.now();
-      await browser.paymentIntents.confirm(co.body.paymentIntentId as string, {
-        payment_method: 'pm_card_visa',
-        client_secret: co.body.clientSecret,
-      } as Stripe.PaymentIntentConfirmParams);
-      paid.push({ orderId: co.body.orderId as string, paymentIntentId: co.body.paymentIntentId as string, measured, checkoutMs: t1 - t0, confirmMs: performance.now() - t1 });
+      paid.push({ ...(await checkoutAndConfirm(stack, browser, tokens[i % CUSTOMERS], SKU)), measured });
     } catch (e) {
       fail(`error ${(e as Error).message.slice(0, 80)}`);
     } finally {

@@ -1,7 +1,9 @@
 // Shared by the whole-platform benchmarks: start the isolated stack, tear it down (schemas and topics too) on
 // success, failure or Ctrl-C, HTTP helpers, and per-service CPU / peak RSS from /proc.
+import { performance } from 'node:perf_hooks';
 import { mintToken } from '@omnipay/auth';
 import { TestDatabase, startStack, testKafka, type ServiceName, type Stack, type StackOptions } from '@omnipay/testing';
+import type Stripe from 'stripe';
 import { cpuSeconds, peakRssMb, useDeployedRuntime } from '../lib';
 
 export const SERVICES: ServiceName[] = ['webhooks', 'payments', 'orders', 'terminal', 'gateway'];
@@ -118,6 +120,35 @@ export async function http<T = Json>(
     /* not JSON: keep the text for the error message */
   }
   return { status: res.status, body: parsed as T };
+}
+
+export interface ConfirmedPayment {
+  orderId: string;
+  paymentIntentId: string;
+  checkoutMs: number;
+  confirmMs: number;
+}
+
+/**
+ * One customer's payment as an app makes it: a gateway checkout of one unit of `sku`, then a browser-side confirm
+ * with pm_card_visa and the client secret (publishable key only). A checkout the gateway refused is thrown as
+ * `checkout <status> <code>`; a failed confirm as the Stripe SDK's error.
+ */
+export async function checkoutAndConfirm(stack: Stack, browser: Stripe, bearer: string, sku: string): Promise<ConfirmedPayment> {
+  const t0 = performance.now();
+  const co = await http(
+    `${stack.urls.gateway}/v1/checkout`,
+    'POST',
+    { fulfilment: 'ship', currency: 'usd', lines: [{ sku, quantity: 1 }] },
+    { authorization: `Bearer ${bearer}` },
+  );
+  if (co.status !== 201) throw new Error(`checkout ${co.status} ${String((co.body.error as Json | undefined)?.code ?? '')}`.trim());
+  const t1 = performance.now();
+  await browser.paymentIntents.confirm(co.body.paymentIntentId as string, {
+    payment_method: 'pm_card_visa',
+    client_secret: co.body.clientSecret,
+  } as Stripe.PaymentIntentConfirmParams);
+  return { orderId: co.body.orderId as string, paymentIntentId: co.body.paymentIntentId as string, checkoutMs: t1 - t0, confirmMs: performance.now() - t1 };
 }
 
 export async function setStock(stack: Stack, sku: string, onHand: number): Promise<void> {

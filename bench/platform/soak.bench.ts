@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
 import Stripe from 'stripe';
 import { arg, printTable, summarize } from '../lib';
-import { SERVICES, benchCpuSeconds, cpuSnapshot, http, setStock, settle, sleep, stockOf, withPlatform, type Platform } from './platform';
+import { SERVICES, benchCpuSeconds, checkoutAndConfirm, cpuSnapshot, setStock, settle, sleep, stockOf, withPlatform, type Platform } from './platform';
 
 const MINUTES = arg('minutes', 30);
 const RATE = arg('rate', 20);
@@ -60,20 +60,9 @@ async function soak({ stack, db, token }: Platform): Promise<void> {
   const onePayment = async (i: number): Promise<void> => {
     inflight++;
     try {
-      const t0 = performance.now();
-      const co = await http(
-        `${stack.urls.gateway}/v1/checkout`,
-        'POST',
-        { fulfilment: 'ship', currency: 'usd', lines: [{ sku: SKU, quantity: 1 }] },
-        { authorization: `Bearer ${tokens[i % CUSTOMERS]}` },
-      );
-      if (co.status !== 201) return void fail(`checkout ${co.status}`);
-      checkoutMs.push(performance.now() - t0);
-      await browser.paymentIntents.confirm(co.body.paymentIntentId as string, {
-        payment_method: 'pm_card_visa',
-        client_secret: co.body.clientSecret,
-      } as Stripe.PaymentIntentConfirmParams);
-      confirmed.push(co.body.orderId as string);
+      const paid = await checkoutAndConfirm(stack, browser, tokens[i % CUSTOMERS], SKU);
+      checkoutMs.push(paid.checkoutMs);
+      confirmed.push(paid.orderId);
     } catch (e) {
       fail(`error ${(e as Error).message.slice(0, 60)}`);
     } finally {

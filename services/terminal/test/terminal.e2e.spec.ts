@@ -400,6 +400,21 @@ describe('terminal: stores, readers and payments on simulated readers', () => {
       await flaky?.stop();
     });
 
+    /** A payment whose hand-off Stripe refused with a 500 without acting on it: the answer is the pending action. */
+    async function unconfirmedHandOff() {
+      const order = await placePosOrder(1);
+      s.emu.addApiFault({ method: 'POST', path: PROCESS, status: 500, times: 1 });
+      const res = await payOnReader(flaky, reader.readerId as string, order);
+      expect(res.status).toBe(201);
+      expect(res.body).toMatchObject({ status: 'pending', failure: null });
+      return { order, first: res.body };
+    }
+    /** The lost request reaches the reader after all, as a request Stripe had queued would. */
+    const landLate = (paymentIntentId: string) =>
+      s.stripe.terminal.readers.processPaymentIntent(reader.stripeReaderId as string, { payment_intent: paymentIntentId });
+    const captured = (actionId: string, what: string, p?: ServiceProcess) =>
+      waitAction(reader.readerId as string, actionId, (a) => a.status === 'succeeded' && a.capture.status === 'captured', what, p);
+
     it('follows a payment the reader took though Stripe answered 500 after acting: the answer is the running action, one PaymentIntent, one capture', async () => {
       const order = await placePosOrder(1);
       s.emu.addApiFault({ method: 'POST', path: PROCESS, ambiguous: true, times: 1 });
@@ -410,27 +425,17 @@ describe('terminal: stores, readers and payments on simulated readers', () => {
       expect(sr.action).toMatchObject({ status: 'in_progress', process_payment_intent: { payment_intent: started.body.paymentIntentId } });
 
       await present(reader.stripeReaderId as string);
-      await waitAction(
-        reader.readerId as string,
-        started.body.actionId as string,
-        (a) => a.status === 'succeeded' && a.capture.status === 'captured',
-        'the followed payment captured',
-        flaky,
-      );
+      await captured(started.body.actionId as string, 'the followed payment captured', flaky);
       await assertOneCapture(started.body.paymentIntentId as string, order.total as number);
       expect(await attemptsOf(order.id as string)).toHaveLength(1);
       await eventually(() => orderStatus(order.id as string), (st) => st === 'paid', { what: 'order paid', timeoutMs: 30_000 });
     });
 
     it('keeps a hand-off Stripe did not confirm pending and holding the reader; once cancelled, the retry adopts the same PaymentIntent when the lost request landed late', async () => {
-      const order = await placePosOrder(1);
-      s.emu.addApiFault({ method: 'POST', path: PROCESS, status: 500, times: 1 });
-      const first = await payOnReader(flaky, reader.readerId as string, order);
-      expect(first.status).toBe(201);
-      expect(first.body).toMatchObject({ status: 'pending', failure: null });
-      expect(first.body.paymentIntentId).toMatch(/^pi_/);
+      const { order, first } = await unconfirmedHandOff();
+      expect(first.paymentIntentId).toMatch(/^pi_/);
       // Due now (when the start gave up), not a whole READER_ACTION_TIMEOUT_MS (5 s here) after the start.
-      expect(Date.parse(first.body.deadlineAt as string) - Date.parse(first.body.createdAt as string)).toBeLessThan(4000);
+      expect(Date.parse(first.deadlineAt as string) - Date.parse(first.createdAt as string)).toBeLessThan(4000);
       // The reader is still ours: another order cannot take it, and nothing was asked of payments for that one.
       const other = await placePosOrder(1);
       const busy = await payOnReader(term(), reader.readerId as string, other);
@@ -440,66 +445,44 @@ describe('terminal: stores, readers and payments on simulated readers', () => {
 
       const canceled = await post(`/stores/store_berlin/readers/${reader.readerId}/cancel-action`, {});
       expect(canceled.status).toBe(200);
-      expect(canceled.body).toMatchObject({ actionId: first.body.actionId, status: 'canceled' });
+      expect(canceled.body).toMatchObject({ actionId: first.actionId, status: 'canceled' });
 
-      // The lost request reaches the reader after all (as a request Stripe had queued would): our PaymentIntent runs
-      // on a reader whose action we cancelled. The cashier's retry finds it busy with that very PaymentIntent.
-      await s.stripe.terminal.readers.processPaymentIntent(reader.stripeReaderId as string, {
-        payment_intent: first.body.paymentIntentId as string,
-      });
+      // Our PaymentIntent now runs on a reader whose action we cancelled. The cashier's retry finds the reader busy
+      // with that very PaymentIntent.
+      await landLate(first.paymentIntentId as string);
       const retry = await payOnReader(flaky, reader.readerId as string, order);
       expect(retry.status).toBe(201);
-      expect(retry.body).toMatchObject({ status: 'in_progress', paymentIntentId: first.body.paymentIntentId });
-      expect(retry.body.actionId).not.toBe(first.body.actionId);
+      expect(retry.body).toMatchObject({ status: 'in_progress', paymentIntentId: first.paymentIntentId });
+      expect(retry.body.actionId).not.toBe(first.actionId);
 
       await present(reader.stripeReaderId as string);
-      await waitAction(
-        reader.readerId as string,
-        retry.body.actionId as string,
-        (a) => a.status === 'succeeded' && a.capture.status === 'captured',
-        'the adopted payment captured',
-      );
-      await assertOneCapture(first.body.paymentIntentId as string, order.total as number);
+      await captured(retry.body.actionId as string, 'the adopted payment captured');
+      await assertOneCapture(first.paymentIntentId as string, order.total as number);
       expect(await attemptsOf(order.id as string)).toHaveLength(1);
-      expect((await actionOf(reader.readerId as string, first.body.actionId as string)).status).toBe('canceled');
+      expect((await actionOf(reader.readerId as string, first.actionId as string)).status).toBe('canceled');
       // The other order was never touched and the reader takes it now.
       await s.orders.post(`/orders/${other.id}/cancel`, { actor: 'test', reason: 'not needed' });
     });
 
     it('captures a payment whose hand-off landed after the cashier had cancelled its action, when the customer taps without a retry', async () => {
-      const order = await placePosOrder(1);
-      s.emu.addApiFault({ method: 'POST', path: PROCESS, status: 500, times: 1 });
-      const first = await payOnReader(flaky, reader.readerId as string, order);
-      expect(first.body).toMatchObject({ status: 'pending' });
+      const { order, first } = await unconfirmedHandOff();
       const canceled = await post(`/stores/store_berlin/readers/${reader.readerId}/cancel-action`, {});
-      expect(canceled.body).toMatchObject({ actionId: first.body.actionId, status: 'canceled' });
-      await s.stripe.terminal.readers.processPaymentIntent(reader.stripeReaderId as string, {
-        payment_intent: first.body.paymentIntentId as string,
-      });
+      expect(canceled.body).toMatchObject({ actionId: first.actionId, status: 'canceled' });
+      await landLate(first.paymentIntentId as string);
       await present(reader.stripeReaderId as string);
       // Money authorised on a cancelled action: recorded and captured, not left hanging.
-      const done = await waitAction(
-        reader.readerId as string,
-        first.body.actionId as string,
-        (a) => a.status === 'succeeded' && a.capture.status === 'captured',
-        'the cancelled action succeeded and captured',
-      );
+      const done = await captured(first.actionId as string, 'the cancelled action succeeded and captured');
       expect(done.failure).toBeNull();
-      await assertOneCapture(first.body.paymentIntentId as string, order.total as number);
+      await assertOneCapture(first.paymentIntentId as string, order.total as number);
       await eventually(() => orderStatus(order.id as string), (st) => st === 'paid', { what: 'order paid', timeoutMs: 30_000 });
     });
 
     it('follows a pending action whose hand-off landed late instead of cancelling it when its grace ends, then captures once', async () => {
-      const order = await placePosOrder(1);
-      s.emu.addApiFault({ method: 'POST', path: PROCESS, status: 500, times: 1 });
-      const first = await payOnReader(flaky, reader.readerId as string, order);
-      expect(first.body).toMatchObject({ status: 'pending' });
-      await s.stripe.terminal.readers.processPaymentIntent(reader.stripeReaderId as string, {
-        payment_intent: first.body.paymentIntentId as string,
-      });
+      const { order, first } = await unconfirmedHandOff();
+      await landLate(first.paymentIntentId as string);
       const followed = await waitAction(
         reader.readerId as string,
-        first.body.actionId as string,
+        first.actionId as string,
         (a) => a.status !== 'pending',
         'the sweeper to settle the pending action',
       );
@@ -510,13 +493,8 @@ describe('terminal: stores, readers and payments on simulated readers', () => {
       expect(sr.action.status).toBe('in_progress'); // not cancelled under the customer
 
       await present(reader.stripeReaderId as string);
-      await waitAction(
-        reader.readerId as string,
-        first.body.actionId as string,
-        (a) => a.status === 'succeeded' && a.capture.status === 'captured',
-        'the followed action captured',
-      );
-      await assertOneCapture(first.body.paymentIntentId as string, order.total as number);
+      await captured(first.actionId as string, 'the followed action captured');
+      await assertOneCapture(first.paymentIntentId as string, order.total as number);
       expect(await attemptsOf(order.id as string)).toHaveLength(1);
     });
 
@@ -530,12 +508,7 @@ describe('terminal: stores, readers and payments on simulated readers', () => {
       // Every delivery of the tap's events is lost (the drop count is fixed when an event is sent); later ones arrive.
       s.emu.clearFaults();
 
-      const done = await waitAction(
-        reader.readerId as string,
-        started.body.actionId as string,
-        (a) => a.status === 'succeeded' && a.capture.status === 'captured',
-        'the payment captured without its success event',
-      );
+      const done = await captured(started.body.actionId as string, 'the payment captured without its success event');
       expect(done.failure).toBeNull();
       await assertOneCapture(started.body.paymentIntentId as string, order.total as number);
       await eventually(() => orderStatus(order.id as string), (st) => st === 'paid', { what: 'order paid', timeoutMs: 30_000 });
