@@ -112,6 +112,19 @@ async function assertOneCapture(paymentIntentId: string, amount: number) {
 
 let reader: Json;
 
+/** The statuses ReaderActionChanged announced for an order on the reader, sorted, once `done` holds for them. */
+function announcedStatuses(orderId: string, done: (sorted: string[]) => boolean): Promise<string[]> {
+  return eventually(
+    async () =>
+      terminalEvents(s, reader.readerId as string)
+        .filter((e) => e.type === 'terminal.reader_action_changed' && e.data.orderId === orderId)
+        .map((e) => e.data.status as string)
+        .sort(),
+    done,
+    { what: `the reader action statuses of order ${orderId}` },
+  );
+}
+
 describe('terminal: stores, readers and payments on simulated readers', () => {
   it('creates stores as Stripe locations idempotently, registers a reader and scopes connection tokens to the store', async () => {
     const created = await post('/stores', BERLIN);
@@ -223,15 +236,7 @@ describe('terminal: stores, readers and payments on simulated readers', () => {
       total: 4600,
       line_items: [{ description: 'T-shirt, black, M', quantity: 2, amount: 4600 }],
     });
-    const statuses = await eventually(
-      async () =>
-        terminalEvents(s, reader.readerId as string)
-          .filter((e) => e.type === 'terminal.reader_action_changed' && e.data.orderId === order.id)
-          .map((e) => e.data.status as string),
-      (st) => st.includes('succeeded'),
-      { what: 'ReaderActionChanged succeeded' },
-    );
-    expect(statuses.sort()).toEqual(['started', 'succeeded']);
+    expect(await announcedStatuses(order.id as string, (st) => st.includes('succeeded'))).toEqual(['started', 'succeeded']);
   });
 
   it('with duplicated and shuffled events: a declined card fails the action, frees the reader and keeps the order payable; the retry reuses the PaymentIntent and captures once', async () => {
@@ -334,14 +339,9 @@ describe('terminal: stores, readers and payments on simulated readers', () => {
     );
     await assertOneCapture(first.body.paymentIntentId as string, order.total as number);
     expect(await attemptsOf(order.id as string)).toHaveLength(1);
-    await eventually(
-      async () =>
-        terminalEvents(s, reader.readerId as string)
-          .filter((e) => e.type === 'terminal.reader_action_changed' && e.data.orderId === order.id)
-          .map((e) => e.data.status as string)
-          .sort(),
+    await announcedStatuses(
+      order.id as string,
       (st) => st.join() === ['canceled', 'started', 'started', 'started', 'succeeded', 'timed_out'].join(),
-      { what: 'action events of the timed-out order' },
     );
   });
 
@@ -512,15 +512,7 @@ describe('terminal: stores, readers and payments on simulated readers', () => {
       expect(done.failure).toBeNull();
       await assertOneCapture(started.body.paymentIntentId as string, order.total as number);
       await eventually(() => orderStatus(order.id as string), (st) => st === 'paid', { what: 'order paid', timeoutMs: 30_000 });
-      const statuses = await eventually(
-        async () =>
-          terminalEvents(s, reader.readerId as string)
-            .filter((e) => e.type === 'terminal.reader_action_changed' && e.data.orderId === order.id)
-            .map((e) => e.data.status as string),
-        (st) => st.includes('succeeded'),
-        { what: 'ReaderActionChanged succeeded' },
-      );
-      expect(statuses.sort()).toEqual(['started', 'succeeded']);
+      expect(await announcedStatuses(order.id as string, (st) => st.includes('succeeded'))).toEqual(['started', 'succeeded']);
     });
   });
 
