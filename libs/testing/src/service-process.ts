@@ -40,6 +40,8 @@ export class ServiceProcess {
   readonly logs: string[] = [];
   private child?: ChildProcess;
   private exited?: Promise<number | null>;
+  /** How the last child ended: a graceful SIGTERM shutdown re-raises the signal (Nest), a hung one is SIGKILLed. */
+  lastExit?: { code: number | null; signal: NodeJS.Signals | null };
 
   constructor(readonly options: ServiceProcessOptions) {}
 
@@ -71,7 +73,13 @@ export class ServiceProcess {
     };
     child.stdout?.on('data', collect);
     child.stderr?.on('data', collect);
-    this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+    this.lastExit = undefined;
+    this.exited = new Promise((resolve) =>
+      child.on('exit', (code, signal) => {
+        this.lastExit = { code, signal };
+        resolve(code);
+      }),
+    );
     try {
       await this.waitReady(timeoutMs);
     } catch (error) {
