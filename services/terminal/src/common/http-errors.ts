@@ -6,8 +6,8 @@ import { ApiError, badGateway, conflict, unprocessable } from '@omnipay/platform
 export { ApiError, badGateway, conflict, notFound, parseInput, unprocessable } from '@omnipay/platform';
 
 /**
- * A Stripe refusal as an HTTP answer: busy reader 409, offline reader 409, Stripe refusals 422, Stripe rate limits
- * 503, Stripe down 502.
+ * A Stripe refusal as an HTTP answer: busy reader 409, offline reader 409, the same request still running 409, Stripe
+ * refusals 422, Stripe rate limits 503, Stripe down 502.
  */
 export function fromStripeError(error: unknown): ApiError | null {
   const info = stripeErrorInfo(error);
@@ -29,6 +29,10 @@ export function fromStripeError(error: unknown): ApiError | null {
       'stripe_rate_limited',
       'Stripe is limiting our request rate; retry shortly',
     );
+  // The same request (same idempotency key) is still running at Stripe: a concurrent repeat of ours. Not Stripe
+  // failing, so not a 502: the caller retries and meets the first request's outcome, as payments answers it.
+  if (info.statusCode === 409 && info.code === 'idempotency_key_in_use')
+    return conflict('request_in_progress', 'the same request is still running at Stripe; retry shortly');
   if (isRetryableStripeError(error))
     return badGateway('stripe_unavailable', 'Stripe did not answer; retry the request');
   return unprocessable(info.code ?? 'stripe_rejected', info.message, { param: info.param });
