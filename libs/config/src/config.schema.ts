@@ -82,6 +82,13 @@ export const baseConfigSchema = edgeConfigSchema.extend({
    * partitions stall this long; the broker's floor is 6000 ms.
    */
   KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300000).default(10000),
+  /**
+   * A running consumer group that goes this long without a fetch (kafkajs hung on a connection) is restarted with a
+   * new consumer; one whose chunk of messages has been in hand this long (a handler that never returns) makes
+   * `/health/live` answer 503, so the orchestrator replaces the process (decision 0023). Above kafkajs's 60 s
+   * rebalance timeout, so a slow join is not taken for a hang. 0 turns the watchdog off.
+   */
+  KAFKA_CONSUMER_WATCHDOG_MS: z.coerce.number().int().min(0).max(3_600_000).default(90_000),
   OUTBOX_RELAY_ENABLED: booleanSetting.default('true'),
   OUTBOX_POLL_MS: z.coerce.number().int().min(10).max(60000).default(250),
   /** How long the relay waits after a commit woke it, so rows committed meanwhile share one pass (0 = at once). */

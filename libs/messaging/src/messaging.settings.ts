@@ -12,6 +12,8 @@ export interface MessagingSettings {
   /** Partitions a consumer group applies at once; default 3. */
   consumerConcurrency?: number;
   sessionTimeoutMs: number;
+  /** How long a running group may go without a fetch or with one chunk in hand before the watchdog acts; 0 = off. */
+  watchdogMs?: number;
   maxAttempts: number;
   retryBackoffMs: number;
   relayEnabled: boolean;

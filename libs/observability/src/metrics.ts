@@ -40,6 +40,13 @@ export const consumerRestarts = new Counter({
   registers: [metricsRegistry],
 });
 
+export const consumerWatchdogActions = new Counter({
+  name: 'kafka_consumer_watchdog_actions_total',
+  help: 'Consumer groups the watchdog found silent: restarted (kafkajs stopped fetching) or stuck (a handler never returned, or the silent consumer would not stop; /health/live answers 503)',
+  labelNames: ['group', 'action'] as const,
+  registers: [metricsRegistry],
+});
+
 export const consumerGroupUp = new Gauge({
   name: 'kafka_consumer_group_up',
   help: 'Whether a consumer group is running (1) or starting, restarting after a crash or stopped (0)',

@@ -73,3 +73,24 @@ describe('GET /health/ready', () => {
     expect(body).toEqual({ status: 'ok', checks: { redis: { status: 'up', ms: expect.any(Number) } } });
   });
 });
+
+describe('GET /health/live', () => {
+  const live = (health: HealthController) => {
+    const res = { status: jest.fn() };
+    const body = health.live(res as unknown as Response);
+    return { status: (res.status.mock.calls[0]?.[0] as number | undefined) ?? 200, body };
+  };
+
+  it('answers 503 naming the stuck consumer group and why, so the orchestrator replaces the process', () => {
+    const stuck: ConsumerGroupState = { state: 'stuck', since: '2026-12-04T09:30:04.000Z', reason: 'a chunk of messages has made no progress for 95 s' };
+    const { status, body } = live(controller({ groups: { 'omnipay.orders': { state: 'running' }, 'omnipay.orders.loyalty': stuck } }));
+    expect(status).toBe(503);
+    expect(body).toEqual({ status: 'stuck', consumerGroups: { 'omnipay.orders.loyalty': 'a chunk of messages has made no progress for 95 s' } });
+  });
+
+  it('stays 200 while groups start, restart after a crash, or the engines are away: a new process would not help', () => {
+    const groups = { a: { state: 'starting' }, b: restarting, c: { state: 'running' } } as const;
+    expect(live(controller({ groups, kafkaUp: false, postgresUp: false, redisUp: false }))).toEqual({ status: 200, body: { status: 'ok' } });
+    expect(live(new HealthController({} as Redis))).toEqual({ status: 200, body: { status: 'ok' } });
+  });
+});

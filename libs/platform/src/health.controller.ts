@@ -30,7 +30,7 @@ async function probe(fn: () => Promise<unknown>, timeoutMs = 2000): Promise<Chec
 }
 
 /**
- * `/health/live`: the process answers (restart it if not). `/health/ready` (and `/health`): whether the HTTP API can
+ * `/health/live`: the process answers and no consumer group is stuck (restart it if not). `/health/ready` (and `/health`): whether the HTTP API can
  * serve, which needs PostgreSQL only (take the replica out of rotation if not: 503 `unavailable`). Redis and Kafka
  * are probed with a real round trip too and reported, but a failed one is `degraded` with a 200: what the API writes
  * for Kafka waits in the outbox, and what it keeps in Redis it can do without (`BestEffortRedis`). Failing
@@ -47,9 +47,18 @@ export class HealthController {
     @Optional() private readonly consumers?: KafkaConsumerServer,
   ) {}
 
+  /**
+   * 503 only for what restarting the process fixes and nothing else does: a consumer group the watchdog declared
+   * stuck (a handler that never returned, a silent consumer that would not stop; decision 0023). Never for Kafka,
+   * PostgreSQL or Redis being away: a new process would meet the same outage.
+   */
   @Get('live')
-  live(): { status: 'ok' } {
-    return { status: 'ok' };
+  live(@Res({ passthrough: true }) res: Response): { status: 'ok' } | { status: 'stuck'; consumerGroups: Record<string, string> } {
+    const stuck: Record<string, string> = {};
+    for (const [groupId, g] of Object.entries(this.consumers?.groupStates() ?? {})) if (g.state === 'stuck') stuck[groupId] = g.reason;
+    if (Object.keys(stuck).length === 0) return { status: 'ok' };
+    res.status(HttpStatus.SERVICE_UNAVAILABLE);
+    return { status: 'stuck', consumerGroups: stuck };
   }
 
   @Get(['ready', ''])

@@ -73,6 +73,7 @@ export class PlatformModule implements NestModule {
           partitions: config.KAFKA_TOPIC_PARTITIONS,
           consumerConcurrency: config.KAFKA_CONSUMER_CONCURRENCY,
           sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+          watchdogMs: config.KAFKA_CONSUMER_WATCHDOG_MS,
           maxAttempts: config.CONSUMER_MAX_ATTEMPTS,
           retryBackoffMs: config.CONSUMER_RETRY_BACKOFF_MS,
           relayEnabled: config.OUTBOX_RELAY_ENABLED,

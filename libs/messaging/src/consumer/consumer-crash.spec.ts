@@ -1,69 +1,23 @@
-import type { MessageHandler } from '@nestjs/microservices';
-import { deadLetterTopic } from '@omnipay/contracts';
-import { JsonLogger, consumerGroupUp, createLogger } from '@omnipay/observability';
-import type { Kafka } from 'kafkajs';
-import type { DataSource } from 'typeorm';
-import type { KafkaPublisher } from '../kafka/publisher';
-import type { MessagingSettings } from '../messaging.settings';
-import type { OutboxService } from '../outbox/outbox.service';
+import { consumerGroupUp } from '@omnipay/observability';
+import { FakeConsumer, fakeOrdersTransport } from './fake-kafka.testing';
 import { KafkaConsumerServer, crashRestartDelayMs } from './kafka-consumer.server';
-
-/** Just enough of a kafkajs consumer to see what the transport does with it. */
-class FakeConsumer {
-  readonly events = { COMMIT_OFFSETS: 'commit', CRASH: 'crash', GROUP_JOIN: 'join' };
-  private readonly listeners = new Map<string, ((event: unknown) => void)[]>();
-  connect = jest.fn(async () => undefined);
-  subscribe = jest.fn(async () => undefined);
-  run = jest.fn(async () => undefined);
-  disconnect = jest.fn(async () => undefined);
-  on(event: string, fn: (event: unknown) => void): void {
-    this.listeners.set(event, [...(this.listeners.get(event) ?? []), fn]);
-  }
-  emit(event: string, payload: unknown): void {
-    for (const fn of this.listeners.get(event) ?? []) fn({ payload });
-  }
-}
 
 describe('a consumer group kafkajs will not restart', () => {
   let consumers: FakeConsumer[];
   let server: KafkaConsumerServer;
+  let listen: () => Promise<void>;
+  let state: () => unknown;
   const group = () => ({ groupId: 'omnipay.orders', handlers: new Map([['payments.events.v1', { handler: jest.fn(), batch: true }]]) });
   const crash = (c: FakeConsumer, restart: boolean) =>
     c.emit('crash', { error: new Error('KafkaJSGroupCoordinatorNotFound'), groupId: 'omnipay.orders', restart });
   const startGroup = (g: ReturnType<typeof group>) =>
     (server as unknown as { startGroup(g: unknown): Promise<void> }).startGroup(g);
-  /** Through the transport's own start, as a module's `@OnMessages('payments.events.v1')` in orders declares it. */
-  const listen = async () => {
-    server.addHandler('payments.events.v1#', jest.fn() as unknown as MessageHandler, true, { topic: 'payments.events.v1', batch: true });
-    await new Promise<void>((resolve, reject) => server.listen((error) => (error ? reject(error as Error) : resolve())));
-  };
-  const state = () => server.groupStates()['omnipay.orders'];
   const up = async () => (await consumerGroupUp.get()).values.find((v) => v.labels.group === 'omnipay.orders')?.value;
 
   beforeEach(() => {
     jest.useFakeTimers();
     consumerGroupUp.reset();
-    consumers = [];
-    const kafka = {
-      consumer: () => {
-        const c = new FakeConsumer();
-        consumers.push(c);
-        return c;
-      },
-      admin: () => ({
-        connect: async () => undefined,
-        listTopics: async () => ['payments.events.v1', deadLetterTopic('payments.events.v1')],
-        disconnect: async () => undefined,
-      }),
-    } as unknown as Kafka;
-    server = new KafkaConsumerServer(
-      kafka,
-      { groupPrefix: 'omnipay', service: 'orders', topicPrefix: '', sessionTimeoutMs: 10_000, consumerConcurrency: 3 } as MessagingSettings,
-      {} as DataSource,
-      { wireTopic: (t: string) => t } as unknown as KafkaPublisher,
-      {} as OutboxService,
-      new JsonLogger(createLogger('crash-test', 'silent')),
-    );
+    ({ server, consumers, listen, state } = fakeOrdersTransport());
   });
   afterEach(async () => {
     await server.close();

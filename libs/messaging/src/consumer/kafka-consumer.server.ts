@@ -10,6 +10,7 @@ import {
   runWithContext,
   consumerGroupUp,
   consumerRestarts,
+  consumerWatchdogActions,
   reportConsumerLagFrom,
 } from '@omnipay/observability';
 import { committed, isDatabaseUnavailable, isTransientConflict, rolledBack } from '@omnipay/persistence';
@@ -24,6 +25,7 @@ import { rememberTraceparent, type ConsumedBatch, type ConsumedMessage } from '.
 import { consumerLag, type PartitionLag } from './consumer-lag';
 import { listDeadLetters, recordDeadLetter, takeForRedrive } from './dead-letters';
 import type { ConsumerGroupState } from './consumer-group-state';
+import { judgeGroup } from './consumer-watchdog';
 import type { HandlerExtras } from './on-message.decorator';
 
 /** Messages applied in one transaction. Small enough that a rollback redoes little work. */
@@ -71,10 +73,21 @@ interface Group {
   /** The last batch's offset functions: kafkajs's own bookkeeping of what was resolved and not yet committed. */
   offsets?: Pick<EachBatchPayload, 'commitOffsetsIfNecessary' | 'uncommittedOffsets'>;
   flushTimer?: NodeJS.Timeout;
+  /** When kafkajs last started a fetch (or joined, or began a rebalance): the watchdog's sign of life when idle. */
+  lastFetchAt: number;
+  /**
+   * When the chunk each partition worker has in hand (`topic/partition`) began or last made progress (a message
+   * applied or dead-lettered in careful mode); empty between batches.
+   */
+  chunks: Map<string, number>;
+  /** Stuck on a chunk (it may yet finish, and the group run again) or on a consumer that would not stop. */
+  stuckOn?: 'chunk' | 'stop';
 }
 
 /** How often offsets are committed: at most once per interval while busy, and once more when a group goes idle. */
 const COMMIT_INTERVAL_MS = 500;
+/** How long a silent consumer may take to stop before the watchdog gives up on it (the process is then replaced). */
+const STOP_LIMIT_MS = 15_000;
 /** Dead letters one redrive call applies at most (oldest first); an operator calls again for more. */
 const REDRIVE_LIMIT = 100;
 
@@ -124,6 +137,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
   private closed = false;
   private admin?: Admin;
   private lagReading?: { at: number; done: boolean; lags: Promise<PartitionLag[]> };
+  private watchdog?: NodeJS.Timeout;
 
   constructor(
     private readonly kafka: Kafka,
@@ -154,6 +168,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.watchdog);
     await Promise.all(
       [...this.groups.values()].map(async (g) => {
         clearInterval(g.flushTimer);
@@ -313,7 +328,13 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
       if (!extras?.topic) continue;
       const suffix = extras.group ? `.${extras.group}` : '';
       const groupId = `${this.settings.groupPrefix}.${this.settings.service}${suffix}`;
-      const group = this.groups.get(groupId) ?? { groupId, handlers: new Map(), state: { state: 'starting' } };
+      const group: Group = this.groups.get(groupId) ?? {
+        groupId,
+        handlers: new Map(),
+        state: { state: 'starting' },
+        lastFetchAt: Date.now(),
+        chunks: new Map(),
+      };
       if (group.handlers.has(extras.topic)) throw new Error(`Two handlers for ${extras.topic} in group ${groupId}`);
       group.handlers.set(extras.topic, {
         handler,
@@ -335,6 +356,11 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
       this.settings.partitions,
     );
     for (const group of this.groups.values()) await this.startGroup(group);
+    const limitMs = this.settings.watchdogMs ?? 0;
+    if (limitMs > 0) {
+      this.watchdog = setInterval(() => this.watch(limitMs), Math.min(5000, Math.max(250, limitMs / 4)));
+      this.watchdog.unref();
+    }
     reportConsumerLagFrom(async () => (await this.lag()).map((l) => ({ group: l.groupId, topic: l.topic, partition: l.partition, lag: l.lag })));
   }
 
@@ -358,7 +384,11 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     const forget = () => (group.offsets = undefined);
     consumer.on(consumer.events.CRASH, forget);
     consumer.on(consumer.events.CRASH, (event) => this.onCrash(group, consumer, event as ConsumerCrash));
+    const alive = () => (group.lastFetchAt = Date.now());
+    consumer.on(consumer.events.FETCH_START, alive);
+    consumer.on(consumer.events.REBALANCING, alive);
     consumer.on(consumer.events.GROUP_JOIN, () => {
+      alive();
       forget();
       group.crashes = 0;
       this.setState(group, { state: 'running' });
@@ -442,22 +472,88 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
       commitOffsetsIfNecessary: (offsets) => payload.commitOffsetsIfNecessary(offsets),
       uncommittedOffsets: () => payload.uncommittedOffsets(),
     };
-    for (let i = 0; i < batch.messages.length; i += CHUNK) {
-      if (this.closed || !payload.isRunning() || payload.isStale()) return;
-      const chunk = batch.messages.slice(i, i + CHUNK);
-      await this.applyChunk(group, topic, batch, chunk, handler, payload);
-      payload.resolveOffset(chunk[chunk.length - 1].offset);
-      // Closing: this chunk finished after close() committed, so commit it now rather than redeliver it.
-      if (this.closed) return this.commitOffsets(group, true);
-      await payload.commitOffsetsIfNecessary();
-      try {
-        await payload.heartbeat();
-      } catch (error) {
-        // A rebalance: hand over what was applied, as kafkajs's autoCommit did, before the partitions move.
-        await this.commitOffsets(group, true);
-        throw error;
+    const worker = `${topic}/${batch.partition}`;
+    try {
+      for (let i = 0; i < batch.messages.length; i += CHUNK) {
+        if (this.closed || !payload.isRunning() || payload.isStale()) return;
+        const chunk = batch.messages.slice(i, i + CHUNK);
+        group.chunks.set(worker, Date.now());
+        await this.applyChunk(group, topic, batch, chunk, handler, payload);
+        payload.resolveOffset(chunk[chunk.length - 1].offset);
+        // Closing: this chunk finished after close() committed, so commit it now rather than redeliver it.
+        if (this.closed) return await this.commitOffsets(group, true);
+        await payload.commitOffsetsIfNecessary();
+        try {
+          await payload.heartbeat();
+        } catch (error) {
+          // A rebalance: hand over what was applied, as kafkajs's autoCommit did, before the partitions move.
+          await this.commitOffsets(group, true);
+          throw error;
+        }
       }
+    } finally {
+      group.chunks.delete(worker);
+      if (group.stuckOn === 'chunk') this.unstuck(group);
     }
+  }
+
+  /** Every few seconds: a running group gone silent is restarted, or declared stuck (see `judgeGroup`). */
+  private watch(limitMs: number): void {
+    if (this.closed) return;
+    const now = Date.now();
+    for (const group of this.groups.values()) {
+      const verdict = judgeGroup({ state: group.state.state, lastFetchAt: group.lastFetchAt, chunksProgressedAt: group.chunks.values() }, now, limitMs);
+      if (verdict.action === 'stuck') this.stuck(group, 'chunk', verdict.reason);
+      else if (verdict.action === 'restart') void this.restartSilent(group, verdict.reason);
+    }
+  }
+
+  /**
+   * kafkajs stopped fetching and holds nothing of ours: stop that consumer and start a new one in the group. One that
+   * does not stop within STOP_LIMIT_MS (kafkajs waits for its own requests) leaves the group stuck.
+   */
+  private async restartSilent(group: Group, reason: string): Promise<void> {
+    const silent = group.consumer;
+    consumerWatchdogActions.inc({ group: group.groupId, action: 'restarted' });
+    this.log.pino.error({ groupId: group.groupId, reason }, 'consumer group silent; restarting it with a new consumer');
+    this.setState(group, { state: 'starting' });
+    group.consumer = undefined; // its late crash or join is no longer this group's
+    group.offsets = undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const stopped = await Promise.race([
+      (silent?.disconnect() ?? Promise.resolve()).then(
+        () => true,
+        () => true,
+      ),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), STOP_LIMIT_MS))),
+    ]);
+    clearTimeout(timer);
+    if (this.closed) return;
+    if (!stopped) return this.stuck(group, 'stop', `${reason}, and the silent consumer did not stop within ${STOP_LIMIT_MS / 1000} s`);
+    group.lastFetchAt = Date.now();
+    await this.startGroup(group).catch((error: unknown) => {
+      this.onCrash(group, group.consumer as Consumer, { payload: { error: error as Error, groupId: group.groupId, restart: false } });
+    });
+  }
+
+  private stuck(group: Group, on: 'chunk' | 'stop', reason: string): void {
+    group.stuckOn = on;
+    consumerWatchdogActions.inc({ group: group.groupId, action: 'stuck' });
+    this.setState(group, { state: 'stuck', since: new Date().toISOString(), reason });
+    this.log.pino.error(
+      { groupId: group.groupId, reason },
+      'consumer group stuck: nothing in this process can free it; /health/live answers 503 so the process is replaced',
+    );
+  }
+
+  /** A chunk the watchdog had given up on finished after all: the group runs again if no other one is overdue. */
+  private unstuck(group: Group): void {
+    const limitMs = this.settings.watchdogMs ?? 0;
+    const now = Date.now();
+    if ([...group.chunks.values()].some((at) => now - at > limitMs)) return;
+    group.stuckOn = undefined;
+    this.setState(group, { state: 'running' });
+    this.log.pino.warn({ groupId: group.groupId }, 'consumer group no longer stuck: its overdue chunk finished');
   }
 
   private async applyChunk(
@@ -587,7 +683,10 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
   ): Promise<'applied' | 'dead_lettered'> {
     const envelope = p.envelope as Envelope;
     let lastError: unknown;
+    const worker = `${topic}/${partition}`;
     for (let attempt = 1; attempt <= this.settings.maxAttempts; attempt++) {
+      // Each attempt is progress for the watchdog: a chunk of failing messages retried one by one takes minutes.
+      if (group.chunks.has(worker)) group.chunks.set(worker, Date.now());
       await qr.query('SAVEPOINT msg');
       try {
         await this.invoke(route, this.toConsumed(p, topic, partition, attempt, qr.manager), p.raw);
