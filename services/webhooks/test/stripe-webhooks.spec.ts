@@ -13,6 +13,7 @@ import {
   type RecordedMessage,
 } from '@omnipay/testing';
 import Stripe from 'stripe';
+import { webhooksConfigSchema } from '../src/config';
 import { envelopeIdFor } from '../src/stripe-events/stripe-event';
 
 const ENTRY = 'services/webhooks/src/main.ts';
@@ -294,6 +295,122 @@ describe('webhooks service (real Postgres, Kafka and the Stripe emulator)', () =
     expect(metrics).toContain(
       'stripe_webhook_deliveries_total{outcome="rejected",reason="payload_too_large"} 1',
     );
+  });
+
+  it('accepts or refuses correctly signed deliveries from a clock skewed by up to ±10 min exactly as the tolerance says, and tells clock skew from forgery', async () => {
+    // The service runs with the default tolerance; the offsets below straddle it.
+    const tolerance = webhooksConfigSchema.shape.STRIPE_WEBHOOK_TOLERANCE_S.parse(undefined);
+    expect(tolerance).toBe(300);
+    const eventBody = (id: string, created: number) =>
+      JSON.stringify({
+        id,
+        object: 'event',
+        api_version: '2026-10-28.endive',
+        created,
+        livemode: false,
+        type: 'payment_intent.succeeded',
+        data: { object: { id: `pi_${id}`, object: 'payment_intent' } },
+      });
+    const sign = (body: string, key: string, t: number) =>
+      `t=${t},v1=${createHmac('sha256', key).update(`${t}.${body}`).digest('hex')}`;
+    /**
+     * Signs at `now + offset` and sends within the same second as the service reads its clock: a second boundary
+     * crossed in between would turn +301 into an age of -300, which is accepted.
+     */
+    const sendAt = async (id: string, offset: number, forge = false) => {
+      if (Date.now() % 1000 > 700) await new Promise((r) => setTimeout(r, 1010 - (Date.now() % 1000)));
+      const now = Math.floor(Date.now() / 1000);
+      const t = now + offset;
+      const body = eventBody(id, t);
+      const signature = forge
+        ? sign(body, `whsec_${randomBytes(24).toString('hex')}`, t)
+        : sign(body, secret, t);
+      const res = await fetch(`${service.url}/stripe/webhooks`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'stripe-signature': signature },
+        body,
+      });
+      const sent = Math.floor(Date.now() / 1000);
+      expect({ id, sameSecond: sent === now }).toEqual({ id, sameSecond: true });
+      return { status: res.status, body: await res.json() };
+    };
+    const scrape = async () => {
+      const text = (await service.get('/metrics')).text;
+      const counter = (reason: string) =>
+        Number(
+          new RegExp(
+            `^stripe_webhook_deliveries_total\\{outcome="rejected",reason="${reason}"\\} (\\d+)$`,
+            'm',
+          ).exec(text)?.[1] ?? 0,
+        );
+      const age = /^stripe_webhook_signature_age_seconds (-?\d+)$/m.exec(text)?.[1];
+      return {
+        stale: counter('timestamp_outside_tolerance'),
+        mismatch: counter('no_matching_signature'),
+        age: age === undefined ? undefined : Number(age),
+      };
+    };
+    const clockLines = () =>
+      service.logs
+        .slice(logsBefore)
+        .filter((l) => l.includes('"level":"warn"') && l.includes('clock'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+    const logsBefore = service.logs.length;
+    const outboxBefore = await db.scalar<number>(`SELECT count(*) FROM "${run}".outbox`);
+    const start = await scrape();
+    const offsets = [-600, -301, -299, 0, 299, 301, 600];
+    const accepted: string[] = [];
+    const refused: string[] = [];
+    for (const offset of offsets) {
+      const id = `evt_skew_${offset < 0 ? 'm' : 'p'}${Math.abs(offset)}`;
+      const ok = Math.abs(offset) <= tolerance;
+      (ok ? accepted : refused).push(id);
+      expect({ offset, ...(await sendAt(id, offset)) }).toEqual({
+        offset,
+        ...(ok
+          ? { status: 200, body: { received: true, duplicate: false } }
+          : { status: 400, body: { error: 'timestamp_outside_tolerance' } }),
+      });
+      // Our clock minus Stripe's signed `t`, whatever the answer (`0 - offset`: toEqual tells -0 from 0).
+      expect({ offset, age: (await scrape()).age }).toEqual({ offset, age: 0 - offset });
+    }
+    expect(refused).toHaveLength(4);
+
+    const stored = await rows('event_id = ANY($1::text[])', [[...accepted, ...refused]]);
+    expect(stored.map((r) => r.event_id).sort()).toEqual([...accepted].sort());
+    expect(Number(await db.scalar<number>(`SELECT count(*) FROM "${run}".outbox`))).toBe(
+      Number(outboxBefore) + accepted.length,
+    );
+    const afterSkew = await scrape();
+    expect(afterSkew.stale - start.stale).toBe(refused.length);
+    expect(afterSkew.mismatch - start.mismatch).toBe(0);
+
+    // One warn line per refusal, with the age and the tolerance and nothing of the request.
+    const lines = await eventually(
+      async () => clockLines(),
+      (l) => l.length >= refused.length,
+      { what: 'the clock-skew warnings' },
+    );
+    expect(lines.map((l) => l.ageSeconds)).toEqual([600, 301, -301, -600]);
+    for (const line of lines) {
+      expect(line).toMatchObject({ toleranceSeconds: tolerance });
+      const text = JSON.stringify(line);
+      for (const needle of ['evt_skew', 'pi_', 'v1=', 't=', secret, previous])
+        expect(text).not.toContain(needle);
+    }
+
+    // A stale delivery that is not signed with our secret is a forgery (or a misconfigured secret), not a clock:
+    // counted as a mismatch, no warning, and the gauge keeps the age of the last genuine delivery.
+    expect(await sendAt('evt_skew_forged', -600, true)).toEqual({
+      status: 400,
+      body: { error: 'no_matching_signature' },
+    });
+    const afterForged = await scrape();
+    expect(afterForged).toEqual({ stale: afterSkew.stale, mismatch: afterSkew.mismatch + 1, age: -600 });
+    expect(await rows('event_id = $1', ['evt_skew_forged'])).toEqual([]);
+    await new Promise((r) => setTimeout(r, 200)); // a warning for it, if any, would have been written by now
+    expect(clockLines()).toHaveLength(refused.length);
   });
 
   it('answers webhooks in front of Nest with correlation ids, on every path form Express would route, and leaves other routes to Nest', async () => {

@@ -11,8 +11,16 @@ export type SignatureResult =
       ok: true;
       timestamp: number;
       /** Position of the matching secret in the configured list (never the secret). */ secretIndex: number;
+      /** Our now minus the signed `t`: Stripe signs each attempt as it sends it, so far from 0 means a clock is off. */
+      ageSeconds: number;
     }
-  | { ok: false; reason: SignatureFailure };
+  | {
+      ok: false;
+      /** Only for a correctly signed delivery: a forged one outside the tolerance is `no_matching_signature`. */
+      reason: 'timestamp_outside_tolerance';
+      ageSeconds: number;
+    }
+  | { ok: false; reason: Exclude<SignatureFailure, 'timestamp_outside_tolerance'> };
 
 const MAX_HEADER = 4096;
 
@@ -34,6 +42,10 @@ const HEX64 = /^[0-9a-f]{64}$/;
  * so any `v1` matching any configured secret is accepted. Unlike the SDK's `constructEvent`, a timestamp too far
  * in the future is refused as well as a stale one: a signed request stamped ahead would otherwise stay replayable
  * past the tolerance.
+ *
+ * The signature is checked before the timestamp so that `timestamp_outside_tolerance` only ever describes a
+ * delivery Stripe really signed: refused that way, it points at a clock (ours or Stripe's) or at a replay of a
+ * genuine delivery, never at a forgery, and the age tells which direction and how far.
  */
 export function verifyStripeSignature(
   rawBody: Buffer,
@@ -65,8 +77,6 @@ export function verifyStripeSignature(
   }
   if (timestamp === undefined || candidates.length === 0)
     return { ok: false, reason: 'malformed_signature_header' };
-  if (Math.abs(nowSeconds - timestamp) > toleranceSeconds)
-    return { ok: false, reason: 'timestamp_outside_tolerance' };
 
   const prefix = `${timestamp}.`;
   for (let i = 0; i < secrets.length; i++) {
@@ -75,7 +85,12 @@ export function verifyStripeSignature(
       .update(rawBody)
       .digest();
     // Compare against every candidate (no early exit on the first mismatch) with a constant-time comparison.
-    if (candidates.some((c) => timingSafeEqual(c, expected))) return { ok: true, timestamp, secretIndex: i };
+    if (candidates.some((c) => timingSafeEqual(c, expected))) {
+      const ageSeconds = nowSeconds - timestamp;
+      if (Math.abs(ageSeconds) > toleranceSeconds)
+        return { ok: false, reason: 'timestamp_outside_tolerance', ageSeconds };
+      return { ok: true, timestamp, secretIndex: i, ageSeconds };
+    }
   }
   return { ok: false, reason: 'no_matching_signature' };
 }

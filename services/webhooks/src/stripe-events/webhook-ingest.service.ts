@@ -7,7 +7,7 @@ import { MicroBatcher } from './micro-batcher';
 import { verifyStripeSignature, type SignatureFailure } from './signature';
 import { parseStripeEvent, type EventParseFailure } from './stripe-event';
 import { StripeEventStore, type StoreOutcome, type VerifiedDelivery } from './stripe-event-store';
-import { webhookBatchSize } from './webhook.metrics';
+import { recordSignatureAge, webhookBatchSize } from './webhook.metrics';
 
 export type RejectReason = SignatureFailure | EventParseFailure | 'payload_too_large';
 
@@ -59,7 +59,14 @@ export class WebhookIngestService {
       this.config.STRIPE_WEBHOOK_SECRETS,
       this.config.STRIPE_WEBHOOK_TOLERANCE_S,
     );
-    if (!sig.ok) return { status: 400, outcome: 'rejected', reason: sig.reason };
+    if (!sig.ok) {
+      if (sig.reason === 'timestamp_outside_tolerance') {
+        recordSignatureAge(sig.ageSeconds);
+        this.clockSkew(delivery, sig.ageSeconds);
+      }
+      return { status: 400, outcome: 'rejected', reason: sig.reason };
+    }
+    recordSignatureAge(sig.ageSeconds);
     const parsed = parseStripeEvent(delivery.rawBody);
     if (!parsed.ok) return { status: 400, outcome: 'rejected', reason: parsed.reason };
     const receivedAt = new Date();
@@ -90,6 +97,21 @@ export class WebhookIngestService {
       this.logger.pino.error({ err, stripeEventId: parsed.facts.eventId }, 'storing a Stripe event failed'),
     );
     return { status: 500, outcome: 'failed', reason: 'internal_error' };
+  }
+
+  /**
+   * Stripe signs each attempt as it sends it, so a correctly signed delivery stamped outside the tolerance means,
+   * short of someone replaying a captured delivery, that our clock or Stripe's is off, and Stripe will retry every
+   * event into the same refusal until they agree. Warn, where every rejection gets an info line, so it stands out
+   * from forged requests. Only numbers: nothing of the request.
+   */
+  private clockSkew(delivery: IncomingDelivery, ageSeconds: number): void {
+    runWithContext({ correlationId: delivery.correlationId, traceparent: delivery.traceparent }, () =>
+      this.logger.pino.warn(
+        { ageSeconds, toleranceSeconds: this.config.STRIPE_WEBHOOK_TOLERANCE_S },
+        "correctly signed Stripe webhook refused: its timestamp is outside the tolerance, our clock and Stripe's likely disagree",
+      ),
+    );
   }
 
   private async flush(items: VerifiedDelivery[]): Promise<(StoreOutcome | Error)[]> {
