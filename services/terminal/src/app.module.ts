@@ -7,6 +7,7 @@ import { UpstreamClient } from './common/upstream.client';
 import type { TerminalConfig } from './config';
 import { Terminal1730000000000 } from './migrations/1730000000000-terminal';
 import { RetentionIndex1730000000001 } from './migrations/1730000000001-retention-index';
+import { ReaderActionChecks1730000000002 } from './migrations/1730000000002-reader-action-checks';
 import { ReaderActionsRepository } from './reader-payments/reader-actions.repository';
 import { ReaderActionsWorker } from './reader-payments/reader-actions.worker';
 import { ReaderEventsConsumer } from './reader-payments/reader-events.consumer';
@@ -29,7 +30,7 @@ export class AppModule {
           config,
           logger,
           entities: [],
-          migrations: [Terminal1730000000000, RetentionIndex1730000000001],
+          migrations: [Terminal1730000000000, RetentionIndex1730000000001, ReaderActionChecks1730000000002],
           retention: [olderThan('applied_stripe_events', 'applied_at', config.STRIPE_EVENT_DEDUP_DAYS * 24 * 3_600_000)],
         }),
         StripeModule.forRoot(config),

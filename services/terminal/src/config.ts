@@ -27,6 +27,13 @@ export const terminalConfigSchema = baseConfigSchema.extend({
    * moment it was given up on, so this is how long it holds the reader unless the cashier cancels it.
    */
   READER_PENDING_GRACE_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
+  /**
+   * An in-progress action Stripe has said nothing about for this long is checked: the sweeper reads the reader (and,
+   * if it moved on, the PaymentIntent), so a success or failure whose event was lost or is late settles now rather
+   * than at READER_ACTION_TIMEOUT_MS, with the customer still at the till. One Stripe read per quiet action per
+   * interval; 0 = never (the deadline only).
+   */
+  READER_CHECK_MS: z.coerce.number().int().min(0).max(600_000).default(15_000),
   /** Capture an authorised reader payment as soon as the reader reports success (what a POS expects). */
   TERMINAL_AUTO_CAPTURE: boolean.default('true'),
   /** Tick of the worker that captures succeeded actions and times out silent readers. */

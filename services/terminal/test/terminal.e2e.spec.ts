@@ -498,6 +498,54 @@ describe('terminal: stores, readers and payments on simulated readers', () => {
       expect(await attemptsOf(order.id as string)).toHaveLength(1);
     });
 
+    describe('with a replica that reads quiet actions from Stripe every second', () => {
+      // Two minutes for the reader, so only the check can settle these payments within the waits below (the other
+      // replicas check every 15 s, after this one).
+      let checking: ServiceProcess;
+      beforeAll(async () => {
+        checking = await s.startTerminal({ READER_ACTION_TIMEOUT_MS: '120000', READER_CHECK_MS: '1000' });
+      });
+      afterAll(async () => {
+        await checking?.stop();
+      });
+      const checked = async (outcome: string) =>
+        Number(new RegExp(`^terminal_reader_checks_total\\{outcome="${outcome}"\\} (\\d+)$`, 'm').exec((await checking.get('/metrics')).text)?.[1] ?? 0);
+
+      it('settles and captures a reader payment whose success event was lost, long before its deadline: one capture', async () => {
+        const order = await placePosOrder(1);
+        const started = await payOnReader(checking, reader.readerId as string, order);
+        expect(started.status).toBe(201);
+        s.emu.addWebhookFault({ drop_attempts: 1000 });
+        await present(reader.stripeReaderId as string);
+        s.emu.clearFaults();
+
+        const done = await captured(started.body.actionId as string, 'the payment settled and captured without its event', checking);
+        expect(done.failure).toBeNull();
+        await assertOneCapture(started.body.paymentIntentId as string, order.total as number);
+        expect(await checked('succeeded')).toBe(1);
+        await eventually(() => orderStatus(order.id as string), (st) => st === 'paid', { what: 'order paid', timeoutMs: 30_000 });
+        expect(await announcedStatuses(order.id as string, (st) => st.includes('succeeded'))).toEqual(['started', 'succeeded']);
+      });
+
+      it('fails a declined reader payment whose failure event was lost, frees the reader, and leaves a running one alone', async () => {
+        const order = await placePosOrder(1);
+        const started = await payOnReader(checking, reader.readerId as string, order);
+        expect(started.status).toBe(201);
+        // Waiting for a card: checked, and left running.
+        await eventually(() => checked('running'), (n) => n >= 1, { what: 'a check of the running action' });
+        expect((await actionOf(reader.readerId as string, started.body.actionId as string, checking)).status).toBe('in_progress');
+
+        s.emu.addWebhookFault({ drop_attempts: 1000 });
+        await present(reader.stripeReaderId as string, '4000000000000002');
+        s.emu.clearFaults();
+        const failed = await waitAction(reader.readerId as string, started.body.actionId as string, (a) => a.status === 'failed', 'the decline settled without its event', checking);
+        expect(failed.failure.code).toBe('card_declined');
+        expect(failed.capture.status).toBe('none');
+        expect(await checked('failed')).toBe(1);
+        expect((await checking.get<Json>(`/stores/store_berlin/readers/${reader.readerId}`)).body.currentAction).toBeNull();
+      });
+    });
+
     it('captures a reader payment whose success event was lost, once its deadline passes and the PaymentIntent says it is authorised: one capture', async () => {
       const order = await placePosOrder(1);
       const started = await payOnReader(term(), reader.readerId as string, order);

@@ -17,10 +17,19 @@ const captures = new Counter({
   registers: [metricsRegistry],
 });
 
+const checks = new Counter({
+  name: 'terminal_reader_checks_total',
+  help: 'In-progress reader actions Stripe was quiet about, read from Stripe, by what was found (running, succeeded, failed, canceled, error)',
+  labelNames: ['outcome'],
+  registers: [metricsRegistry],
+});
+
 /**
  * The background half of reader payments, run at startup and then every TERMINAL_SWEEP_MS:
  * - captures succeeded actions (exactly once: the row is locked while payments is called, and the call carries
  *   the idempotency key recorded with the success, so a crash anywhere in between repeats the same capture);
+ * - reads from Stripe what became of in-progress actions it has been quiet about (READER_CHECK_MS), so a lost or
+ *   late event does not keep the customer waiting until the deadline;
  * - times out actions whose reader never answered (cancel at Stripe, then `timed_out`).
  */
 @Injectable()
@@ -58,6 +67,7 @@ export class ReaderActionsWorker implements OnApplicationBootstrap, OnModuleDest
     this.running = true;
     try {
       await this.captureDue();
+      await this.checkQuietActions();
       await this.timeOutSilentReaders();
     } catch (error) {
       this.logger.pino.error({ err: error }, 'reader actions sweep failed');
@@ -163,6 +173,39 @@ export class ReaderActionsWorker implements OnApplicationBootstrap, OnModuleDest
          next_capture_at = now() + ($3 || ' milliseconds')::interval, updated_at = now() WHERE id = $1`,
       [a.id, reason.slice(0, 500), String(delay)],
     );
+  }
+
+  /**
+   * In-progress actions with no word from Stripe (no transition, no check) for READER_CHECK_MS: each is stamped as
+   * checked, then read (see `settleIfFinished`). Replicas take different rows (SKIP LOCKED) and one check a stamp.
+   */
+  private async checkQuietActions(): Promise<void> {
+    if (this.config.READER_CHECK_MS === 0) return;
+    const [rows] = await this.dataSource.query<[Record<string, unknown>[], number]>(
+      `UPDATE reader_actions SET checked_at = now()
+       WHERE id IN (
+         SELECT id FROM reader_actions
+         WHERE state = 'in_progress' AND deadline_at >= now()
+           AND COALESCE(checked_at, updated_at) < now() - make_interval(secs => $1::float8 / 1000)
+         ORDER BY COALESCE(checked_at, updated_at) LIMIT 20 FOR UPDATE SKIP LOCKED)
+       RETURNING *`,
+      [this.config.READER_CHECK_MS],
+    );
+    for (const action of rows.map(toAction)) {
+      const log = { actionId: action.id, readerId: action.readerId, orderId: action.orderId };
+      try {
+        const reader = await this.readers.byId(action.readerId);
+        const settled = await this.payments.settleIfFinished(reader, action);
+        checks.inc({ outcome: settled?.state ?? 'running' });
+        if (settled) this.logger.pino.warn({ ...log, state: settled.state }, 'reader action settled from Stripe: its event was lost or is late');
+      } catch (error) {
+        checks.inc({ outcome: 'error' });
+        this.logger.pino.warn(
+          { ...log, err: error instanceof ApiError ? error.code : error instanceof Error ? error.message : String(error) },
+          'could not check a quiet reader action; will retry',
+        );
+      }
+    }
   }
 
   /**

@@ -257,6 +257,38 @@ export class ReaderPaymentsService {
     });
   }
 
+  /**
+   * An in-progress action Stripe has said nothing about for READER_CHECK_MS: what did the reader do? Its event may be
+   * lost or late (our endpoint away, Stripe's retries minutes apart, the backfill every few minutes), and the
+   * customer at the till should not wait for the deadline. Settles what Stripe reports finished, as the event would
+   * have; null while the reader still waits for a card, or when nothing says the card was taken.
+   */
+  async settleIfFinished(reader: Reader, action: ReaderAction): Promise<ReaderAction | null> {
+    if (action.state !== 'in_progress' || !action.paymentIntentId) return null;
+    const live = await this.stripe.terminal.readers.retrieve(reader.stripeReaderId);
+    const ra = 'deleted' in live && live.deleted ? null : (live as Stripe.Terminal.Reader).action;
+    const ours = ra?.type === 'process_payment_intent' && intentOf(ra) === action.paymentIntentId ? ra : null;
+    if (ours?.status === 'in_progress') return null;
+    let to: ReaderActionState;
+    let details: { failureCode?: string; failureMessage?: string | null } = {};
+    if (ours?.status === 'succeeded') to = 'succeeded';
+    else if (ours?.status === 'failed') {
+      // The reader shows the attempt now running for this PaymentIntent (a hand-off replaces the reader's action),
+      // so its failure is this action's, not an earlier attempt's late decline.
+      to = ours.failure_code === 'canceled' ? 'canceled' : 'failed';
+      details = { failureCode: ours.failure_code ?? 'failed', failureMessage: ours.failure_message ?? null };
+    } else {
+      // The reader moved on or was cleared: the PaymentIntent says whether the card was taken.
+      const pi = await this.stripe.paymentIntents.retrieve(action.paymentIntentId);
+      if (pi.status !== 'requires_capture' && pi.status !== 'succeeded') return null;
+      to = 'succeeded';
+    }
+    return this.uow.run(async (m) => {
+      const a = (await this.repo.byId(m, action.id, true))!;
+      return (await this.repo.transition(m, a, to, details)) ?? a;
+    });
+  }
+
   /** The cashier stops the running action (the customer walked away, wrong amount…). */
   async cancel(storeId: string, readerId: string): Promise<ActionView> {
     const reader = await this.readers.get(storeId, readerId);
