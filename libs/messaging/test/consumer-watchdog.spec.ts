@@ -110,5 +110,6 @@ describe('a consumer group retrying failing messages one by one', () => {
     const metrics = (await ledger.get('/metrics')).text;
     expect(metricValue(metrics, 'messages_consumed_total', { group: t.world.groupId, outcome: 'dead_lettered' })).toBe(5);
     expect(metricValue(metrics, 'kafka_consumer_watchdog_actions_total', { group: t.world.groupId, action: 'stuck' })).toBe(0);
+    expect(metricValue(metrics, 'kafka_consumer_watchdog_actions_total', { group: t.world.groupId, action: 'restarted' })).toBe(0);
   });
 });

@@ -34,6 +34,11 @@ export interface ConsumedBatch {
   /** New messages of one partition, in offset order; duplicates were already dropped by the inbox. */
   messages: ConsumedMessage[];
   manager: EntityManager;
+  /**
+   * Tells the consumer watchdog the chunk is moving (decision 0023). A handler that does slow work per message
+   * (a call to Stripe) calls it after each one; set-based SQL within statement timeouts need not.
+   */
+  progress?: () => void;
 }
 
 /** Narrows a consumed message to one definition, with typed data. */

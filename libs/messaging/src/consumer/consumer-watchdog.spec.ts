@@ -30,6 +30,12 @@ describe('judgeGroup', () => {
     for (const state of ['starting', 'restarting', 'stopped', 'stuck'] as const)
       expect(judgeGroup({ state, lastFetchAt: 0, chunksProgressedAt: [0] }, now, LIMIT)).toEqual({ action: 'none' });
   });
+
+  it("restarts a group whose restart by kafkajs has neither joined nor failed for longer than the limit", () => {
+    const restarting = (lastFetchAt: number) => ({ state: 'starting' as const, selfRestarting: true, lastFetchAt, chunksProgressedAt: [] });
+    expect(judgeGroup(restarting(now - 5000), now, LIMIT)).toEqual({ action: 'none' });
+    expect(judgeGroup(restarting(now - 12_000), now, LIMIT)).toEqual({ action: 'restart', reason: "kafkajs's restart of the consumer silent for 12 s" });
+  });
 });
 
 describe('the consumer watchdog in the transport', () => {
@@ -101,6 +107,47 @@ describe('the consumer watchdog in the transport', () => {
     finish();
     await handling;
     expect(t.state()).toEqual({ state: 'running' });
+    // The finished chunk is a sign of life: the group is not taken for silent while kafkajs fetches or rejoins next.
+    await jest.advanceTimersByTimeAsync(LIMIT - 1000);
+    expect(t.consumers).toHaveLength(1);
+    expect(await actions('restarted')).toBe(0);
     await t.server.close();
+  });
+
+  it('ignores a consumer it gave up on that joins after all: the group stays stuck and that consumer is stopped again', async () => {
+    const t = fakeOrdersTransport({ watchdogMs: LIMIT });
+    await t.listen();
+    t.consumers[0].disconnect.mockImplementation(() => new Promise(() => undefined));
+    t.consumers[0].emit('join', {});
+    await jest.advanceTimersByTimeAsync(LIMIT + 5000 + 15_000);
+    expect(t.state()).toMatchObject({ state: 'stuck' });
+    t.consumers[0].emit('join', {}); // kafkajs brought the silent consumer back on its own
+    expect(t.state()).toMatchObject({ state: 'stuck' });
+    expect(t.consumers[0].disconnect).toHaveBeenCalledTimes(2);
+    await t.server.close();
+  });
+
+  it("replaces a consumer whose restart by kafkajs went silent, but not one whose restarts keep failing", async () => {
+    const t = fakeOrdersTransport({ watchdogMs: LIMIT });
+    await t.listen();
+    t.consumers[0].emit('join', {});
+    const crash = () => t.consumers[0].emit('crash', { error: new Error('Connection error'), groupId: 'omnipay.orders', restart: true });
+    crash();
+    for (let s = 0; s < 6; s++) {
+      await jest.advanceTimersByTimeAsync(5000);
+      crash(); // kafkajs retrying, and failing, every 5 s: not silent
+    }
+    expect(t.consumers).toHaveLength(1);
+    await jest.advanceTimersByTimeAsync(LIMIT + 5000); // its restart now neither joins nor fails
+    expect(t.consumers).toHaveLength(2);
+    expect(t.consumers[0].disconnect).toHaveBeenCalled();
+    await t.server.close();
+  });
+
+  it('refuses to start when a retry backoff could outlast the watchdog limit', async () => {
+    const t = fakeOrdersTransport({ watchdogMs: 5000, retryBackoffMs: 1000, maxAttempts: 5 });
+    await expect(t.listen()).rejects.toThrow(
+      'KAFKA_CONSUMER_WATCHDOG_MS (5000) must be longer than the longest retry backoff, CONSUMER_RETRY_BACKOFF_MS × 2^(CONSUMER_MAX_ATTEMPTS − 2) = 8000 ms',
+    );
   });
 });

@@ -6,6 +6,9 @@ import type { ConsumerGroupState } from './consumer-group-state';
  */
 export interface WatchedGroup {
   state: ConsumerGroupState['state'];
+  /** `starting` because kafkajs is restarting the consumer after a crash it recovers from. */
+  selfRestarting?: boolean;
+  /** The last sign of life: a fetch started, a rebalance, a join, a crash, a chunk finished. */
   lastFetchAt: number;
   chunksProgressedAt: Iterable<number>;
 }
@@ -22,10 +25,15 @@ export type WatchdogVerdict =
  * at least every `maxWaitTimeInMs` when idle, and its chunks progress within statement timeouts when busy (a chunk
  * retrying failing messages one by one progresses with each attempt), so silence past `limitMs` is a hang, not load:
  * kafkajs waiting on a connection that neither answers nor fails (kafkajs#1163, #1513), or a handler awaiting
- * something that never settles. Groups starting, restarting or stopped are their own story (crash backoff, a join
- * under way) and are left alone.
+ * something that never settles. Groups starting (but for kafkajs's own restart), restarting or stopped are their
+ * own story (crash backoff, a first join) and are left alone.
  */
 export function judgeGroup(group: WatchedGroup, now: number, limitMs: number): WatchdogVerdict {
+  const silentFor = Math.round((now - group.lastFetchAt) / 1000);
+  // kafkajs restarting a crashed consumer: each failed try is a crash, a sign of life; a restart that neither joins
+  // nor fails is the hang users report after broker restarts (kafkajs#1513).
+  if (group.state === 'starting' && group.selfRestarting)
+    return now - group.lastFetchAt <= limitMs ? { action: 'none' } : { action: 'restart', reason: `kafkajs's restart of the consumer silent for ${silentFor} s` };
   if (group.state !== 'running') return { action: 'none' };
   let stalest = Infinity;
   for (const at of group.chunksProgressedAt) stalest = Math.min(stalest, at);
@@ -36,5 +44,5 @@ export function judgeGroup(group: WatchedGroup, now: number, limitMs: number): W
     return { action: 'stuck', reason: `a chunk of messages has made no progress for ${Math.round((now - stalest) / 1000)} s` };
   }
   if (now - group.lastFetchAt <= limitMs) return { action: 'none' };
-  return { action: 'restart', reason: `no fetch for ${Math.round((now - group.lastFetchAt) / 1000)} s` };
+  return { action: 'restart', reason: `no fetch for ${silentFor} s` };
 }

@@ -82,6 +82,8 @@ interface Group {
   chunks: Map<string, number>;
   /** Stuck on a chunk (it may yet finish, and the group run again) or on a consumer that would not stop. */
   stuckOn?: 'chunk' | 'stop';
+  /** kafkajs is restarting the consumer after a crash it recovers from (`starting` until it joins again). */
+  selfRestarting?: boolean;
 }
 
 /** How often offsets are committed: at most once per interval while busy, and once more when a group goes idle. */
@@ -355,12 +357,18 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
       topics.flatMap((t) => [this.publisher.wireTopic(t), this.publisher.wireTopic(deadLetterTopic(t))]),
       this.settings.partitions,
     );
-    for (const group of this.groups.values()) await this.startGroup(group);
     const limitMs = this.settings.watchdogMs ?? 0;
+    // A retry's backoff is a silence the watchdog cannot see through: the longest must fit inside its limit.
+    const longestBackoffMs = this.settings.retryBackoffMs * 2 ** Math.max(0, this.settings.maxAttempts - 2);
+    if (limitMs > 0 && longestBackoffMs >= limitMs)
+      throw new Error(
+        `KAFKA_CONSUMER_WATCHDOG_MS (${limitMs}) must be longer than the longest retry backoff, CONSUMER_RETRY_BACKOFF_MS × 2^(CONSUMER_MAX_ATTEMPTS − 2) = ${longestBackoffMs} ms`,
+      );
     if (limitMs > 0) {
       this.watchdog = setInterval(() => this.watch(limitMs), Math.min(5000, Math.max(250, limitMs / 4)));
       this.watchdog.unref();
     }
+    for (const group of this.groups.values()) await this.startGroup(group);
     reportConsumerLagFrom(async () => (await this.lag()).map((l) => ({ group: l.groupId, topic: l.topic, partition: l.partition, lag: l.lag })));
   }
 
@@ -375,22 +383,36 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
       // The broker answers a fetch as soon as data arrives, so a longer wait adds no latency; it only makes an
       // idle group poll less often (at 100 ms the idle fetch loops cost each service 5–10 % of a core).
       maxWaitTimeInMs: 500,
-      retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10000 },
+      retry: {
+        retries: 10,
+        initialRetryTime: 300,
+        maxRetryTime: 10000,
+        // A consumer the watchdog replaced (or one of a closing service) is never brought back by kafkajs.
+        restartOnFailure: async () => current(),
+      },
     });
     group.consumer = consumer;
+    // Only the group's current consumer speaks for it: one the watchdog gave up on may still wake up.
+    const current = () => group.consumer === consumer && !this.closed;
     consumer.on(consumer.events.COMMIT_OFFSETS, () => offsetCommits.inc({ group: group.groupId }));
     // A crashed or rejoined consumer has a new offset manager: the last batch's functions would commit for the
     // old member (and fail every interval) until the next batch.
-    const forget = () => (group.offsets = undefined);
+    const forget = () => current() && (group.offsets = undefined);
+    const alive = () => current() && (group.lastFetchAt = Date.now());
     consumer.on(consumer.events.CRASH, forget);
+    consumer.on(consumer.events.CRASH, alive); // an error is not silence: its own backoff is under way
     consumer.on(consumer.events.CRASH, (event) => this.onCrash(group, consumer, event as ConsumerCrash));
-    const alive = () => (group.lastFetchAt = Date.now());
     consumer.on(consumer.events.FETCH_START, alive);
     consumer.on(consumer.events.REBALANCING, alive);
     consumer.on(consumer.events.GROUP_JOIN, () => {
+      if (!current()) {
+        if (!this.closed) void consumer.disconnect().catch(() => undefined); // an abandoned consumer came back
+        return;
+      }
       alive();
       forget();
       group.crashes = 0;
+      group.selfRestarting = false;
       this.setState(group, { state: 'running' });
     });
     // A fresh broker creates its offsets topic on the first group join and may answer "coordinator not
@@ -407,6 +429,11 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
         await new Promise((r) => setTimeout(r, Math.min(5000, 500 * attempt)));
       }
     }
+    if (!current()) {
+      // Closed (or replaced) while joining: this consumer must not start fetching for nobody.
+      await consumer.disconnect().catch(() => undefined);
+      return;
+    }
     await consumer.run({
       // KAFKA_CONSUMER_CONCURRENCY: the next fetch waits for every partition of the last one, so more workers
       // shorten a fetch cycle, but chunks writing the same rows then queue on each other's locks.
@@ -417,7 +444,9 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
       // at light load for every group. What a crash leaves uncommitted is redelivered and dropped by the inbox.
       autoCommit: false,
       autoCommitInterval: COMMIT_INTERVAL_MS,
-      eachBatch: (payload) => this.handleBatch(group, payload),
+      eachBatch: async (payload) => {
+        if (group.consumer === consumer) await this.handleBatch(group, payload);
+      },
     });
     if (!group.flushTimer) {
       // The last offsets of a burst are committed once the group is idle, so its lag reads zero.
@@ -431,7 +460,10 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
   private onCrash(group: Group, consumer: Consumer, { payload }: ConsumerCrash): void {
     if (payload.restart) {
       this.log.pino.warn({ err: payload.error, groupId: group.groupId }, 'consumer crashed; kafkajs restarts it');
-      if (!this.closed && group.consumer === consumer) this.setState(group, { state: 'starting' });
+      if (!this.closed && group.consumer === consumer) {
+        group.selfRestarting = true;
+        this.setState(group, { state: 'starting' });
+      }
       return;
     }
     if (this.closed || group.consumer !== consumer) return;
@@ -493,8 +525,16 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
       }
     } finally {
       group.chunks.delete(worker);
+      // Work done is a sign of life: after a long chunk, the next fetch may wait for a rejoin.
+      group.lastFetchAt = Date.now();
       if (group.stuckOn === 'chunk') this.unstuck(group);
     }
+  }
+
+  /** A sign of life from the chunk a partition worker has in hand (see `Group.chunks`). */
+  private progressed(group: Group, topic: string, partition: number): void {
+    const worker = `${topic}/${partition}`;
+    if (group.chunks.has(worker)) group.chunks.set(worker, Date.now());
   }
 
   /** Every few seconds: a running group gone silent is restarted, or declared stuck (see `judgeGroup`). */
@@ -502,7 +542,11 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     if (this.closed) return;
     const now = Date.now();
     for (const group of this.groups.values()) {
-      const verdict = judgeGroup({ state: group.state.state, lastFetchAt: group.lastFetchAt, chunksProgressedAt: group.chunks.values() }, now, limitMs);
+      const verdict = judgeGroup(
+        { state: group.state.state, selfRestarting: group.selfRestarting === true, lastFetchAt: group.lastFetchAt, chunksProgressedAt: group.chunks.values() },
+        now,
+        limitMs,
+      );
       if (verdict.action === 'stuck') this.stuck(group, 'chunk', verdict.reason);
       else if (verdict.action === 'restart') void this.restartSilent(group, verdict.reason);
     }
@@ -517,6 +561,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     consumerWatchdogActions.inc({ group: group.groupId, action: 'restarted' });
     this.log.pino.error({ groupId: group.groupId, reason }, 'consumer group silent; restarting it with a new consumer');
     this.setState(group, { state: 'starting' });
+    group.selfRestarting = false;
     group.consumer = undefined; // its late crash or join is no longer this group's
     group.offsets = undefined;
     let timer: NodeJS.Timeout | undefined;
@@ -552,6 +597,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     const now = Date.now();
     if ([...group.chunks.values()].some((at) => now - at > limitMs)) return;
     group.stuckOn = undefined;
+    group.lastFetchAt = now;
     this.setState(group, { state: 'running' });
     this.log.pino.warn({ groupId: group.groupId }, 'consumer group no longer stuck: its overdue chunk finished');
   }
@@ -593,6 +639,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
         // its locks are gone, with jitter so the two do not collide again. Never the message's fault.
         if (!isTransientConflict(error) || conflicts >= 20) throw error;
         consumerChunkRedos.inc({ group: group.groupId, reason: 'transient_conflict' });
+        this.progressed(group, topic, batch.partition);
         await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (conflicts + 1)));
         await payload.heartbeat();
       }
@@ -661,13 +708,15 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
       }
       if (!careful) {
         await this.invoke(route, this.toConsumed(p, topic, batch.partition, 1, qr.manager), p.raw);
+        this.progressed(group, topic, batch.partition);
         outcomes.push('applied');
         continue;
       }
       outcomes.push(await this.applyWithRetries(group, topic, batch.partition, p, route, qr, payload));
     }
     if (pendingBatch.length > 0) {
-      await this.invokeBatch(route.handler, { messages: pendingBatch, manager: qr.manager }, parsed[0].raw);
+      const progress = () => this.progressed(group, topic, batch.partition);
+      await this.invokeBatch(route.handler, { messages: pendingBatch, manager: qr.manager, progress }, parsed[0].raw);
       for (let i = 0; i < pendingBatch.length; i++) outcomes.push('applied');
     }
   }
@@ -683,10 +732,9 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
   ): Promise<'applied' | 'dead_lettered'> {
     const envelope = p.envelope as Envelope;
     let lastError: unknown;
-    const worker = `${topic}/${partition}`;
     for (let attempt = 1; attempt <= this.settings.maxAttempts; attempt++) {
       // Each attempt is progress for the watchdog: a chunk of failing messages retried one by one takes minutes.
-      if (group.chunks.has(worker)) group.chunks.set(worker, Date.now());
+      this.progressed(group, topic, partition);
       await qr.query('SAVEPOINT msg');
       try {
         await this.invoke(route, this.toConsumed(p, topic, partition, attempt, qr.manager), p.raw);

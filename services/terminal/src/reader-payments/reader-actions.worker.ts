@@ -19,7 +19,7 @@ const captures = new Counter({
 
 const checks = new Counter({
   name: 'terminal_reader_checks_total',
-  help: 'In-progress reader actions Stripe was quiet about, read from Stripe, by what was found (running, succeeded, failed, canceled, error)',
+  help: 'In-progress reader actions Stripe was quiet about, read from Stripe, by what was found (running, undecided, settled_elsewhere, succeeded, failed, error)',
   labelNames: ['outcome'],
   registers: [metricsRegistry],
 });
@@ -195,9 +195,10 @@ export class ReaderActionsWorker implements OnApplicationBootstrap, OnModuleDest
       const log = { actionId: action.id, readerId: action.readerId, orderId: action.orderId };
       try {
         const reader = await this.readers.byId(action.readerId);
-        const settled = await this.payments.settleIfFinished(reader, action);
-        checks.inc({ outcome: settled?.state ?? 'running' });
-        if (settled) this.logger.pino.warn({ ...log, state: settled.state }, 'reader action settled from Stripe: its event was lost or is late');
+        const { outcome } = await this.payments.settleIfFinished(reader, action);
+        checks.inc({ outcome });
+        if (outcome === 'succeeded' || outcome === 'failed')
+          this.logger.pino.warn({ ...log, state: outcome }, 'reader action settled from Stripe: its event was lost or is late');
       } catch (error) {
         checks.inc({ outcome: 'error' });
         this.logger.pino.warn(

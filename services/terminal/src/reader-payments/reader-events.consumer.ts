@@ -33,6 +33,7 @@ export class ReaderEventsConsumer {
         traceparent: message.traceparent,
       });
       await runWithContext(ctx, () => this.events.apply(batch.manager, event));
+      batch.progress?.(); // a failure event reads the reader from Stripe: a slow Stripe is not a hung consumer
     }
   }
 }

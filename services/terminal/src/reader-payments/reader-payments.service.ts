@@ -261,31 +261,34 @@ export class ReaderPaymentsService {
    * An in-progress action Stripe has said nothing about for READER_CHECK_MS: what did the reader do? Its event may be
    * lost or late (our endpoint away, Stripe's retries minutes apart, the backfill every few minutes), and the
    * customer at the till should not wait for the deadline. Settles what Stripe reports finished, as the event would
-   * have; null while the reader still waits for a card, or when nothing says the card was taken.
+   * have. `running`: the reader still waits for a card; `undecided`: nothing says how it ended (the reader moved on
+   * and the PaymentIntent is not authorised, or it was cancelled: the deadline's read-back or the cancel settles
+   * it); `settled_elsewhere`: the event, the cashier or the deadline got there first.
    */
-  async settleIfFinished(reader: Reader, action: ReaderAction): Promise<ReaderAction | null> {
-    if (action.state !== 'in_progress' || !action.paymentIntentId) return null;
+  async settleIfFinished(reader: Reader, action: ReaderAction): Promise<{ outcome: ReaderCheckOutcome; action?: ReaderAction }> {
+    if (action.state !== 'in_progress' || !action.paymentIntentId) return { outcome: 'settled_elsewhere' };
     const live = await this.stripe.terminal.readers.retrieve(reader.stripeReaderId);
     const ra = 'deleted' in live && live.deleted ? null : (live as Stripe.Terminal.Reader).action;
     const ours = ra?.type === 'process_payment_intent' && intentOf(ra) === action.paymentIntentId ? ra : null;
-    if (ours?.status === 'in_progress') return null;
-    let to: ReaderActionState;
+    if (ours?.status === 'in_progress') return { outcome: 'running' };
+    let to: 'succeeded' | 'failed';
     let details: { failureCode?: string; failureMessage?: string | null } = {};
     if (ours?.status === 'succeeded') to = 'succeeded';
-    else if (ours?.status === 'failed') {
+    else if (ours?.status === 'failed' && ours.failure_code !== 'canceled') {
       // The reader shows the attempt now running for this PaymentIntent (a hand-off replaces the reader's action),
       // so its failure is this action's, not an earlier attempt's late decline.
-      to = ours.failure_code === 'canceled' ? 'canceled' : 'failed';
+      to = 'failed';
       details = { failureCode: ours.failure_code ?? 'failed', failureMessage: ours.failure_message ?? null };
     } else {
-      // The reader moved on or was cleared: the PaymentIntent says whether the card was taken.
+      // Cancelled, moved on or cleared: the PaymentIntent says whether the card was taken all the same.
       const pi = await this.stripe.paymentIntents.retrieve(action.paymentIntentId);
-      if (pi.status !== 'requires_capture' && pi.status !== 'succeeded') return null;
+      if (pi.status !== 'requires_capture' && pi.status !== 'succeeded') return { outcome: 'undecided' };
       to = 'succeeded';
     }
     return this.uow.run(async (m) => {
       const a = (await this.repo.byId(m, action.id, true))!;
-      return (await this.repo.transition(m, a, to, details)) ?? a;
+      const after = await this.repo.transition(m, a, to, details);
+      return after ? { outcome: to, action: after } : { outcome: 'settled_elsewhere' as const };
     });
   }
 
@@ -404,6 +407,9 @@ export class ReaderPaymentsService {
     return (await this.repo.byId(this.dataSource.manager, a.id))!;
   }
 }
+
+/** What a check of a quiet in-progress action found (see `settleIfFinished`; `terminal_reader_checks_total`). */
+export type ReaderCheckOutcome = 'running' | 'undecided' | 'settled_elsewhere' | 'succeeded' | 'failed';
 
 /**
  * Whether the reader is waiting for a card for this PaymentIntent. Only `in_progress`: a failed action of ours is an
