@@ -7,6 +7,7 @@ import { createKafka } from './kafka/kafka-factory';
 import { KafkaPublisher } from './kafka/publisher';
 import { KafkaHealth } from './kafka/kafka-health';
 import { KAFKA, MESSAGING_SETTINGS, type MessagingSettings } from './messaging.settings';
+import { OutboxMetrics } from './outbox/outbox-metrics';
 import { OutboxRelay } from './outbox/outbox-relay.service';
 import { OutboxService } from './outbox/outbox.service';
 import { UnitOfWork } from './outbox/unit-of-work';
@@ -33,6 +34,7 @@ export class MessagingModule {
         KafkaHealth,
         OutboxService,
         OutboxRelay,
+        OutboxMetrics,
         UnitOfWork,
         {
           provide: KafkaConsumerServer,

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { TestDatabase, engines, eventually, freePort, uniqueName } from '@omnipay/testing';
 import type { ServiceProcess } from '@omnipay/testing';
-import { isolatedRun, startLedger } from './ledger-fixture';
+import { isolatedRun, metricValue, startLedger } from './ledger-fixture';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const OUTAGE_MS = 30000;
@@ -66,7 +66,12 @@ describe('Kafka outage', () => {
     expect(ready.status).toBe(200);
     expect(ready.body.status).toBe('degraded');
     expect(ready.body.checks.kafka.status).toBe('down');
-    expect(await db.scalar(`SELECT count(*) FROM ${world.schema}.outbox WHERE published_at IS NULL`)).toBeGreaterThan(20);
+    const waiting = await db.scalar<number>(`SELECT count(*) FROM ${world.schema}.outbox WHERE published_at IS NULL`);
+    expect(waiting).toBeGreaterThan(20);
+    // What an operator sees of it: the backlog and the age of its oldest row (written in the outage's first seconds).
+    const during = (await ledger.get('/metrics')).text;
+    expect(metricValue(during, 'outbox_unpublished_rows', {})).toBe(waiting);
+    expect(metricValue(during, 'outbox_oldest_unpublished_seconds', {})).toBeGreaterThan(OUTAGE_MS / 1000 - 5);
 
     infra('kafka-up');
     await eventually(effects, (count) => count >= granted, { timeoutMs: 90000, what: `all ${granted} effects after the outage` });
@@ -76,6 +81,9 @@ describe('Kafka outage', () => {
     expect(await db.scalar(`SELECT count(DISTINCT message_id) FROM ${world.schema}.fixture_effects`)).toBe(granted);
     expect(await db.scalar(`SELECT sum(balance) FROM ${world.schema}.fixture_balances`)).toBe(granted * 2);
     expect(await db.scalar(`SELECT count(*) FROM ${world.schema}.outbox WHERE published_at IS NULL`)).toBe(0);
+    const drained = (await ledger.get('/metrics')).text;
+    expect(metricValue(drained, 'outbox_unpublished_rows', {})).toBe(0);
+    expect(metricValue(drained, 'outbox_oldest_unpublished_seconds', {})).toBe(0);
     const after = await ledger.get<{ consumerGroups: Record<string, { state: string }> }>('/health/ready');
     expect(after.status).toBe(200);
     // Every group consumed again after the outage, so /health/ready shows each of them running.

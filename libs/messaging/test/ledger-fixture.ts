@@ -66,9 +66,10 @@ export function recordedLedgerWorld(name: string, record: 'topic' | 'dlqTopic') 
   return { world, db, recorder, start };
 }
 
-/** The counter value of one Prometheus series, 0 when absent. */
+/** The value of one Prometheus series, 0 when absent (`labels` empty: the series without labels too). */
 export function metricValue(metricsText: string, name: string, labels: Record<string, string>): number {
   for (const line of metricsText.split('\n')) {
+    if (Object.keys(labels).length === 0 && line.startsWith(`${name} `)) return Number(line.split(' ').pop());
     if (!line.startsWith(`${name}{`)) continue;
     if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.split(' ').pop());
   }

@@ -117,6 +117,53 @@ export const outboxPublished = new Counter({
   registers: [metricsRegistry],
 });
 
+/** What the service's outbox holds unpublished: rows (counted up to a cap) and the oldest one's age; read when scraped. */
+export interface OutboxBacklog {
+  rows: number;
+  oldestSeconds: number;
+}
+let outboxSource: (() => Promise<OutboxBacklog | undefined>) | undefined;
+let outboxReading: { at: number; backlog: Promise<OutboxBacklog | undefined> } | undefined;
+
+export function reportOutboxFrom(source: typeof outboxSource): void {
+  outboxSource = source;
+  outboxReading = undefined;
+}
+
+/** One reading serves both gauges of a scrape. */
+function readOutbox(): Promise<OutboxBacklog | undefined> {
+  const now = Date.now();
+  if (!outboxSource) return Promise.resolve(undefined);
+  if (!outboxReading || now - outboxReading.at > 1000) outboxReading = { at: now, backlog: outboxSource() };
+  return outboxReading.backlog;
+}
+
+/**
+ * A relay that cannot publish (Kafka away, a relay stalled, `OUTBOX_RELAY_ENABLED=false` on every replica) shows
+ * here and nowhere else: `outbox_publish_lag_seconds` only measures rows that did get published.
+ */
+export const outboxUnpublishedRows = new Gauge({
+  name: 'outbox_unpublished_rows',
+  help: 'Rows of the service outbox not yet acknowledged by Kafka (counted up to 100000); the same on every replica',
+  registers: [metricsRegistry],
+  async collect() {
+    const b = await readOutbox();
+    if (b) this.set(b.rows);
+    else this.reset();
+  },
+});
+
+export const outboxOldestUnpublished = new Gauge({
+  name: 'outbox_oldest_unpublished_seconds',
+  help: 'Age of the oldest outbox row not yet acknowledged by Kafka (0 when none); alert when it keeps growing',
+  registers: [metricsRegistry],
+  async collect() {
+    const b = await readOutbox();
+    if (b) this.set(b.oldestSeconds);
+    else this.reset();
+  },
+});
+
 export const outboxLag = new Histogram({
   name: 'outbox_publish_lag_seconds',
   help: 'Time from an outbox row being committed to it being acknowledged by Kafka',
