@@ -46,6 +46,11 @@ export const edgeConfigSchema = z.object({
   REDIS_URL: z.string().url().startsWith('redis', 'must be a redis:// URL'),
   /** Prefixed to every Redis key (ioredis keyPrefix): deployments or test runs sharing one Redis never collide. */
   REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9._:-]*$/).default(''),
+  /**
+   * Bearer token `/metrics` asks for (Prometheus's `authorization` setting); unset = open. Set it wherever the
+   * port is reachable from outside, the gateway's above all.
+   */
+  METRICS_TOKEN: z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional(),
 });
 
 export type EdgeConfig = z.infer<typeof edgeConfigSchema>;

@@ -4,4 +4,3 @@ export * from './redact';
 export * from './logger';
 export * from './metrics';
 export * from './correlation.middleware';
-export * from './metrics.controller';

@@ -3,7 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import type { BaseConfig, EdgeConfig } from '@omnipay/config';
 import type { MessageDefinition } from '@omnipay/contracts';
 import { MessagingModule } from '@omnipay/messaging';
-import { ACCESS_LOG_MODE, CorrelationMiddleware, JsonLogger, MetricsController } from '@omnipay/observability';
+import { ACCESS_LOG_MODE, CorrelationMiddleware, JsonLogger } from '@omnipay/observability';
 import {
   MessagingDeadLetters1700000000020,
   MessagingRetention1700000000010,
@@ -18,6 +18,7 @@ import {
 import { AdminTokenGuard } from './admin-token.guard';
 import { DeadLetterMetrics, DeadLettersController } from './dead-letters.controller';
 import { HealthController } from './health.controller';
+import { MetricsController } from './metrics.controller';
 import { MigrationRunner } from './migration-runner';
 import { BestEffortRedis } from './best-effort-redis';
 import { RedisLifecycle, redisProvider } from './redis.provider';

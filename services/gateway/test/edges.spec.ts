@@ -11,6 +11,7 @@ describe('gateway edges', () => {
   const run = uniqueName('gw_edges');
   const secret = 'edges-test-jwt-secret-0123456789';
   // A rotation in progress: tokens signed with the previous key are still accepted.
+  const metricsToken = 'edges-test-metrics-token-0123';
   const previousSecret = 'edges-test-previous-jwt-secret-01';
   const [issuer, audience] = ['https://id.edges.test', 'edges-gateway'];
   let upstream: Server;
@@ -48,6 +49,7 @@ describe('gateway edges', () => {
         UPSTREAM_TIMEOUT_MS: '300',
         RATE_LIMIT_PER_MINUTE: '5',
         BODY_LIMIT: '2kb',
+        METRICS_TOKEN: metricsToken,
       },
     }).start();
   }, 60000);
@@ -184,6 +186,19 @@ describe('gateway edges', () => {
       { what: 'the access log line of the 405', timeoutMs: 5000 },
     );
     expect(JSON.parse(line!)).toMatchObject({ method: 'DELETE', path: '/v1/checkout', route: 'unmatched', status: 405 });
+  });
+
+  it('serves /metrics only with METRICS_TOKEN, in the public error shape otherwise, while health stays open', async () => {
+    const refused = await fetch(`${gateway.url}/metrics`);
+    expect(refused.status).toBe(401);
+    const body = await refused.text();
+    expect(body).not.toContain('http_request_duration_seconds');
+    expect(JSON.parse(body)).toMatchObject({ statusCode: 401, error: 'unauthorized' });
+    expect((await fetch(`${gateway.url}/metrics`, { headers: { authorization: 'Bearer another-token-of-enough-length' } })).status).toBe(401);
+    const scraped = await fetch(`${gateway.url}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } });
+    expect(scraped.status).toBe(200);
+    expect(await scraped.text()).toContain('http_request_duration_seconds');
+    expect((await fetch(`${gateway.url}/health/live`)).status).toBe(200);
   });
 
   it('never answers without a valid token, and serves the OpenAPI document publicly', async () => {
