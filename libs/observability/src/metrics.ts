@@ -21,7 +21,7 @@ export const redisFallbacks = new Counter({
 
 export const messagesConsumed = new Counter({
   name: 'messages_consumed_total',
-  help: 'Kafka messages handled, by topic and outcome (applied, duplicate, dead_lettered, invalid)',
+  help: 'Kafka messages handled, by topic and outcome (applied, duplicate, passed_over, skipped_unknown, dead_lettered, redriven)',
   labelNames: ['topic', 'group', 'outcome'] as const,
   registers: [metricsRegistry],
 });
