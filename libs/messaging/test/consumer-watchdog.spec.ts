@@ -1,7 +1,5 @@
-import { PointsChanged } from '@omnipay/contracts';
 import { TestDatabase, engines, eventually, testKafka, type ServiceProcess } from '@omnipay/testing';
-import { createEnvelope } from '../src/outbox/create-envelope';
-import { isolatedRun, metricValue, startLedger } from './ledger-fixture';
+import { isolatedRun, metricValue, pointMessage, startLedger } from './ledger-fixture';
 
 /**
  * The consumer watchdog (reliability catalogue F-KF-07, decision 0023) on a real broker: a handler that never
@@ -33,14 +31,7 @@ function oneLedger(name: string) {
   async function send(customerIds: string[], first: number): Promise<void> {
     const producer = kafka.producer();
     await producer.connect();
-    const messages = customerIds.map((customerId, i) => {
-      const env = createEnvelope(
-        PointsChanged,
-        { customerId, orderId: `o-${first + i}`, entryId: String(first + i), reason: 'accrual', points: 1, balance: 1 } as never,
-        'test',
-      );
-      return { key: 'one-partition', value: JSON.stringify(env) };
-    });
+    const messages = customerIds.map((customerId, i) => pointMessage(customerId, first + i, 'one-partition'));
     await producer.send({ topic: world.topic, acks: -1, messages });
     await producer.disconnect();
   }

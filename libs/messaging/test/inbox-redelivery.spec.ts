@@ -1,8 +1,6 @@
-import { PointsChanged } from '@omnipay/contracts';
-import { createEnvelope } from '../src/outbox/create-envelope';
 import { TestDatabase, engines, eventually, testKafka } from '@omnipay/testing';
 import type { ServiceProcess } from '@omnipay/testing';
-import { committedOffsets, isolatedRun, metricValue, startLedger } from './ledger-fixture';
+import { committedOffsets, isolatedRun, metricValue, pointMessage, startLedger } from './ledger-fixture';
 
 const TOTAL = 20000;
 
@@ -28,15 +26,7 @@ describe('idempotent inbox', () => {
     const producer = kafka.producer();
     await producer.connect();
     for (let start = 0; start < TOTAL; start += 2000) {
-      const messages = Array.from({ length: 2000 }, (_, i) => {
-        const customerId = `cust-${(start + i) % 97}`;
-        const env = createEnvelope(
-          PointsChanged,
-          { customerId, orderId: `o-${start + i}`, entryId: String(start + i), reason: 'accrual', points: 1, balance: 1 } as never,
-          'test',
-        );
-        return { key: customerId, value: JSON.stringify(env) };
-      });
+      const messages = Array.from({ length: 2000 }, (_, i) => pointMessage(`cust-${(start + i) % 97}`, start + i));
       await producer.send({ topic: world.topic, acks: -1, messages });
     }
     await producer.disconnect();

@@ -1,8 +1,23 @@
+import { PointsChanged } from '@omnipay/contracts';
 import type { Kafka } from 'kafkajs';
+import { createEnvelope } from '../src/outbox/create-envelope';
 import { engines, freePort, ServiceProcess, TestDatabase, TopicRecorder, testKafka, uniqueName } from '@omnipay/testing';
 
 export const LEDGER_ENTRY = 'libs/testing/src/fixtures/ledger/main.ts';
 export const LEDGER_GROUP = 'ledger';
+
+/**
+ * The ledger's n-th message: a point for `customerId`, keyed by the customer as loyalty events are (or by `key`, to
+ * put every message on one partition).
+ */
+export function pointMessage(customerId: string, n: number, key = customerId, balance = 1): { key: string; value: string } {
+  const env = createEnvelope(
+    PointsChanged,
+    { customerId, orderId: `o-${n}`, entryId: String(n), reason: 'accrual', points: 1, balance } as never,
+    'test',
+  );
+  return { key, value: JSON.stringify(env) };
+}
 
 /** One isolated world per test: own schema, own topic prefix, own consumer-group prefix. */
 export function isolatedRun(name: string) {

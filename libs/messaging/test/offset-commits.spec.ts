@@ -1,7 +1,5 @@
-import { PointsChanged } from '@omnipay/contracts';
 import { TestDatabase, engines, eventually, testKafka, type ServiceProcess } from '@omnipay/testing';
-import { createEnvelope } from '../src/outbox/create-envelope';
-import { committedOffsets, isolatedRun, metricValue, startLedger } from './ledger-fixture';
+import { committedOffsets, isolatedRun, metricValue, pointMessage, startLedger } from './ledger-fixture';
 
 const MESSAGES = 60;
 
@@ -34,12 +32,7 @@ describe('offset commits', () => {
     await producer.connect();
     try {
       for (let i = 0; i < MESSAGES; i++) {
-        const env = createEnvelope(
-          PointsChanged,
-          { customerId: 'cust-1', orderId: `o-${i}`, entryId: String(i), reason: 'accrual', points: 1, balance: i + 1 } as never,
-          'test',
-        );
-        await producer.send({ topic: world.topic, acks: -1, messages: [{ key: 'cust-1', value: JSON.stringify(env) }] });
+        await producer.send({ topic: world.topic, acks: -1, messages: [pointMessage('cust-1', i, 'cust-1', i + 1)] });
         // Each message applied before the next is sent: every one is a batch of its own.
         await eventually(effects, (n) => n >= i + 1, { intervalMs: 5, what: `message ${i} applied` });
       }

@@ -1,7 +1,5 @@
-import { PointsChanged } from '@omnipay/contracts';
 import { TestDatabase, engines, eventually, testKafka, type ServiceProcess } from '@omnipay/testing';
-import { createEnvelope } from '../src/outbox/create-envelope';
-import { committedOffsets, isolatedRun, metricValue, startLedger } from './ledger-fixture';
+import { committedOffsets, isolatedRun, metricValue, pointMessage, startLedger } from './ledger-fixture';
 
 /** The reliability catalogue's shutdown bound (F-PR-01); `ServiceProcess.stop` SIGKILLs at the same mark. */
 const SHUTDOWN_LIMIT_MS = 15000;
@@ -44,15 +42,7 @@ describe('rolling restarts under load', () => {
       await producer.connect();
       let n = 0;
       while (!stopping) {
-        const messages = Array.from({ length: 50 }, (_, i) => {
-          const customerId = `cust-${(n + i) % 97}`;
-          const env = createEnvelope(
-            PointsChanged,
-            { customerId, orderId: `o-${n + i}`, entryId: String(n + i), reason: 'accrual', points: 1, balance: 1 } as never,
-            'test',
-          );
-          return { key: customerId, value: JSON.stringify(env) };
-        });
+        const messages = Array.from({ length: 50 }, (_, i) => pointMessage(`cust-${(n + i) % 97}`, n + i));
         await producer.send({ topic, acks: -1, messages });
         n += messages.length;
         await new Promise((r) => setTimeout(r, 50));
