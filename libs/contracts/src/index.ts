@@ -1,4 +1,5 @@
 export * from './primitives';
+export * from './uuid-from-name';
 export * from './envelope';
 export * from './topics';
 export * from './define-message';

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { ConfigResourceTypes } from 'kafkajs';
 import { engines, eventually, testKafka } from '@omnipay/testing';
 import { recordedLedgerWorld } from './ledger-fixture';
@@ -80,6 +81,46 @@ describe.each(['message', 'batch'])('dead-letter topic (%s handler)', (mode) => 
     // The first test's poison-1 is redriven too (the fix covers it): nothing left pending.
     expect((await ledger.post<{ redriven: string[] }>('/admin/dead-letters/redrive', { group: world.groupId }, admin)).body.redriven).toHaveLength(1);
     expect((await ledger.get('/metrics')).text).toContain(`dead_letters_pending{group="${world.groupId}"} 0\n`);
+  });
+
+  it('keeps malformed messages for operators too (not JSON, a NUL byte, data its schema refuses), and applies what is behind them', async () => {
+    const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const ledger = await start({ FIXTURE_CONSUMER: mode, KAFKA_TOPIC_PARTITIONS: '1', ADMIN_TOKEN });
+    const refusedId = randomUUID();
+    const producer = testKafka(engines().kafkaBrokers).producer();
+    await producer.connect();
+    await producer.send({
+      topic: world.topic,
+      acks: -1,
+      messages: [
+        { key: 'm', value: 'not json {' },
+        { key: 'm', value: Buffer.from('nul\u0000inside', 'utf8') },
+        { key: 'm', value: JSON.stringify({ id: refusedId, type: 'loyalty.points_changed', version: 1, occurredAt: new Date().toISOString(), source: 'test', data: { points: 'many' } }) },
+      ],
+    });
+    await producer.disconnect();
+    await ledger.post('/grants', { customerIds: ['after-malformed'], points: 4 });
+    await eventually(
+      () => db.scalar(`SELECT balance FROM ${world.schema}.fixture_balances WHERE customer_id = 'after-malformed'`),
+      (b) => b === 4,
+      { what: 'the message behind the malformed ones applied' },
+    );
+
+    const listed = await ledger.get<{ data: { messageId: string; messageType: string; reason: string; message: unknown }[] }>('/admin/dead-letters?limit=500', admin);
+    const malformed = listed.body.data.filter((d) => !String(d.reason).includes('cannot apply points'));
+    expect(malformed).toHaveLength(3);
+    expect(malformed.map((d) => d.message)).toEqual(['not json {', 'nulinside', expect.objectContaining({ id: refusedId })]);
+    expect(malformed[2]).toMatchObject({ messageId: refusedId, messageType: 'loyalty.points_changed' });
+    expect(malformed.slice(0, 2).map((d) => d.messageType)).toEqual(['malformed', 'malformed']);
+    expect((await ledger.get('/metrics')).text).toMatch(new RegExp(`dead_letters_pending\\{group="${world.groupId}"\\} 3\n`));
+    // No fix makes them valid here: a redrive reports why and keeps them.
+    const redrive = await ledger.post<{ redriven: string[]; failed: { messageId: string; error: string }[] }>(
+      '/admin/dead-letters/redrive',
+      { group: world.groupId, messageIds: malformed.map((d) => d.messageId) },
+      admin,
+    );
+    expect(redrive.body.redriven).toEqual([]);
+    expect(redrive.body.failed.map((f) => f.error)).toEqual(malformed.map(() => expect.stringContaining('cannot be applied')));
   });
 });
 

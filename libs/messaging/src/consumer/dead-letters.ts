@@ -1,3 +1,5 @@
+import { Headers, uuidFromName } from '@omnipay/contracts';
+import type { KafkaMessage } from 'kafkajs';
 import type { DataSource, EntityManager } from 'typeorm';
 
 /** A message a consumer group gave up on, as kept in its `dead_letters` table (decision 0021). */
@@ -53,6 +55,30 @@ const fromRow = (r: Row): DeadLetter => ({
 /** PostgreSQL's text and jsonb refuse NUL; a header or key holding one must not keep a partition from moving on. */
 const noNul = (v: string): string => v.replaceAll('\u0000', '');
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * What a malformed message is kept under: its envelope's id and type when it has them (a schema refused its data),
+ * else an id made from where it lay and its `message-type` header (or `malformed`).
+ */
+export function malformedLetterId(
+  groupId: string,
+  topic: string,
+  partition: number,
+  raw: Pick<KafkaMessage, 'value' | 'headers' | 'offset'>,
+): { id: string; type: string } {
+  let body: { id?: unknown; type?: unknown } | undefined;
+  try {
+    const parsed: unknown = JSON.parse(raw.value?.toString() ?? '');
+    if (parsed && typeof parsed === 'object') body = parsed as typeof body;
+  } catch {
+    // not JSON at all
+  }
+  const id = typeof body?.id === 'string' && UUID.test(body.id) ? body.id.toLowerCase() : uuidFromName(`dead-letter:${groupId}:${topic}:${partition}:${raw.offset}`);
+  const type = typeof body?.type === 'string' ? body.type : (raw.headers?.[Headers.messageType]?.toString() ?? 'malformed');
+  return { id, type: noNul(type).slice(0, 200) };
+}
+
 /** In the transaction that marks the inbox record dead-lettered. A message dead-lettered again starts over. */
 export async function recordDeadLetter(m: EntityManager, d: Omit<DeadLetter, 'deadLetteredAt' | 'redrivenAt'>): Promise<void> {
   const headers = Object.fromEntries(Object.entries(d.headers).map(([k, v]) => [noNul(k), noNul(v)]));
@@ -61,7 +87,7 @@ export async function recordDeadLetter(m: EntityManager, d: Omit<DeadLetter, 'de
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
      ON CONFLICT (consumer_group, message_id) DO UPDATE
        SET reason = EXCLUDED.reason, attempts = EXCLUDED.attempts, dead_lettered_at = clock_timestamp(), redriven_at = NULL`,
-    [d.consumerGroup, d.messageId, d.topic, d.partition, d.offset, d.messageType, d.key === null ? null : noNul(d.key), d.payload, JSON.stringify(headers), noNul(d.reason), d.attempts],
+    [d.consumerGroup, d.messageId, d.topic, d.partition, d.offset, d.messageType, d.key === null ? null : noNul(d.key), noNul(d.payload), JSON.stringify(headers), noNul(d.reason), d.attempts],
   );
 }
 

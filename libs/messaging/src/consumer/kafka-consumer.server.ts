@@ -23,7 +23,7 @@ import type { MessagingSettings } from '../messaging.settings';
 import { OutboxService } from '../outbox/outbox.service';
 import { rememberTraceparent, type ConsumedBatch, type ConsumedMessage } from './consumed-message';
 import { consumerLag, type PartitionLag } from './consumer-lag';
-import { listDeadLetters, recordDeadLetter, takeForRedrive } from './dead-letters';
+import { listDeadLetters, malformedLetterId, recordDeadLetter, takeForRedrive } from './dead-letters';
 import type { ConsumerGroupState } from './consumer-group-state';
 import { judgeGroup } from './consumer-watchdog';
 import type { HandlerExtras } from './on-message.decorator';
@@ -690,9 +690,11 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
           outcomes.push('skipped_unknown');
           continue;
         }
-        // Malformed: no retry can fix it. Dead-lettered in careful mode only, so it is published once.
+        // Malformed: no retry can fix it. Dead-lettered in careful mode only, so it is published once; kept for
+        // operators like any other (a schema fixed later lets a redrive apply it).
         if (!careful) throw new Error(`malformed message at offset ${p.raw.offset}: ${p.problem.detail}`);
         await this.deadLetter(group, topic, batch.partition, p.raw, p.problem.detail, 1);
+        await this.keep(qr, group, topic, batch.partition, p.raw, malformedLetterId(group.groupId, topic, batch.partition, p.raw), p.problem.detail, 1);
         outcomes.push('dead_lettered');
         continue;
       }
@@ -760,20 +762,34 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
       group.groupId,
       envelope.id,
     ]);
-    await recordDeadLetter(qr.manager, {
+    await this.keep(qr, group, topic, partition, p.raw, { id: envelope.id, type: envelope.type }, reason, this.settings.maxAttempts);
+    return 'dead_lettered';
+  }
+
+  /** Keeps a parked message for operators (decision 0021), in the transaction that parks it. */
+  private keep(
+    qr: QueryRunner,
+    group: Group,
+    topic: string,
+    partition: number,
+    raw: KafkaMessage,
+    message: { id: string; type: string },
+    reason: string,
+    attempts: number,
+  ): Promise<void> {
+    return recordDeadLetter(qr.manager, {
       consumerGroup: group.groupId,
-      messageId: envelope.id,
+      messageId: message.id,
       topic,
       partition,
-      offset: p.raw.offset,
-      messageType: envelope.type,
-      key: p.raw.key?.toString() ?? null,
-      payload: p.raw.value?.toString() ?? '',
-      headers: Object.fromEntries(Object.entries(p.raw.headers ?? {}).flatMap(([k, v]) => (v === undefined ? [] : [[k, v.toString()]]))),
+      offset: raw.offset,
+      messageType: message.type,
+      key: raw.key?.toString() ?? null,
+      payload: raw.value?.toString() ?? '',
+      headers: Object.fromEntries(Object.entries(raw.headers ?? {}).flatMap(([k, v]) => (v === undefined ? [] : [[k, v.toString()]]))),
       reason: reason.slice(0, 2000),
-      attempts: this.settings.maxAttempts,
+      attempts,
     });
-    return 'dead_lettered';
   }
 
   private async invoke(route: Route, message: ConsumedMessage, raw: KafkaMessage): Promise<void> {

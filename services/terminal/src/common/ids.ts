@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { uuidFromName } from '@omnipay/contracts';
 import { randomHex } from '@omnipay/observability';
 
 export const newReaderId = (): string => `rdr_${randomHex(20)}`;
@@ -9,11 +9,7 @@ export const newActionId = (): string => `ract_${randomHex(20)}`;
  * re-publication after a crash is dropped by consumers' inboxes.
  */
 export function deterministicUuid(name: string): string {
-  const h = createHash('sha1').update(`omnipay.terminal:${name}`).digest();
-  h[6] = (h[6] & 0x0f) | 0x50;
-  h[8] = (h[8] & 0x3f) | 0x80;
-  const x = h.subarray(0, 16).toString('hex');
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
+  return uuidFromName(`omnipay.terminal:${name}`);
 }
 
 /** Ids in routes and bodies: ours (`store_berlin`, `rdr_…`, `ract_…`) and our peers' (`ord_…`, `pay_…`). */
