@@ -38,7 +38,9 @@ function rssMb(pid: number): number {
  * (about the period) is taken off, so an idle loop reads about 0.
  */
 async function loopDelayMs(baseUrl: string): Promise<{ p99: number; max: number }> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  // The services inherit this environment: with METRICS_TOKEN set, /metrics asks for it.
+  const auth: Record<string, string> = process.env.METRICS_TOKEN ? { authorization: `Bearer ${process.env.METRICS_TOKEN}` } : {};
+  const text = await (await fetch(`${baseUrl}/metrics`, { headers: auth })).text();
   const read = (name: string) => Number(new RegExp(`^nodejs_eventloop_lag_${name}_seconds (\\S+)`, 'm').exec(text)?.[1] ?? NaN) * 1000;
   const min = read('min');
   return { p99: read('p99') - min, max: read('max') - min };

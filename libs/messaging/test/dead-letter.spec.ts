@@ -121,6 +121,24 @@ describe.each(['message', 'batch'])('dead-letter topic (%s handler)', (mode) => 
     );
     expect(redrive.body.redriven).toEqual([]);
     expect(redrive.body.failed.map((f) => f.error)).toEqual(malformed.map(() => expect.stringContaining('cannot be applied')));
+
+    // Garbage no release will accept: the operator discards it, and it leaves the pending count and listing.
+    const ids = malformed.map((d) => d.messageId);
+    const discard = (body: unknown) => ledger.post<{ discarded: string[]; skipped: string[] }>('/admin/dead-letters/discard', body, admin);
+    expect((await discard({ group: 'other.group', messageIds: ids })).status).toBe(404);
+    expect((await discard({ group: world.groupId })).status).toBe(400); // always by id
+    expect((await ledger.post('/admin/dead-letters/discard', { group: world.groupId, messageIds: ids })).status).toBe(401);
+    const first = await discard({ group: world.groupId, messageIds: [ids[0].toUpperCase(), ids[1]] });
+    expect(first.body).toEqual({ discarded: [ids[0], ids[1]], skipped: [] });
+    expect((await discard({ group: world.groupId, messageIds: ids })).body).toEqual({ discarded: [ids[2]], skipped: [ids[0], ids[1]] });
+    expect((await ledger.get('/metrics')).text).toMatch(new RegExp(`dead_letters_pending\\{group="${world.groupId}"\\} 0\n`));
+    const settled = await ledger.get<{ data: { messageId: string; discarded: boolean; redrivenAt: string | null }[] }>('/admin/dead-letters?state=all&limit=500', admin);
+    expect(settled.body.data.filter((d) => ids.includes(d.messageId)).map((d) => d.discarded)).toEqual([true, true, true]);
+    const pendingNow = await ledger.get<{ data: { messageId: string }[] }>('/admin/dead-letters', admin);
+    expect(pendingNow.body.data.filter((d) => ids.includes(d.messageId))).toEqual([]);
+    // A discarded letter is not redriven.
+    const late = await ledger.post<{ redriven: string[]; skipped: string[] }>('/admin/dead-letters/redrive', { group: world.groupId, messageIds: ids }, admin);
+    expect(late.body).toMatchObject({ redriven: [], skipped: ids });
   });
 });
 

@@ -44,7 +44,12 @@ describe('outbox relay wake-ups', () => {
       { what: 'the row on Kafka', timeoutMs: 10000 },
     );
     expect(published[0].json).toMatchObject({ id });
-    expect(await db.scalar<number>(`SELECT count(*) FROM ${world.schema}.outbox WHERE id = $1 AND published_at IS NOT NULL`, [id])).toBe(1);
+    // Marked in the pass's transaction, which commits just after Kafka's acknowledgement: a moment after the row is seen.
+    await eventually(
+      () => db.scalar<number>(`SELECT count(*) FROM ${world.schema}.outbox WHERE id = $1 AND published_at IS NOT NULL`, [id]),
+      (n) => n === 1,
+      { what: 'the row marked published', timeoutMs: 5000 },
+    );
     await ledger.stop();
   });
 });

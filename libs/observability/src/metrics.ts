@@ -119,6 +119,8 @@ export const outboxPublished = new Counter({
 
 /** What the service's outbox holds unpublished: rows (counted up to a cap) and the oldest one's age; read when scraped. */
 export interface OutboxBacklog {
+  /** The service's schema (the label: a gauge with no label would read 0 rather than nothing when unread). */
+  schema: string;
   rows: number;
   oldestSeconds: number;
 }
@@ -145,22 +147,25 @@ function readOutbox(): Promise<OutboxBacklog | undefined> {
 export const outboxUnpublishedRows = new Gauge({
   name: 'outbox_unpublished_rows',
   help: 'Rows of the service outbox not yet acknowledged by Kafka (counted up to 100000); the same on every replica',
+  labelNames: ['schema'] as const,
   registers: [metricsRegistry],
   async collect() {
+    // No reading (the database away or slow, no outbox in this process): no series, never a zero that reads as clear.
+    this.reset();
     const b = await readOutbox();
-    if (b) this.set(b.rows);
-    else this.reset();
+    if (b) this.set({ schema: b.schema }, b.rows);
   },
 });
 
 export const outboxOldestUnpublished = new Gauge({
   name: 'outbox_oldest_unpublished_seconds',
   help: 'Age of the oldest outbox row not yet acknowledged by Kafka (0 when none); alert when it keeps growing',
+  labelNames: ['schema'] as const,
   registers: [metricsRegistry],
   async collect() {
+    this.reset();
     const b = await readOutbox();
-    if (b) this.set(b.oldestSeconds);
-    else this.reset();
+    if (b) this.set({ schema: b.schema }, b.oldestSeconds);
   },
 });
 

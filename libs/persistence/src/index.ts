@@ -5,5 +5,6 @@ export * from './append-only';
 export * from './retention';
 export * from './retention.migration';
 export * from './dead-letters.migration';
+export * from './dead-letter-discards.migration';
 export * from './after-commit';
 export * from './concurrent-index';

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Injectable, Post, Query, UseGuards, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { KafkaConsumerServer, UnknownGroupError, listDeadLetters, type RedriveResult } from '@omnipay/messaging';
-import { reportDeadLettersFrom } from '@omnipay/observability';
+import { KafkaConsumerServer, UnknownGroupError, discardDeadLetters, listDeadLetters, type RedriveResult } from '@omnipay/messaging';
+import { JsonLogger, reportDeadLettersFrom } from '@omnipay/observability';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { AdminTokenGuard } from './admin-token.guard';
@@ -19,6 +19,14 @@ const redriveBody = z
     group: z.string().min(1).max(200),
     /** Omitted: the group's oldest pending dead letters (100 per call). */
     messageIds: z.array(z.string().uuid()).min(1).max(500).optional(),
+  })
+  .strict();
+
+const discardBody = z
+  .object({
+    group: z.string().min(1).max(200),
+    /** Always by id: discarding is for letters an operator has looked at. */
+    messageIds: z.array(z.string().uuid().toLowerCase()).min(1).max(500),
   })
   .strict();
 
@@ -60,6 +68,7 @@ export class DeadLettersController {
   constructor(
     private readonly consumers: KafkaConsumerServer,
     private readonly dataSource: DataSource,
+    private readonly logger: JsonLogger,
   ) {}
 
   @Get()
@@ -86,6 +95,17 @@ export class DeadLettersController {
       if (error instanceof UnknownGroupError) throw notFound(`consumer group ${b.group}`);
       throw error;
     }
+  }
+
+  /** Settles letters no release will ever apply (see `discardDeadLetters`): `{discarded: [ids], skipped: [ids]}`. */
+  @Post('discard')
+  @HttpCode(200)
+  async discard(@Body() body: unknown): Promise<{ discarded: string[]; skipped: string[] }> {
+    const b = parseInput(discardBody, body ?? {});
+    if (!this.consumers.groupIds().includes(b.group)) throw notFound(`consumer group ${b.group}`);
+    const result = await discardDeadLetters(this.dataSource, b.group, b.messageIds);
+    this.logger.pino.warn({ groupId: b.group, discarded: result.discarded }, 'dead letters discarded by an operator');
+    return result;
   }
 }
 

@@ -6,6 +6,7 @@ import { MessagingModule } from '@omnipay/messaging';
 import { ACCESS_LOG_MODE, CorrelationMiddleware, JsonLogger } from '@omnipay/observability';
 import {
   MessagingDeadLetters1700000000020,
+  MessagingDeadLetterDiscards1700000000030,
   MessagingRetention1700000000010,
   MessagingTables1700000000000,
   dataSourceOptions,
@@ -62,6 +63,7 @@ export class PlatformModule implements NestModule {
               MessagingTables1700000000000,
               MessagingRetention1700000000010,
               MessagingDeadLetters1700000000020,
+              MessagingDeadLetterDiscards1700000000030,
               ...(opts.migrations as unknown[]),
             ] as DatabaseSettings['migrations'],
           }),

@@ -17,7 +17,9 @@ export interface DeadLetter {
   reason: string;
   attempts: number;
   deadLetteredAt: Date;
+  /** When it was settled: redriven, or discarded by an operator (`discarded`). */
   redrivenAt: Date | null;
+  discarded: boolean;
 }
 
 interface Row {
@@ -34,6 +36,7 @@ interface Row {
   attempts: number;
   dead_lettered_at: Date;
   redriven_at: Date | null;
+  discarded: boolean;
 }
 
 const fromRow = (r: Row): DeadLetter => ({
@@ -50,6 +53,7 @@ const fromRow = (r: Row): DeadLetter => ({
   attempts: r.attempts,
   deadLetteredAt: r.dead_lettered_at,
   redrivenAt: r.redriven_at,
+  discarded: r.discarded,
 });
 
 /** PostgreSQL's text and jsonb refuse NUL; a header or key holding one must not keep a partition from moving on. */
@@ -79,14 +83,21 @@ export function malformedLetterId(
   return { id, type: noNul(type).slice(0, 200) };
 }
 
-/** In the transaction that marks the inbox record dead-lettered. A message dead-lettered again starts over. */
-export async function recordDeadLetter(m: EntityManager, d: Omit<DeadLetter, 'deadLetteredAt' | 'redrivenAt'>): Promise<void> {
+/**
+ * In the transaction that marks the inbox record dead-lettered. A message dead-lettered again starts over, as the
+ * latest delivery of it: a malformed copy kept under the same envelope id must not outlive a valid one, or the
+ * other way round.
+ */
+export async function recordDeadLetter(m: EntityManager, d: Omit<DeadLetter, 'deadLetteredAt' | 'redrivenAt' | 'discarded'>): Promise<void> {
   const headers = Object.fromEntries(Object.entries(d.headers).map(([k, v]) => [noNul(k), noNul(v)]));
   await m.query(
     `INSERT INTO dead_letters (consumer_group, message_id, topic, partition, "offset", message_type, key, payload, headers, reason, attempts)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
      ON CONFLICT (consumer_group, message_id) DO UPDATE
-       SET reason = EXCLUDED.reason, attempts = EXCLUDED.attempts, dead_lettered_at = clock_timestamp(), redriven_at = NULL`,
+       SET topic = EXCLUDED.topic, partition = EXCLUDED.partition, "offset" = EXCLUDED."offset",
+           message_type = EXCLUDED.message_type, key = EXCLUDED.key, payload = EXCLUDED.payload, headers = EXCLUDED.headers,
+           reason = EXCLUDED.reason, attempts = EXCLUDED.attempts, dead_lettered_at = clock_timestamp(), redriven_at = NULL,
+           discarded = false`,
     [d.consumerGroup, d.messageId, d.topic, d.partition, d.offset, d.messageType, d.key === null ? null : noNul(d.key), noNul(d.payload), JSON.stringify(headers), noNul(d.reason), d.attempts],
   );
 }
@@ -123,4 +134,20 @@ export async function takeForRedrive(m: EntityManager, group: string, messageId:
   if (taken === 0) return false;
   await m.query(`DELETE FROM inbox WHERE consumer_group = $1 AND message_id = $2 AND outcome = 'dead_lettered'`, [group, messageId]);
   return true;
+}
+
+/**
+ * Settles pending dead letters no release will ever apply (a producer's garbage, a test message): they leave the
+ * pending count and listing, marked `discarded`, and are deleted with the redriven ones by retention. Their inbox
+ * records stay `dead_lettered`, so a redelivery is still dropped. Ids not pending are `skipped`.
+ */
+export async function discardDeadLetters(ds: DataSource, group: string, messageIds: string[]): Promise<{ discarded: string[]; skipped: string[] }> {
+  const rows = await ds.query<{ message_id: string }[]>(
+    `WITH d AS (UPDATE dead_letters SET redriven_at = clock_timestamp(), discarded = true
+                 WHERE consumer_group = $1 AND message_id = ANY($2::uuid[]) AND redriven_at IS NULL RETURNING message_id)
+     SELECT message_id FROM d`,
+    [group, messageIds],
+  );
+  const discarded = new Set(rows.map((r) => r.message_id));
+  return { discarded: messageIds.filter((id) => discarded.has(id)), skipped: messageIds.filter((id) => !discarded.has(id)) };
 }
