@@ -73,11 +73,11 @@ interface Group {
   /** The last batch's offset functions: kafkajs's own bookkeeping of what was resolved and not yet committed. */
   offsets?: Pick<EachBatchPayload, 'commitOffsetsIfNecessary' | 'uncommittedOffsets'>;
   flushTimer?: NodeJS.Timeout;
-  /** When kafkajs last started a fetch (or joined, or began a rebalance): the watchdog's sign of life when idle. */
+  /** The last sign of life with nothing in hand: a fetch started, a join, a rebalance, a crash, a chunk finished. */
   lastFetchAt: number;
   /**
    * When the chunk each partition worker has in hand (`topic/partition`) began or last made progress (a message
-   * applied or dead-lettered in careful mode); empty between batches.
+   * applied, a retry attempt, a redo, a batch handler's `progress()`); empty between batches.
    */
   chunks: Map<string, number>;
   /** Stuck on a chunk (it may yet finish, and the group run again) or on a consumer that would not stop. */
