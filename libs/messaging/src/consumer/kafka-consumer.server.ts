@@ -88,6 +88,8 @@ interface Group {
 
 /** How often offsets are committed: at most once per interval while busy, and once more when a group goes idle. */
 const COMMIT_INTERVAL_MS = 500;
+/** A partition worker's key in `Group.chunks`. */
+const workerKey = (topic: string, partition: number): string => `${topic}/${partition}`;
 /** How long a silent consumer may take to stop before the watchdog gives up on it (the process is then replaced). */
 const STOP_LIMIT_MS = 15_000;
 /** Dead letters one redrive call applies at most (oldest first); an operator calls again for more. */
@@ -504,7 +506,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
       commitOffsetsIfNecessary: (offsets) => payload.commitOffsetsIfNecessary(offsets),
       uncommittedOffsets: () => payload.uncommittedOffsets(),
     };
-    const worker = `${topic}/${batch.partition}`;
+    const worker = workerKey(topic, batch.partition);
     try {
       for (let i = 0; i < batch.messages.length; i += CHUNK) {
         if (this.closed || !payload.isRunning() || payload.isStale()) return;
@@ -532,8 +534,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
   }
 
   /** A sign of life from the chunk a partition worker has in hand (see `Group.chunks`). */
-  private progressed(group: Group, topic: string, partition: number): void {
-    const worker = `${topic}/${partition}`;
+  private progressed(group: Group, worker: string): void {
     if (group.chunks.has(worker)) group.chunks.set(worker, Date.now());
   }
 
@@ -639,7 +640,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
         // its locks are gone, with jitter so the two do not collide again. Never the message's fault.
         if (!isTransientConflict(error) || conflicts >= 20) throw error;
         consumerChunkRedos.inc({ group: group.groupId, reason: 'transient_conflict' });
-        this.progressed(group, topic, batch.partition);
+        this.progressed(group, workerKey(topic, batch.partition));
         await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (conflicts + 1)));
         await payload.heartbeat();
       }
@@ -680,6 +681,7 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
     careful: boolean,
     payload?: EachBatchPayload,
   ): Promise<void> {
+    const worker = workerKey(topic, batch.partition);
     const fresh = await this.recordInInbox(group, topic, parsed, qr.manager);
     const seen = new Set<string>();
     const pendingBatch: ConsumedMessage[] = [];
@@ -710,14 +712,14 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
       }
       if (!careful) {
         await this.invoke(route, this.toConsumed(p, topic, batch.partition, 1, qr.manager), p.raw);
-        this.progressed(group, topic, batch.partition);
+        this.progressed(group, worker);
         outcomes.push('applied');
         continue;
       }
       outcomes.push(await this.applyWithRetries(group, topic, batch.partition, p, route, qr, payload));
     }
     if (pendingBatch.length > 0) {
-      const progress = () => this.progressed(group, topic, batch.partition);
+      const progress = () => this.progressed(group, worker);
       await this.invokeBatch(route.handler, { messages: pendingBatch, manager: qr.manager, progress }, parsed[0].raw);
       for (let i = 0; i < pendingBatch.length; i++) outcomes.push('applied');
     }
@@ -734,9 +736,10 @@ export class KafkaConsumerServer extends Server implements CustomTransportStrate
   ): Promise<'applied' | 'dead_lettered'> {
     const envelope = p.envelope as Envelope;
     let lastError: unknown;
+    const worker = workerKey(topic, partition);
     for (let attempt = 1; attempt <= this.settings.maxAttempts; attempt++) {
       // Each attempt is progress for the watchdog: a chunk of failing messages retried one by one takes minutes.
-      this.progressed(group, topic, partition);
+      this.progressed(group, worker);
       await qr.query('SAVEPOINT msg');
       try {
         await this.invoke(route, this.toConsumed(p, topic, partition, attempt, qr.manager), p.raw);
