@@ -175,3 +175,35 @@ export const outboxLag = new Histogram({
   buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
   registers: [metricsRegistry],
 });
+
+export const scrapeReadingFailures = new Counter({
+  name: 'metrics_reading_failures_total',
+  help: 'Gauges read from the database at scrape time whose reading failed or took too long, by gauge; that scrape exports no value for them (no series, or NaN without labels), never a stale or zero one',
+  labelNames: ['gauge'] as const,
+  registers: [metricsRegistry],
+});
+
+/** A reading slower than this (the pool exhausted, the database struggling) gives up: the scrape must not time out. */
+export const SCRAPE_READ_TIMEOUT_MS = 3000;
+
+/**
+ * A gauge's value read at scrape time, or undefined when the reading failed or was slow (counted in
+ * `metrics_reading_failures_total`). Callers export nothing then: a value kept from an earlier scrape, or a zero, would
+ * read as "all clear" while nobody can tell.
+ */
+export async function readForScrape<T>(gauge: string, read: () => Promise<T>, timeoutMs = SCRAPE_READ_TIMEOUT_MS): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const reading = read();
+    reading.catch(() => undefined); // may still settle after the timeout, unobserved
+    return await Promise.race([
+      reading,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('slow')), timeoutMs))),
+    ]);
+  } catch {
+    scrapeReadingFailures.inc({ gauge });
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
+}

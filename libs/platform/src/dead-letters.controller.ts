@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Injectable, Post, Query, UseGuards, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { KafkaConsumerServer, UnknownGroupError, discardDeadLetters, listDeadLetters, type RedriveResult } from '@omnipay/messaging';
-import { JsonLogger, reportDeadLettersFrom } from '@omnipay/observability';
+import { JsonLogger, readForScrape, reportDeadLettersFrom } from '@omnipay/observability';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { AdminTokenGuard } from './admin-token.guard';
@@ -41,14 +41,13 @@ export class DeadLetterMetrics implements OnModuleInit, OnModuleDestroy {
   onModuleInit(): void {
     reportDeadLettersFrom(async () => {
       const counts = new Map(this.consumers.groupIds().map((g) => [g, 0]));
-      try {
-        const rows = await this.dataSource.query<{ consumer_group: string; pending: number }[]>(
+      const rows = await readForScrape('dead_letters_pending', () =>
+        this.dataSource.query<{ consumer_group: string; pending: number }[]>(
           `SELECT consumer_group, count(*)::int AS pending FROM dead_letters WHERE redriven_at IS NULL GROUP BY consumer_group`,
-        );
-        for (const r of rows) counts.set(r.consumer_group, r.pending);
-      } catch {
-        return []; // database away: no numbers rather than zeros that read as "all clear"
-      }
+        ),
+      );
+      if (!rows) return []; // database away or slow: no numbers rather than zeros that read as "all clear"
+      for (const r of rows) counts.set(r.consumer_group, r.pending);
       return [...counts].map(([group, pending]) => ({ group, pending }));
     });
   }

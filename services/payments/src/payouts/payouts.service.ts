@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { PayoutFailed, PayoutReconciled } from '@omnipay/contracts';
 import { OutboxService, UnitOfWork } from '@omnipay/messaging';
-import { JsonLogger, metricsRegistry } from '@omnipay/observability';
+import { JsonLogger, metricsRegistry, readForScrape } from '@omnipay/observability';
 import { APP_CONFIG, PolledWorker } from '@omnipay/platform';
 import { STRIPE, idOf, isRetryableStripeError } from '@omnipay/stripe';
 import { Counter, Gauge } from 'prom-client';
@@ -35,8 +35,10 @@ new Gauge({
   help: 'Paid payouts still not reconciled a day after they were recorded (decision 0019)',
   registers: [metricsRegistry],
   async collect() {
-    const n = await overdue?.().catch(() => undefined);
-    if (n !== undefined) this.set(n);
+    // No reading (the database away or slow): NaN, Prometheus's "unknown", not the last scrape's count (a gauge
+    // without labels cannot be left out).
+    const n = overdue && (await readForScrape('payments_payouts_overdue', overdue));
+    this.set(n ?? NaN);
   },
 });
 

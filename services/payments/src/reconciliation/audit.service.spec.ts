@@ -1,4 +1,4 @@
-import { JsonLogger, createLogger } from '@omnipay/observability';
+import { JsonLogger, createLogger, metricsRegistry } from '@omnipay/observability';
 import type Stripe from 'stripe';
 import type { PaymentsConfig } from '../config';
 import type { AuditRepository } from './audit.repository';
@@ -132,5 +132,25 @@ describe('AuditService', () => {
     expect(calls.release).toEqual([['2026-12-02', 'run-1']]);
     expect(calls.finish).toBeUndefined();
     expect(calls.fail).toBeUndefined();
+  });
+});
+
+describe('payments_reconciliation_audit_problems', () => {
+  const samples = async () =>
+    (await metricsRegistry.getSingleMetricAsString('payments_reconciliation_audit_problems'))
+      .split('\n')
+      .filter((l) => l.startsWith('payments_reconciliation_audit_problems'));
+  const problems = { missing: 2, pending: 0, unexpected: 0, differs: 1, order_paid_twice: 0 };
+
+  it('exports the latest whole-day audit, and nothing (not the last numbers) when the reading fails', async () => {
+    const { repo } = fakeRepo();
+    let reading: () => Promise<unknown> = async () => problems;
+    (repo as unknown as { latestCompleteProblems: () => Promise<unknown> }).latestCompleteProblems = () => reading();
+    new AuditService(repo, logger(), stripeListing([]), config());
+    expect(await samples()).toContain('payments_reconciliation_audit_problems{problem="missing"} 2');
+    reading = () => Promise.reject(new Error('database away'));
+    expect(await samples()).toEqual([]);
+    reading = async () => undefined; // no whole day audited yet
+    expect(await samples()).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { JsonLogger, metricsRegistry } from '@omnipay/observability';
+import { JsonLogger, metricsRegistry, readForScrape } from '@omnipay/observability';
 import { APP_CONFIG, PolledWorker } from '@omnipay/platform';
 import { STRIPE, idOf } from '@omnipay/stripe';
 import { Counter, Gauge } from 'prom-client';
@@ -29,7 +29,9 @@ new Gauge({
   labelNames: ['problem'],
   registers: [metricsRegistry],
   async collect() {
-    const problems = await latestProblems?.().catch(() => undefined);
+    // No audit yet, or no reading (the database away or slow): no series, not the last scrape's numbers.
+    this.reset();
+    const problems = latestProblems && (await readForScrape('payments_reconciliation_audit_problems', latestProblems));
     if (problems) for (const p of AUDIT_PROBLEMS) this.set({ problem: p }, problems[p] ?? 0);
   },
 });
