@@ -3,6 +3,12 @@ import type { z } from 'zod';
 
 /** The error body of internal service APIs: `{ error: { code, message, details? } }`. */
 export class ApiError extends HttpException {
+  /**
+   * A refusal that is our own bug, not the caller's (an idempotency key we derived clashing at Stripe): answered as
+   * usual and logged at error level, so it pages someone rather than passing as a 4xx.
+   */
+  ourBug = false;
+
   constructor(
     status: number,
     readonly code: string,

@@ -2,7 +2,8 @@ import { type ArgumentsHost, Catch, HttpException, HttpStatus, type HttpServer }
 import { BaseExceptionFilter } from '@nestjs/core';
 import { JsonLogger } from '@omnipay/observability';
 import { isDatabaseUnavailable, isTransientConflict } from '@omnipay/persistence';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
+import { ApiError } from './api-error';
 
 function sqlState(error: unknown): string {
   const e = error as { code?: string; driverError?: { code?: string } } | null;
@@ -32,6 +33,14 @@ export class RetryableErrorsFilter extends BaseExceptionFilter {
     // Not HTTP, or too late to shape the answer: Nest's own handling copes.
     // eslint-disable-next-line promise/valid-params
     if (!res || res.headersSent) return super.catch(exception, host);
+    if (exception instanceof ApiError && exception.ourBug) {
+      const req = host.switchToHttp().getRequest<Request>();
+      const route = (req.route as { path?: string } | undefined)?.path ?? req.path;
+      this.logger.pino.error(
+        { status: exception.getStatus(), code: exception.code, method: req.method, route, detail: exception.message },
+        `answered ${exception.getStatus()} ${exception.code}: a bug of ours, not of the caller`,
+      );
+    }
     if (exception instanceof HttpException) {
       // Every 503 of these services means "retry shortly" (Stripe rate-limiting us, a dependency restarting).
       if (exception.getStatus() === 503) res.setHeader('Retry-After', '1');

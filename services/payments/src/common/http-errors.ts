@@ -13,7 +13,9 @@ export function fromStripeError(error: unknown): ApiError | null {
   // and a 409 the caller must not retry as is.
   if (isIdempotencyMismatch(error)) {
     stripeIdempotencyErrors.inc();
-    return conflict('idempotency_conflict', info.message);
+    const error = conflict('idempotency_conflict', info.message);
+    error.ourBug = true;
+    return error;
   }
   if (info.type === 'StripeCardError') {
     return new ApiError(HttpStatus.PAYMENT_REQUIRED, info.code ?? 'card_declined', info.message, {

@@ -12,9 +12,9 @@ describe('fromStripeError (terminal)', () => {
     expect({ status: error?.getStatus(), code: error?.code }).toEqual({ status: 409, code: 'request_in_progress' });
   });
 
-  it('answers a key reused with other parameters with 409 idempotency_conflict', () => {
+  it('answers a key reused with other parameters with 409 idempotency_conflict, marked as our bug (logged at error level)', () => {
     const error = fromStripeError(stripeError({ statusCode: 400, type: 'idempotency_error', message: 'Keys for idempotent requests can only be used with the same parameters' }));
-    expect({ status: error?.getStatus(), code: error?.code }).toEqual({ status: 409, code: 'idempotency_conflict' });
+    expect({ status: error?.getStatus(), code: error?.code, ourBug: error?.ourBug }).toEqual({ status: 409, code: 'idempotency_conflict', ourBug: true });
   });
 
   it('answers a busy reader with 409 reader_busy and Stripe failing with 502', () => {

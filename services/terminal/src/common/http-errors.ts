@@ -16,7 +16,9 @@ export function fromStripeError(error: unknown): ApiError | null {
   // and a 409 the caller must not retry as is.
   if (isIdempotencyMismatch(error)) {
     stripeIdempotencyErrors.inc();
-    return conflict('idempotency_conflict', info.message);
+    const error = conflict('idempotency_conflict', info.message);
+    error.ourBug = true;
+    return error;
   }
   if (info.code === 'terminal_reader_busy')
     return conflict('reader_busy', 'the reader is busy with another action; cancel it or wait');
