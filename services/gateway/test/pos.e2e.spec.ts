@@ -142,6 +142,18 @@ describe('POS through the gateway', () => {
     );
     const berlinBefore = await stock('TSHIRT-BLK-M', 'store_berlin');
 
+    // Nothing handed back, or more money than the T-shirt is worth: not a counter return, and nothing is refunded.
+    const refuse = async (body: Json, key: string) =>
+      fetch(`${stack.urls.gateway}/v1/orders/${checkout.body.orderId}/refunds`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens.managerBerlin}`, 'idempotency-key': key },
+        body: JSON.stringify(body),
+      });
+    const moneyOnly = await refuse({}, 'counter-money-only');
+    expect({ status: moneyOnly.status, code: ((await moneyOnly.json()) as Json).error }).toEqual({ status: 422, code: 'return_items_required' });
+    const tooMuch = await refuse({ amount: 2301, items: [{ sku: 'TSHIRT-BLK-M', quantity: 1 }] }, 'counter-too-much');
+    expect({ status: tooMuch.status, code: ((await tooMuch.json()) as Json).error }).toEqual({ status: 422, code: 'amount_exceeds_returned_items' });
+
     // A Berlin manager takes one T-shirt back over the counter.
     const res = await fetch(`${stack.urls.gateway}/v1/orders/${checkout.body.orderId}/refunds`, {
       method: 'POST',

@@ -28,7 +28,8 @@ export function canSee(user: Claims, order: OrderScope): boolean {
 
 /**
  * Refunds: admins any order; managers their own store's orders, and online orders returned at their counter
- * (the cross-channel return: the money goes back to the original payment, the stock to the manager's store).
+ * (the cross-channel return: the money goes back to the original payment, the stock to the manager's store; only the
+ * value of the items handed back, `counterReturnAmount`).
  */
 export function canRefund(user: Claims, order: OrderScope): boolean {
   if (user.role === 'admin') return true;

@@ -3,11 +3,15 @@ import { Injectable, NotFoundException } from '@nestjs/common';
 import type { Claims } from '@omnipay/auth';
 import { UpstreamClient } from '../upstream/upstream.client';
 import type { RefundBody } from './dto/refund.dto';
+import { counterReturnAmount } from './counter-return';
 import { canRefund, canSee, type OrderScope } from './order-access';
 import { apiError } from '../common/public-error';
 import { checkIdempotencyKey } from '../common/idempotency.service';
 
-type Order = OrderScope & { payment?: { paymentId: string | null } } & Record<string, unknown>;
+type Order = OrderScope & {
+  payment?: { paymentId: string | null };
+  lines?: { sku: string; quantity: number; unitAmount: number }[];
+} & Record<string, unknown>;
 type StaffAction = 'ready-for-pickup' | 'picked-up' | 'fulfilled' | 'cancel';
 
 /** Orders as a client sees them: every read and action passes the object-level check first. */
@@ -58,11 +62,15 @@ export class OrdersService {
     checkIdempotencyKey(idempotencyKey);
     const paymentId = order.payment?.paymentId;
     if (!paymentId) throw apiError(422, 'no_payment', 'this order has no payment to refund');
+    // Another store's online order (canRefund let a manager through for no other kind): a counter return, refunding
+    // the items handed back and no more.
+    const amount =
+      user.role === 'manager' && order.storeId !== user.storeId ? counterReturnAmount(order.lines ?? [], body.items, body.amount) : body.amount;
     // Items returned at a counter go back into that store's stock; online returns to the order's own location.
     const returnStoreId = body.items.length > 0 ? (user.storeId ?? order.storeId) : null;
     return this.upstream.expectOk('payments', 'POST', `/payments/${encodeURIComponent(paymentId)}/refunds`, {
       refundRequestId: refundRequestId(user.sub, idempotencyKey),
-      amount: body.amount,
+      amount,
       reason: body.reason,
       returnedItems: body.items,
       returnStoreId,

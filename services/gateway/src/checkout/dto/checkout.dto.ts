@@ -3,7 +3,7 @@ import { z } from 'zod';
 
 export const checkoutBody = z
   .object({
-    /** `ship` from the online fulfilment centre, or `pickup` at `storeId`. */
+    /** `ship` from the online fulfilment centre (no `storeId`), or `pickup` at `storeId`. */
     fulfilment: z.enum(['ship', 'pickup']),
     storeId: storeId.optional(),
     currency,
@@ -14,6 +14,9 @@ export const checkoutBody = z
   .strict()
   .superRefine((b, ctx) => {
     if (b.fulfilment === 'pickup' && !b.storeId) ctx.addIssue({ code: 'custom', path: ['storeId'], message: 'the pickup store is required' });
+    // A shipped order belongs to no store: one named here would hand it to that store's staff and its finance figures.
+    if (b.fulfilment === 'ship' && b.storeId)
+      ctx.addIssue({ code: 'custom', path: ['storeId'], message: 'a shipped order has no store; storeId is for pickup only' });
   });
 
 export type CheckoutBody = z.infer<typeof checkoutBody>;

@@ -15,13 +15,14 @@ export const posOrderBody = z
 export const payOnReaderBody = z
   .object({
     readerId: id,
-    /** Capture less than authorised (e.g. an item taken off after the card was presented). */
+    /** Capture less than authorised (e.g. an item taken off after the card was presented): managers only. */
     amountToCapture: z.number().int().positive().optional(),
   })
   .strict();
 
 export const registerReaderBody = z.object({ registrationCode: z.string().min(1).max(100), label: z.string().min(1).max(100) }).strict();
 
+/** `amountToCapture`: capture less than authorised, managers only. */
 export const captureBody = z.object({ amountToCapture: z.number().int().positive().optional() }).strict();
 
 export const storeBody = z
