@@ -359,6 +359,9 @@ describe('checkout to fulfilment through the gateway', () => {
     try {
       const ttl = (key: string) => redis.ttl(`idem:checkout:cust_e2e_bob:${key}`);
       expect(await ttl('bob-checkout-1')).toBeGreaterThan(23 * 3600);
+      // Only that the key was used, and for which body: never the answer with its client secret.
+      expect(await redis.get('idem:checkout:cust_e2e_bob:bob-checkout-1')).not.toContain('_secret_');
+      expect(retried.body.clientSecret).toBe(a.body.clientSecret);
       const slow = stack.emulator.addApiFault({ method: 'POST', path: '^/v1/payment_intents$', delay_ms: 1500, times: 1 });
       try {
         const pending = api(bob, 'POST', '/v1/checkout', body, { 'idempotency-key': 'bob-checkout-2' });

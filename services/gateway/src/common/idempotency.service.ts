@@ -18,11 +18,14 @@ export function checkIdempotencyKey(key: string): void {
 }
 
 /**
- * Client `Idempotency-Key`s, per client and operation, in Redis. The first request with a key runs; a repeat
- * with the same body gets the stored answer; a different body under the same key is a 422; a repeat while the
- * first is still running is a 409 (the client retries). Only successful answers are stored, so a request
- * that failed can be retried with the same key. The downstream calls carry keys derived from this one, so a
- * gateway crash between them cannot create a second order or PaymentIntent either.
+ * Client `Idempotency-Key`s, per client and operation, in Redis. The first request with a key runs; a different
+ * body under the same key is a 422; a repeat while the first is still running is a 409 (the client retries). Only
+ * success is recorded, so a request that failed can be retried with the same key. The downstream calls carry keys
+ * derived from this one, so a gateway crash between them cannot create a second order or PaymentIntent either.
+ *
+ * A repeat after success runs again and is marked replayed: the services answer it from their own keys with the
+ * same order and PaymentIntent. The answer itself is not kept here: a checkout's holds the PaymentIntent's client
+ * secret, which Stripe says not to store, and payments hands out again only for an order still payable.
  *
  * That is also why Redis may be away: a request then goes straight to the services, whose own keys (in
  * PostgreSQL) answer a repeat with the same order and PaymentIntent, or a 422 for another body.
@@ -53,17 +56,17 @@ export class IdempotencyService {
     if (claimed.value !== 'OK') {
       const found = await this.redis.attempt('idempotency', (r) => r.get(redisKey));
       if (!found.ok) return { ...(await work()), replayed: false };
-      const stored = JSON.parse(found.value ?? '{}') as { state?: string; fingerprint?: string; status?: number; body?: T };
+      const stored = JSON.parse(found.value ?? '{}') as { state?: string; fingerprint?: string };
       if (stored.fingerprint && stored.fingerprint !== fingerprint) {
         throw apiError(422, 'idempotency_key_reused', 'this Idempotency-Key was used with a different request');
       }
-      if (stored.state === 'done') return { status: stored.status as number, body: stored.body as T, replayed: true };
+      if (stored.state === 'done') return { ...(await work()), replayed: true };
       throw apiError(409, 'idempotency_key_in_use', 'a request with this Idempotency-Key is in progress; retry shortly');
     }
     try {
       const result = await work();
       // Not kept (Redis went away meanwhile): a repeat goes to the services, which answer it the same.
-      await this.redis.attempt('idempotency', (r) => r.set(redisKey, JSON.stringify({ state: 'done', fingerprint, ...result }), 'EX', TTL_S));
+      await this.redis.attempt('idempotency', (r) => r.set(redisKey, JSON.stringify({ state: 'done', fingerprint }), 'EX', TTL_S));
       return { ...result, replayed: false };
     } catch (error) {
       await this.redis.attempt('idempotency', (r) => r.del(redisKey));
