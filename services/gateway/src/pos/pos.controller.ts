@@ -22,7 +22,7 @@ export class PosController {
   @Post('orders/:orderId/pay')
   pay(@CurrentUser() user: Claims, @Param('orderId') orderId: string, @Body() raw: unknown) {
     const body = parseInput(payOnReaderBody, raw);
-    return this.pos.payOnReader(user, parseInput(idParam, orderId, 'orderId'), body.readerId, body.amountToCapture);
+    return this.pos.payOnReader(user, parseInput(idParam, orderId, 'orderId'), body.readerId);
   }
 
   @Get('orders/:orderId/reader-payments')
@@ -50,7 +50,8 @@ export class PosController {
   @Post('readers/:readerId/payments/:actionId/capture')
   @HttpCode(200)
   capture(@CurrentUser() user: Claims, @Param('readerId') readerId: string, @Param('actionId') actionId: string, @Body() raw: unknown) {
-    return this.pos.capture(user, parseInput(idParam, readerId, 'readerId'), parseInput(idParam, actionId, 'actionId'), parseInput(captureBody, raw).amountToCapture);
+    parseInput(captureBody, raw); // nothing to name: an amount is refused, not ignored
+    return this.pos.capture(user, parseInput(idParam, readerId, 'readerId'), parseInput(idParam, actionId, 'actionId'));
   }
 
   @Post('readers/:readerId/cancel-action')

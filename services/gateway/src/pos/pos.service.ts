@@ -1,18 +1,8 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
 import type { Claims } from '@omnipay/auth';
 import { conflict } from '@omnipay/platform';
-import { apiError } from '../common/public-error';
 import { OrdersService } from '../orders/orders.service';
 import { UpstreamClient } from '../upstream/upstream.client';
-
-/**
- * Capturing less than the order's total takes money off the sale, as a refund does: a manager's decision, never a
- * cashier's (the order is then flagged for the difference, and the goods have left the till).
- */
-function mayCaptureLess(user: Claims, amountToCapture: number | undefined): void {
-  if (amountToCapture !== undefined && user.role !== 'manager')
-    throw apiError(403, 'manager_required', 'capturing less than the order total takes a manager');
-}
 
 /** Order statuses a reader payment may start in: unpaid, including after a declined card. */
 const PAYABLE: readonly string[] = ['pending_payment', 'payment_failed'];
@@ -44,8 +34,7 @@ export class PosService {
     );
   }
 
-  async payOnReader(user: Claims, orderId: string, readerId: string, amountToCapture?: number) {
-    mayCaptureLess(user, amountToCapture);
+  async payOnReader(user: Claims, orderId: string, readerId: string) {
     const order = await this.orders.get(user, orderId);
     // A cancelled order's stock is released and its PaymentIntents cancelled (decision 0014); a paid one is paid.
     const status = String(order.status);
@@ -57,7 +46,6 @@ export class PosService {
       amount: order.total,
       currency: order.currency,
       ...(order.customerId ? { customerId: order.customerId } : {}),
-      ...(amountToCapture ? { amountToCapture } : {}),
     });
   }
 
@@ -70,13 +58,17 @@ export class PosService {
     return this.upstream.expectOk('terminal', 'GET', `/stores/${this.store(user)}/readers/${encodeURIComponent(readerId)}/payments/${encodeURIComponent(actionId)}`);
   }
 
-  async capture(user: Claims, readerId: string, actionId: string, amountToCapture?: number) {
-    mayCaptureLess(user, amountToCapture);
+  /**
+   * Captures the whole authorised total. Never less: the order would be flagged as paid short for good, its stock held
+   * and its points withheld, while the goods leave the till (orders cannot take a line off a placed order); an item
+   * taken off is a refund of it after the capture, a manager's.
+   */
+  capture(user: Claims, readerId: string, actionId: string) {
     return this.upstream.expectOk(
       'terminal',
       'POST',
       `/stores/${this.store(user)}/readers/${encodeURIComponent(readerId)}/payments/${encodeURIComponent(actionId)}/capture`,
-      amountToCapture ? { amountToCapture } : {},
+      {},
     );
   }
 

@@ -12,18 +12,12 @@ export const posOrderBody = z
   })
   .strict();
 
-export const payOnReaderBody = z
-  .object({
-    readerId: id,
-    /** Capture less than authorised (e.g. an item taken off after the card was presented): managers only. */
-    amountToCapture: z.number().int().positive().optional(),
-  })
-  .strict();
+/** The amount is the order's server-computed total, captured whole: a client names neither. */
+export const payOnReaderBody = z.object({ readerId: id }).strict();
 
 export const registerReaderBody = z.object({ registrationCode: z.string().min(1).max(100), label: z.string().min(1).max(100) }).strict();
 
-/** `amountToCapture`: capture less than authorised, managers only. */
-export const captureBody = z.object({ amountToCapture: z.number().int().positive().optional() }).strict();
+export const captureBody = z.object({}).strict();
 
 export const storeBody = z
   .object({
