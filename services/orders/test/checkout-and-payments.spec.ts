@@ -370,7 +370,8 @@ describe('orders, inventory and loyalty driven by payment events', () => {
       currency: 'eur',
       lines: [{ sku: 'MUG-WHT', quantity: 1 }],
     });
-    await payments.send([events.succeeded(order, newPi(), { amount: order.total - 1 })]);
+    const short = newPi();
+    await payments.send([events.succeeded(order, short, { amount: order.total - 1 })]);
     await statusOf(order.id, 'payment_mismatch');
     const other = await place({
       channel: 'web',
@@ -387,6 +388,12 @@ describe('orders, inventory and loyalty driven by payment events', () => {
     expect(await q.stock('MUG-WHT', 'store_berlin')).toEqual({ on_hand: 10, reserved: 2 });
     const view = (await svc.get<{ history: { to: string; reason: string }[] }>(`/orders/${order.id}`)).body;
     expect(view.history.at(-1)?.reason).toContain('differs from order');
+    // A partial refund moves it on (partially_refunded), but the goods still do not leave for a payment short.
+    await payments.send([events.refunded(order, short, { refundId: `re_${order.id}`, amount: 1, totalRefunded: 1 })]);
+    await statusOf(order.id, 'partially_refunded');
+    const pickup = await svc.post<{ error?: string }>(`/orders/${order.id}/ready-for-pickup`, { actor: 'alice' });
+    expect({ status: pickup.status, code: pickup.body.error }).toEqual({ status: 409, code: 'payment_mismatch' });
+    expect((await svc.post(`/orders/${order.id}/picked-up`, { actor: 'alice' })).status).toBe(409);
   });
 
   it('places exactly 10 of 100 concurrent orders for the last 10 units, and the rest get 409 out_of_stock', async () => {

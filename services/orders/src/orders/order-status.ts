@@ -12,7 +12,9 @@ export type Fulfilment = 'ship' | 'pickup' | 'in_store';
  *   starts, or straight to `paid` when any attempt succeeds. Both expire at the same deadline.
  * - A payment that succeeds after the order was cancelled (expiry raced the customer) is honoured: `cancelled →
  *   paid` (inventory re-takes the stock if it can). Every module decides this the same way from the event alone.
- * - `payment_mismatch` (amount or currency differs from the order) is never paid; only a refund leaves it.
+ * - `payment_mismatch` (amount or currency differs from the order) is never paid; only a refund leaves it, and
+ *   the staff transitions that hand goods over refuse an order paid short whatever state a refund moved it to
+ *   (`OrdersService.staffTransition`).
  * - `partially_refunded` can still be fulfilled: the customer keeps the rest of the order.
  * - `refund_failed`: a refund Stripe had made failed later (closed card), so the money is back with the merchant
  *   and the customer has not got it. It is not moved back to where it was before the refund, which would hide that

@@ -306,6 +306,16 @@ export class OrdersService {
             },
           );
         }
+        // A flagged payment leaves `payment_mismatch` by a refund only, and a partial refund (or a refund that
+        // failed) makes it look fulfillable: the goods must not leave for an order paid short.
+        if (FULFILLING.includes(to) && !paidInFull(order)) {
+          throw new ApiError(
+            HttpStatus.CONFLICT,
+            'payment_mismatch',
+            `the order's payment (${String(order.amount_paid)} ${String(order.paid_currency)}) does not match its total (${order.total} ${order.currency}); it cannot be ${to}, only refunded`,
+            { to, amountPaid: order.amount_paid === null ? null : Number(order.amount_paid), paidCurrency: order.paid_currency },
+          );
+        }
         await this.transition(manager, order, { to, reason, actor });
         if (to === 'cancelled') await this.inventory.release(manager, id, reason ?? 'cancelled');
       }),
@@ -520,4 +530,12 @@ function decodeCursor(cursor: string): { at: string; id: string } {
   } catch {
     throw badRequest('invalid_cursor', 'before must be a nextCursor returned by this API');
   }
+}
+
+/** Staff transitions that hand the goods over. */
+const FULFILLING: readonly OrderStatus[] = ['ready_for_pickup', 'fulfilled', 'completed'];
+
+/** The payment the order kept is its total in its currency (the rule of `paymentMatches`, on what was recorded). */
+function paidInFull(order: { total: string | number; currency: string; amount_paid: string | number | null; paid_currency: string | null }): boolean {
+  return order.amount_paid !== null && Number(order.amount_paid) === Number(order.total) && order.paid_currency === order.currency;
 }
