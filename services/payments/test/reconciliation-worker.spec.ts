@@ -35,8 +35,8 @@ function txn(id: string, amount: number, fee: number): Stripe.BalanceTransaction
 /** Stripe as the worker reads it; each source's answer is set by the test. */
 class FakeStripe {
   charges = new Map<string, Stripe.BalanceTransaction | null | Error>();
-  refunds = new Map<string, { txn: Stripe.BalanceTransaction; charge: string; failure?: string }>();
-  disputes = new Map<string, { charge: string; txns: Stripe.BalanceTransaction[] }>();
+  refunds = new Map<string, { txn: Stripe.BalanceTransaction | null; charge: string; failure?: string; status?: string }>();
+  disputes = new Map<string, { charge: string; txns: Stripe.BalanceTransaction[]; status?: string }>();
   byId = new Map<string, Stripe.BalanceTransaction>();
 
   api(): Stripe {
@@ -59,6 +59,7 @@ class FakeStripe {
             charge: re.charge,
             balance_transaction: re.txn,
             failure_balance_transaction: re.failure ?? null,
+            status: re.status ?? 'succeeded',
           };
         },
       },
@@ -66,7 +67,7 @@ class FakeStripe {
         retrieve: async (id: string) => {
           const dp = this.disputes.get(id);
           if (!dp) throw new Error(`No such dispute: ${id}`);
-          return { id, object: 'dispute', charge: dp.charge, balance_transactions: dp.txns };
+          return { id, object: 'dispute', charge: dp.charge, balance_transactions: dp.txns, status: dp.status ?? 'needs_response' };
         },
       },
       balanceTransactions: {
@@ -296,5 +297,45 @@ describe('Reconciliation worker, a pass at a time', () => {
     );
     await expect(q(`DELETE FROM §.reconciliation_entries`)).rejects.toThrow(/reconciliation_entries is append-only: DELETE refused/);
     expect(await q<{ n: number }>('SELECT count(*)::int AS n FROM §.reconciliation_entries')).toEqual(entries);
+  });
+
+  it('marks done, with no entry, an inquiry and a closed dispute that moved no funds and a refund that ended without moving money; waits for an open dispute', async () => {
+    const stripe = new FakeStripe();
+    const outbox = new OutboxService({ service: 'payments' } as MessagingSettings);
+    const worker = new ReconciliationWorker(
+      ds,
+      new UnitOfWork(ds, outbox),
+      outbox,
+      new JsonLogger(createLogger('payments', 'silent')),
+      stripe.api(),
+      { RECONCILIATION_POLL_MS: 500, RECONCILIATION_LEASE_MS: 60_000 } as PaymentsConfig,
+    );
+    await q(
+      `INSERT INTO §.reconciliation_sources (source_id, kind, payment_id, attempts, next_attempt_at)
+       VALUES ('dp_inquiry','dispute','pay_a',0,now()), ('dp_closed','dispute','pay_a',0,now()), ('dp_open','dispute','pay_b',0,now()),
+              ('re_canceled','refund','pay_a',0,now()), ('re_failed_early','refund','pay_a',0,now()), ('re_pending','refund','pay_b',0,now())`,
+    );
+    stripe.disputes.set('dp_inquiry', { charge: 'ch_a', txns: [], status: 'warning_closed' });
+    stripe.disputes.set('dp_closed', { charge: 'ch_a', txns: [], status: 'won' });
+    stripe.disputes.set('dp_open', { charge: 'ch_b', txns: [], status: 'needs_response' });
+    stripe.refunds.set('re_canceled', { txn: null, charge: 'ch_a', status: 'canceled' });
+    stripe.refunds.set('re_failed_early', { txn: null, charge: 'ch_a', status: 'failed' });
+    stripe.refunds.set('re_pending', { txn: null, charge: 'ch_b', status: 'pending' });
+    const entriesBefore = await q<{ n: number }>('SELECT count(*)::int AS n FROM §.reconciliation_entries');
+
+    expect(await worker.runOnce()).toBe(6);
+    const sources = await q<{ source_id: string; done: boolean }>(
+      `SELECT source_id, done_at IS NOT NULL AS done FROM §.reconciliation_sources
+        WHERE source_id IN ('dp_inquiry','dp_closed','dp_open','re_canceled','re_failed_early','re_pending') ORDER BY 1`,
+    );
+    expect(Object.fromEntries(sources.map((r) => [r.source_id, r.done]))).toEqual({
+      dp_closed: true,
+      dp_inquiry: true,
+      dp_open: false,
+      re_canceled: true,
+      re_failed_early: true,
+      re_pending: false,
+    });
+    expect(await q<{ n: number }>('SELECT count(*)::int AS n FROM §.reconciliation_entries')).toEqual(entriesBefore);
   });
 });

@@ -352,4 +352,35 @@ describe('Stripe events consumer, a chunk at a time', () => {
       expect(msg.correlationId).toBe(cause?.correlationId);
     }
   });
+
+  it("reconciles a refund that failed without being seen succeeded, keeps a requires_action refund's request pending, and keeps a captured payment uncapturable", async () => {
+    const [oneByOne, chunked] = [await fixture('pay_rf_seq'), await fixture('pay_rf_chunk')];
+    fixtures.push(oneByOne, chunked);
+    const envs = [
+      event('evt_r1', 'payment_intent.succeeded', T + 2, intent('pi_1', 'pay_1', 'succeeded', { latest_charge: 'ch_1' })),
+      // seen pending, then failed
+      event('evt_r2', 'refund.created', T + 3, refund('re_p', 'pi_1', 200, 'pending')),
+      event('evt_r3', 'refund.failed', T + 4, refund('re_p', 'pi_1', 200, 'failed')),
+      // its failure delivered before its creation
+      event('evt_r4', 'refund.failed', T + 6, refund('re_f', 'pi_1', 100, 'failed')),
+      event('evt_r5', 'refund.created', T + 5, refund('re_f', 'pi_1', 100, 'succeeded')),
+      // our request's refund waits for the customer at Stripe
+      event('evt_r6', 'refund.created', T + 7, refund('re_ra', 'pi_1', 500, 'requires_action', 'rr_1')),
+      // authorised, captured, then a late snapshot from before the capture
+      event('evt_r7', 'payment_intent.amount_capturable_updated', T + 1, intent('pi_4', 'pay_4', 'requires_capture', { amount_capturable: 2000, latest_charge: 'ch_4' })),
+      event('evt_r8', 'payment_intent.succeeded', T + 4, intent('pi_4', 'pay_4', 'succeeded', { latest_charge: 'ch_4' })),
+      event('evt_r9', 'payment_intent.amount_capturable_updated', T + 1, intent('pi_4', 'pay_4', 'requires_capture', { amount_capturable: 2000, latest_charge: 'ch_4' })),
+    ].map(envelope);
+    await applyOneByOne(oneByOne, envs);
+    await applyInChunks(chunked, envs, [4, envs.length - 4]);
+    const actual = await endState(db, chunked.schema);
+    expect(actual).toEqual(await endState(db, oneByOne.schema));
+
+    const open = actual.reconciliation.filter((r) => r.done_at === null).map((r) => String(r.source_id));
+    expect(open).toEqual(expect.arrayContaining(['re_p', 're_f']));
+    expect(actual.refundRequests.find((r) => r.id === 'rr_1')).toEqual({ id: 'rr_1', status: 'pending', refund_id: 're_ra' });
+    expect(actual.payments.find((p) => p.id === 'pay_4')).toMatchObject({ status: 'succeeded', amount_capturable: '0' });
+    // Neither failure was of a refund seen succeeded: nothing to give back, no refund_failed fact.
+    expect(actual.outbox.map((o) => String(o.type))).not.toContain('payment.refund_failed');
+  });
 });

@@ -19,7 +19,7 @@ import { Counter } from 'prom-client';
 import type Stripe from 'stripe';
 import type { EntityManager } from 'typeorm';
 import { deterministicUuid } from '../common/ids';
-import { decide, refundStatusAdvances, statusOfIntent, type PaymentStatus } from './payment-state';
+import { decide, isFinal, refundStatusAdvances, statusOfIntent, type PaymentStatus } from './payment-state';
 import { paymentRef, type Payment } from './payment.model';
 import { SqlPaymentStore, type PaymentStore } from './payment-store';
 import { PaymentsRepository } from './payments.repository';
@@ -102,7 +102,8 @@ export class PaymentStateService {
     if (pi.amount_received > payment.amountReceived) facts.amount_received = pi.amount_received;
     if (chargeId && chargeId !== payment.chargeId && ['requires_capture', 'succeeded'].includes(pi.status))
       facts.charge_id = chargeId;
-    if (pi.status === 'requires_capture' && pi.amount_capturable !== payment.amountCapturable)
+    // A late `requires_capture` snapshot must not make a captured or cancelled payment capturable again.
+    if (pi.status === 'requires_capture' && pi.amount_capturable !== payment.amountCapturable && !isFinal(payment.status))
       facts.amount_capturable = pi.amount_capturable;
     if (pi.status === 'succeeded' && payment.amountCapturable !== 0) facts.amount_capturable = 0;
     await m.update(payment.id, facts);
@@ -272,15 +273,18 @@ export class PaymentStateService {
       return;
     }
     if (requestId) {
+      // `requires_action` is still under way at Stripe (the customer has to act): the request's amount stays held.
       await m.markRefundRequest(
         requestId,
         refund.id,
-        status === 'succeeded' || status === 'pending' ? status : 'failed',
+        status === 'succeeded' ? 'succeeded' : status === 'pending' || status === 'requires_action' ? 'pending' : 'failed',
       );
     }
-    if (status === 'failed' && existing === 'succeeded') {
+    if (status === 'failed' || status === 'canceled') {
+      // Its balance transactions (the refund's, and the failure's that gives the money back) are finance's, whether
+      // or not we saw it succeed first: a refund seen pending, or whose failure was delivered first, has them too.
       await m.enqueueReconciliation(refund.id, 'refund', payment.id, true);
-      await this.announceRefundFailure(m, payment, refund, source);
+      if (status === 'failed' && existing === 'succeeded') await this.announceRefundFailure(m, payment, refund, source);
     }
     if (status !== 'succeeded') return;
     await m.enqueueReconciliation(refund.id, 'refund', payment.id);

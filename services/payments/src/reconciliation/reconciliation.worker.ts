@@ -175,6 +175,9 @@ export class ReconciliationWorker extends PolledWorker {
       case 'refund': {
         // (The emulator refuses to expand a null failure_balance_transaction, so that one is fetched by id.)
         const re = await this.stripe.refunds.retrieve(row.source_id, { expand: ['balance_transaction'] });
+        // A refund that ended (failed, canceled) without ever moving money has nothing to reconcile: done, not a
+        // source retried for ever.
+        if (!re.balance_transaction && (re.status === 'failed' || re.status === 'canceled')) return [];
         if (!re.balance_transaction || typeof re.balance_transaction === 'string') return 'not_yet';
         const chargeId = typeof re.charge === 'string' ? re.charge : (re.charge?.id ?? null);
         const out = [{ txn: re.balance_transaction, chargeId }];
@@ -191,7 +194,9 @@ export class ReconciliationWorker extends PolledWorker {
       case 'dispute': {
         const dp = await this.stripe.disputes.retrieve(row.source_id, { expand: ['balance_transactions'] });
         const chargeId = typeof dp.charge === 'string' ? dp.charge : dp.charge.id;
-        if (!dp.balance_transactions?.length) return 'not_yet';
+        // An inquiry (`warning_*`) never moves funds, and a closed dispute has moved all it will: with no balance
+        // transactions, it is done (its next event reopens it) instead of being read from Stripe every 5 minutes for ever.
+        if (!dp.balance_transactions?.length) return dp.status.startsWith('warning_') || dp.status === 'won' || dp.status === 'lost' ? [] : 'not_yet';
         return dp.balance_transactions.map((txn) => ({ txn, chargeId }));
       }
     }
