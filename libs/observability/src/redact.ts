@@ -8,6 +8,8 @@ const SECRET_PATTERNS: RegExp[] = [
   /\b(pi|seti)_[A-Za-z0-9]+_secret_[A-Za-z0-9]+/g, // client secrets
   /\bek_(test|live)_[A-Za-z0-9]+/g, // ephemeral key secrets
   /\bpst_(test|live)_[A-Za-z0-9]+/g, // terminal connection token secrets
+  /\bcuss_secret_[A-Za-z0-9_]+/g, // customer session client secrets
+  /\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/g, // JWTs (a bearer token pasted without its scheme)
   /\bBearer\s+[A-Za-z0-9._~+/=-]+/gi, // bearer tokens
 ];
 
@@ -16,13 +18,15 @@ const SECRET_FIELD = /(secret|password|authorization|api[_-]?key|token|signature
 export function scrubString(value: string): string {
   let out = value;
   for (const pattern of SECRET_PATTERNS) out = out.replace(pattern, '[redacted]');
-  // Connection strings carry passwords: postgres://user:pass@host
-  return out.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/\s]+:)[^@/\s]+@/gi, '$1[redacted]@');
+  // Connection strings carry passwords: postgres://user:pass@host, and redis://:pass@host with no user.
+  return out.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/\s@]*:)[^@/\s]+@/gi, '$1[redacted]@');
 }
 
 export function scrub(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return scrubString(value);
-  if (value === null || typeof value !== 'object' || depth > 8) return value;
+  if (value === null || typeof value !== 'object') return value;
+  // Deeper than any field we log on purpose: cut off, never passed on unscrubbed.
+  if (depth > 8) return '[truncated]';
   if (value instanceof Error) {
     return { type: value.name, message: scrubString(value.message), stack: value.stack && scrubString(value.stack) };
   }
