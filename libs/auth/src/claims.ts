@@ -23,6 +23,9 @@ export const claimsSchema = z
   .superRefine((c, ctx) => {
     const staff = c.role === 'cashier' || c.role === 'manager';
     if (staff && !c.storeId) ctx.addIssue({ code: 'custom', message: `${c.role} tokens need a storeId`, path: ['storeId'] });
+    // A store on another role's token would be read somewhere (an admin's counter return restocks there): refused.
+    if (!staff && c.storeId !== undefined)
+      ctx.addIssue({ code: 'custom', message: `${c.role} tokens must not carry a storeId`, path: ['storeId'] });
   });
 
 export type Claims = z.infer<typeof claimsSchema>;

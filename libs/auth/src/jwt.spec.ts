@@ -72,8 +72,17 @@ describe('bearer tokens', () => {
     expect(() => verifyToken(`${header}.${payload}.${signature}`, SECRET)).toThrow('token issuer not accepted');
   });
 
-  it('refuses a cashier token without a store', () => {
+  it('refuses a cashier token without a store, and a store on a token of any other role', () => {
     const token = mintToken({ sub: 'u1', role: 'cashier' }, SECRET);
     expect(() => verifyToken(token, SECRET)).toThrow(/storeId/);
+    for (const role of ['customer', 'finance', 'admin'] as const)
+      expect(() => verifyToken(mintToken({ sub: 'u1', role, storeId: 'store_berlin' }, SECRET), SECRET)).toThrow(`${role} tokens must not carry a storeId`);
+  });
+
+  it('refuses a token that claims to live longer than a day, whatever its issuer wrote', () => {
+    expect(verifyToken(mintToken({ sub: 'u1', role: 'customer', ttlSeconds: 24 * 3600 }, SECRET), SECRET)).toMatchObject({ sub: 'u1' });
+    expect(() => verifyToken(mintToken({ sub: 'u1', role: 'customer', ttlSeconds: 100 * 365 * 24 * 3600 }, SECRET), SECRET)).toThrow(
+      'token lives longer than 24 hours',
+    );
   });
 });

@@ -42,6 +42,8 @@ export interface TokenExpectations {
 }
 
 const CLOCK_SKEW_S = 60;
+/** The longest life a token may claim: a leaked token stops working within a day whatever its issuer wrote. */
+export const MAX_TOKEN_LIFETIME_S = 24 * 3600;
 
 /**
  * Checks signature, claims, lifetime (`exp`, and `iat`/`nbf` with a minute of clock skew), issuer and audience: a
@@ -74,6 +76,7 @@ export function verifyToken(
   if (!claims.success) throw new InvalidTokenError(`invalid claims: ${claims.error.issues[0]?.message ?? 'unknown'}`);
   const c = claims.data;
   if (c.exp <= now) throw new InvalidTokenError('token expired');
+  if (c.exp - c.iat > MAX_TOKEN_LIFETIME_S) throw new InvalidTokenError('token lives longer than 24 hours');
   if (c.iat > now + CLOCK_SKEW_S) throw new InvalidTokenError('token issued in the future');
   if (c.nbf !== undefined && c.nbf > now + CLOCK_SKEW_S) throw new InvalidTokenError('token not valid yet');
   if (c.iss !== expect.issuer) throw new InvalidTokenError('token issuer not accepted');
