@@ -17,8 +17,13 @@ export function apiBaseOptions(
   return { host: url.hostname.replace(/^\[|\]$/g, ''), port, protocol };
 }
 
-/** The one way services build a Stripe client; the key stays inside the SDK instance (never logged). */
+/**
+ * The one way services build a Stripe client; the key stays inside the SDK instance (never logged). A live key is
+ * refused with a plain-http base (an emulator or proxy base is for test keys): it would cross the network in clear.
+ */
 export function createStripeClient(settings: StripeClientSettings): Stripe {
+  if (/^(sk|rk)_live_/.test(settings.STRIPE_SECRET_KEY) && settings.STRIPE_API_BASE && !settings.STRIPE_API_BASE.startsWith('https://'))
+    throw new Error('Invalid configuration: STRIPE_API_BASE must be an https:// URL (or unset) with a live key, which would otherwise travel in clear');
   return new Stripe(settings.STRIPE_SECRET_KEY, {
     ...apiBaseOptions(settings.STRIPE_API_BASE),
     timeout: settings.STRIPE_TIMEOUT_MS,

@@ -56,6 +56,20 @@ describe('stripe settings', () => {
     });
     expect(client.getApiField('host')).toBe('api.stripe.com');
   });
+
+  it('refuses a live key with a plain-http API base, where it would travel in clear; a test key may use one', () => {
+    const settings = { STRIPE_TIMEOUT_MS: 1000, STRIPE_MAX_NETWORK_RETRIES: 0 };
+    for (const key of ['sk_live_abcdef', 'rk_live_abcdef'])
+      expect(() => createStripeClient({ ...settings, STRIPE_SECRET_KEY: key, STRIPE_API_BASE: 'http://proxy.internal:8080' })).toThrow(
+        /STRIPE_API_BASE must be an https:\/\/ URL/,
+      );
+    expect(createStripeClient({ ...settings, STRIPE_SECRET_KEY: 'sk_live_abcdef', STRIPE_API_BASE: 'https://proxy.internal' }).getApiField('host')).toBe(
+      'proxy.internal',
+    );
+    expect(createStripeClient({ ...settings, STRIPE_SECRET_KEY: 'sk_test_abcdef', STRIPE_API_BASE: 'http://127.0.0.1:12180' }).getApiField('protocol')).toBe(
+      'http',
+    );
+  });
 });
 
 describe('idempotency keys', () => {
