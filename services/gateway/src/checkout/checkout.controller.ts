@@ -6,6 +6,7 @@ import { IdempotencyService } from '../common/idempotency.service';
 import { parseInput, rejectClientPrices } from '../common/validation';
 import { CheckoutService } from './checkout.service';
 import { checkoutBody } from './dto/checkout.dto';
+import { callerRef } from '../common/caller-ref';
 
 @Controller('v1')
 export class CheckoutController {
@@ -31,7 +32,7 @@ export class CheckoutController {
   ) {
     rejectClientPrices(raw);
     const body = parseInput(checkoutBody, raw);
-    const result = await this.idempotency.run(`checkout:${user.sub}`, key, body, async () => ({
+    const result = await this.idempotency.run(`checkout:${callerRef(user.sub)}`, key, body, async () => ({
       status: 201,
       body: await this.checkout.checkout(user, body, key),
     }));

@@ -7,6 +7,7 @@ import { counterReturnAmount } from './counter-return';
 import { canRefund, canSee, type OrderScope } from './order-access';
 import { apiError } from '../common/public-error';
 import { checkIdempotencyKey } from '../common/idempotency.service';
+import { callerRef } from '../common/caller-ref';
 
 type Order = OrderScope & {
   payment?: { paymentId: string | null };
@@ -79,12 +80,12 @@ export class OrdersService {
 }
 
 /**
- * The refund request id payments dedups on. As it always was when it fits payments' 128 characters (a refund
- * retried across a deploy stays one refund); a digest when it does not, where cutting it would make two long keys
- * that share their first characters one refund.
+ * The refund request id payments dedups on. As it always was when it fits payments' 128 characters and the `sub`
+ * holds no separator (a refund retried across a deploy stays one refund); a digest otherwise, where cutting it would
+ * make two long keys that share their first characters one refund, and a `sub` with a `.` two callers' refund.
  */
 export function refundRequestId(sub: string, key: string): string {
-  const plain = `gw.${sub}.${key}`;
+  const plain = `gw.${callerRef(sub)}.${key}`;
   return plain.length <= 128 && /^[A-Za-z0-9_.:-]+$/.test(plain)
     ? plain
     : `gw.${createHash('sha256').update(`${sub}\n${key}`).digest('base64url')}`;

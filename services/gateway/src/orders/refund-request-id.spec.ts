@@ -9,4 +9,9 @@ describe('refundRequestId', () => {
     expect(a).not.toBe(b);
     for (const id of [a, b, refundRequestId('auth0|5f1c', 'refund-42')]) expect(id).toMatch(/^[A-Za-z0-9_.:-]{1,128}$/);
   });
+
+  it("never gives two managers' refunds one id, whatever separators their subs and keys hold", () => {
+    expect(refundRequestId('mgr.a', 'b')).not.toBe(refundRequestId('mgr', 'a.b'));
+    expect(refundRequestId('mgr:a', 'b')).not.toBe(refundRequestId('mgr', 'a:b'));
+  });
 });
