@@ -9,6 +9,7 @@ import { JsonLogger, createLogger } from '@omnipay/observability';
 import { ensureSchema } from '@omnipay/persistence';
 import { RetryableErrorsFilter } from './retryable-errors.filter';
 import type { z } from 'zod';
+import { exitOnSecondSignal } from './exit-after-signal';
 
 /** Any schema whose output has at least the edge settings (HTTP, logs, Redis). */
 type ServiceConfigSchema = z.ZodType<EdgeConfig, z.ZodTypeDef, unknown>;
@@ -61,6 +62,7 @@ export async function bootstrapService<S extends ServiceConfigSchema>(
     app.disable('x-powered-by');
     def.configureApp?.(app, config);
     app.enableShutdownHooks();
+    exitOnSecondSignal();
     app.useGlobalFilters(new RetryableErrorsFilter(app.get(HttpAdapterHost).httpAdapter, logger, def.errorBody));
     if (!def.edge) {
       app
