@@ -51,6 +51,13 @@ export const edgeConfigSchema = z.object({
    * port is reachable from outside, the gateway's above all.
    */
   METRICS_TOKEN: z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional(),
+  /**
+   * Bearer token of the internal APIs (orders, payments, terminal), comma-separated during a rotation (new,old):
+   * a service accepts any, a caller (the gateway, terminal) sends the first. Unset = those APIs are open to anyone who
+   * reaches them, which only development and tests allow: with NODE_ENV=production a service that serves or calls
+   * them refuses to start without it (decision 0024).
+   */
+  SERVICE_TOKEN: commaSeparated(z.string().min(16, 'each SERVICE_TOKEN must be at least 16 characters'), 2).optional(),
 });
 
 export type EdgeConfig = z.infer<typeof edgeConfigSchema>;

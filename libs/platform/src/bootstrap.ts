@@ -86,6 +86,8 @@ export async function bootstrapService<S extends ServiceConfigSchema>(
     logger.pino.info({ port: config.PORT, host: config.HOST }, `${def.service} listening`);
     return app;
   } catch (error) {
+    // A setting found wrong while the modules were built (one that depends on others): told as the schema's are.
+    if (error instanceof ConfigValidationError) process.stderr.write(`${def.service}: ${error.message}\n`);
     logger.pino.fatal({ err: error }, `${def.service} failed to start`);
     process.exit(1);
   }

@@ -9,3 +9,4 @@ export * from './retryable-errors.filter';
 export * from './retention.sweeper';
 export * from './poll-loop';
 export * from './polled-worker';
+export * from './service-token';

@@ -1,4 +1,5 @@
 import { Global, Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { BaseConfig, EdgeConfig } from '@omnipay/config';
 import type { MessageDefinition } from '@omnipay/contracts';
@@ -24,6 +25,7 @@ import { MigrationRunner } from './migration-runner';
 import { BestEffortRedis } from './best-effort-redis';
 import { RedisLifecycle, redisProvider } from './redis.provider';
 import { RETENTION_RULES, RetentionSweeper } from './retention.sweeper';
+import { ServiceTokenGuard } from './service-token';
 import { APP_CONFIG, REDIS } from './tokens';
 
 export interface PlatformOptions {
@@ -36,6 +38,8 @@ export interface PlatformOptions {
   extraMessages?: readonly MessageDefinition[];
   /** The service's own tables that forget old rows; the outbox and inbox rules are added first. */
   retention?: RetentionRule[];
+  /** It serves internal APIs (orders, payments, terminal): every route but its probes, metrics and admin routes asks for SERVICE_TOKEN. */
+  internalApi?: boolean;
 }
 
 const HOUR_MS = 3_600_000;
@@ -107,6 +111,7 @@ export class PlatformModule implements NestModule {
         RetentionSweeper,
         { provide: ACCESS_LOG_MODE, useValue: config.HTTP_ACCESS_LOG },
         CorrelationMiddleware,
+        ...(opts.internalApi ? [{ provide: APP_GUARD, useClass: ServiceTokenGuard }] : []),
       ],
       exports: [APP_CONFIG, JsonLogger, REDIS, BestEffortRedis, TypeOrmModule, RetentionSweeper],
     };

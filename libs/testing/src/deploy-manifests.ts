@@ -35,6 +35,7 @@ export const SECRET_HOLDERS: Readonly<Record<string, readonly ServiceName[]>> = 
   DATABASE_URL: STATEFUL, // carries a password
   REDIS_URL: SERVICES, // may carry one
   METRICS_TOKEN: SERVICES,
+  SERVICE_TOKEN: ['gateway', 'orders', 'payments', 'terminal'],
 };
 
 export const ROOT = join(__dirname, '..', '..', '..');
@@ -549,6 +550,15 @@ export function describeDeployManifests<S extends z.AnyZodObject>(t: ServiceUnde
     it("docker-compose.yml: the settings it gets pass the service's own validation, and it reads every one", () => {
       expect(compose[service]).toBeDefined();
       expect(settingsProblems(schema, composeEnv(compose[service], image.env))).toEqual([]);
+    });
+
+    it('gets the service token wherever it serves or calls the internal APIs in production (decision 0024)', () => {
+      const needs = SECRET_HOLDERS.SERVICE_TOKEN.includes(service);
+      for (const env of [k8sEnv(base).env, k8sEnv(dev).env, composeEnv(compose[service], image.env)]) {
+        const config = parsed(env) as { NODE_ENV: string; SERVICE_TOKEN?: string[] };
+        if (needs && config.NODE_ENV === 'production') expect(config.SERVICE_TOKEN?.length ?? 0).toBeGreaterThan(0);
+        if (!needs) expect(config.SERVICE_TOKEN).toBeUndefined();
+      }
     });
 
     it('is given only the secrets it needs, in Kubernetes from a Secret', () => {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mintToken, type Role } from '@omnipay/auth';
 import { Topics } from '@omnipay/contracts';
 import { TestDatabase, TopicRecorder, engines, eventually, freePort, startStack, testKafka, type Stack } from '@omnipay/testing';
@@ -422,6 +423,39 @@ describe('checkout to fulfilment through the gateway', () => {
     } finally {
       await gateway.stop();
       await payments.stop();
+    }
+  });
+
+  it('checks out through internal APIs that answer only callers holding the service token (decision 0024)', async () => {
+    const SERVICE_TOKEN = `svc-${randomUUID()}`;
+    const orders = await stack.startReplica('orders', { SERVICE_TOKEN });
+    const payments = await stack.startReplica('payments', { SERVICE_TOKEN });
+    const gateway = await stack.startReplica('gateway', { SERVICE_TOKEN, ORDERS_URL: orders.url, PAYMENTS_URL: payments.url });
+    try {
+      const gus = token('cust_e2e_gus_svc', 'customer', { channel: 'web' });
+      const res = await fetch(`${gateway.url}/v1/checkout`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${gus}` },
+        body: JSON.stringify({ fulfilment: 'ship', currency: 'usd', lines: [{ sku: 'MUG-WHT', quantity: 1 }] }),
+      });
+      const checkout = (await res.json()) as Json;
+      expect(res.status).toBe(201);
+      // Straight to the services, as anyone on their network could: refused without the token, answered with it.
+      const direct = (url: string, init: RequestInit = {}) => fetch(url, init).then(async (r) => ({ status: r.status, body: (await r.json()) as Json }));
+      const refund = `${payments.url}/payments/${checkout.paymentId as string}/refunds`;
+      const post = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refundRequestId: 'rr_svc_probe' }) };
+      expect(await direct(refund, post)).toMatchObject({ status: 401, body: { error: { code: 'service_token_required' } } });
+      expect((await direct(`${payments.url}/customers/cust_e2e_gus_svc/ephemeral-keys`, { ...post, body: '{}' })).status).toBe(401);
+      expect((await direct(`${orders.url}/orders/${checkout.orderId as string}`)).status).toBe(401);
+      const withToken = await direct(`${orders.url}/orders/${checkout.orderId as string}`, { headers: { authorization: `Bearer ${SERVICE_TOKEN}` } });
+      expect(withToken).toMatchObject({ status: 200, body: { id: checkout.orderId } });
+      // Probes stay open to the orchestrator.
+      expect((await fetch(`${payments.url}/health/live`)).status).toBe(200);
+      expect((await fetch(`${orders.url}/health/ready`)).status).toBe(200);
+    } finally {
+      await gateway.stop();
+      await payments.stop();
+      await orders.stop();
     }
   });
 

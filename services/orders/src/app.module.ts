@@ -45,6 +45,7 @@ export class AppModule {
       imports: [
         PlatformModule.forRoot({
           service: 'orders',
+          internalApi: true,
           config,
           logger,
           entities: [],

@@ -34,6 +34,7 @@ export class AppModule {
       imports: [
         PlatformModule.forRoot({
           service: 'payments',
+          internalApi: true,
           config,
           logger,
           entities: [],

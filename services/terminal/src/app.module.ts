@@ -27,6 +27,7 @@ export class AppModule {
       imports: [
         PlatformModule.forRoot({
           service: 'terminal',
+          internalApi: true,
           config,
           logger,
           entities: [],

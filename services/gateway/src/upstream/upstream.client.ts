@@ -7,7 +7,7 @@ import {
   ServiceUnavailableException,
 } from '@nestjs/common';
 import { currentContext } from '@omnipay/observability';
-import { APP_CONFIG } from '@omnipay/platform';
+import { APP_CONFIG, serviceAuthorization } from '@omnipay/platform';
 import type { GatewayConfig } from '../config';
 import { sendJson, UpstreamTimeout } from './http-json';
 
@@ -25,7 +25,12 @@ export interface UpstreamResponse<T> {
  */
 @Injectable()
 export class UpstreamClient {
-  constructor(@Inject(APP_CONFIG) private readonly config: GatewayConfig) {}
+  /** The services' internal APIs ask for it (decision 0024); the client's own Authorization never goes on. */
+  private readonly authorization: Record<string, string>;
+
+  constructor(@Inject(APP_CONFIG) private readonly config: GatewayConfig) {
+    this.authorization = serviceAuthorization(config, 'the gateway calls the internal APIs');
+  }
 
   private base(service: Upstream): string {
     const url = { orders: this.config.ORDERS_URL, payments: this.config.PAYMENTS_URL, terminal: this.config.TERMINAL_URL }[service];
@@ -48,6 +53,7 @@ export class UpstreamClient {
         headers: {
           ...(ctx ? { 'x-correlation-id': ctx.correlationId, traceparent: ctx.traceparent } : {}),
           ...headers,
+          ...this.authorization,
         },
         body: body === undefined ? undefined : JSON.stringify(body),
         timeoutMs: this.config.UPSTREAM_TIMEOUT_MS,

@@ -1,5 +1,5 @@
 import { HttpStatus, Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG } from '@omnipay/platform';
+import { APP_CONFIG, serviceAuthorization } from '@omnipay/platform';
 import { currentContext } from '@omnipay/observability';
 import type { TerminalConfig } from '../config';
 import { ApiError } from './http-errors';
@@ -15,7 +15,12 @@ export interface UpstreamAnswer<T> {
  */
 @Injectable()
 export class UpstreamClient {
-  constructor(@Inject(APP_CONFIG) private readonly config: TerminalConfig) {}
+  /** Payments' and orders' internal APIs ask for it (decision 0024). */
+  private readonly authorization: Record<string, string>;
+
+  constructor(@Inject(APP_CONFIG) private readonly config: TerminalConfig) {
+    this.authorization = serviceAuthorization(config, 'terminal calls payments and orders');
+  }
 
   payments<T>(method: 'GET' | 'POST', path: string, body?: unknown, headers: Record<string, string> = {}) {
     return this.call<T>('payments', this.config.PAYMENTS_URL, method, path, body, headers);
@@ -43,6 +48,7 @@ export class UpstreamClient {
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
           ...(ctx ? { 'x-correlation-id': ctx.correlationId } : {}),
           ...headers,
+          ...this.authorization,
         },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(this.config.UPSTREAM_TIMEOUT_MS),
