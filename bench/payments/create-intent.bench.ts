@@ -53,6 +53,7 @@ async function main(): Promise<void> {
   );
   const emu = await startEmulator({ port: 0 });
   const schema = `${run}_pay`;
+  const serviceToken = randomBytes(24).toString('hex');
   const payments = await startProcess({
     run,
     name: 'payments',
@@ -68,6 +69,7 @@ async function main(): Promise<void> {
       PAYMENTS_JANITOR_INTERVAL_MS: '0',
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
       NODE_ENV: 'production',
+      SERVICE_TOKEN: serviceToken,
     },
   });
   const pid = payments.child.pid as number;
@@ -77,6 +79,7 @@ async function main(): Promise<void> {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
+        authorization: `Bearer ${serviceToken}`, // as the gateway calls it
         ...(WITH_KEY ? { 'idempotency-key': `checkout:${orderId}:payment` } : {}),
       },
       body: JSON.stringify({

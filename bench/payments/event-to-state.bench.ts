@@ -347,6 +347,8 @@ async function main(): Promise<void> {
       STRIPE_API_BASE: stub.url,
       STRIPE_WEBHOOK_SECRETS: SECRET,
       PAYMENTS_JANITOR_INTERVAL_MS: '0',
+      // Production asks for one (decision 0024); nothing here calls payments' API.
+      SERVICE_TOKEN: randomBytes(24).toString('hex'),
     },
     nodeArgs: (process.env.BENCH_PAYMENTS_NODE_ARGS ?? '').split(' ').filter(Boolean),
   });
