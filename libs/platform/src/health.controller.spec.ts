@@ -59,11 +59,12 @@ describe('GET /health/ready', () => {
     }
   });
 
-  it('stays ready but degraded in an edge service whose Redis is away', async () => {
-    const redis = { ping: async () => Promise.reject(new Error('ECONNREFUSED')) } as unknown as Redis;
+  it('stays ready but degraded in an edge service whose Redis is away, and tells its public port no more than that', async () => {
+    const redis = { ping: async () => Promise.reject(new Error('connect ECONNREFUSED 10.0.3.7:6379')) } as unknown as Redis;
     const { status, body } = await ready(new HealthController(redis));
     expect(status).toBe(200);
     expect(body.status).toBe('degraded');
+    expect(body.checks.redis).toEqual({ status: 'down', ms: expect.any(Number) });
   });
 
   it('reports no consumer groups in a service without Kafka (an edge)', async () => {

@@ -69,6 +69,9 @@ export class HealthController {
     probes.push(['redis', () => this.redis.ping()]);
     if (kafka) probes.push(['kafka', () => kafka.check()]);
     const results = await Promise.all(probes.map(([, fn]) => probe(fn)));
+    // An edge (no PostgreSQL: the gateway) answers on a public port: why a check failed (addresses, driver
+    // messages) is not the internet's business. The status says which engine is away.
+    if (!dataSource) for (const r of results) delete r.error;
     const checks: Record<string, Check> = Object.fromEntries(probes.map(([name], i) => [name, results[i]]));
     // Consumer groups are reported, never counted, for the same reason as Kafka: a group waiting for its restart
     // leaves the HTTP API able to serve. Counting it would take every service out of rotation whenever a broker

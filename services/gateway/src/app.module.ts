@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { ConfigValidationError } from '@omnipay/config';
 import type { JsonLogger } from '@omnipay/observability';
 import { PlatformModule } from '@omnipay/platform';
 import { AuthGuard } from './auth/auth.guard';
@@ -20,6 +21,9 @@ import { UpstreamClient } from './upstream/upstream.client';
 @Module({})
 export class AppModule {
   static register(config: GatewayConfig, logger: JsonLogger): DynamicModule {
+    // Its port is the public one: /metrics (routes, rates, internals) must not be open to the internet.
+    if (config.NODE_ENV === 'production' && !config.METRICS_TOKEN)
+      throw new ConfigValidationError(['METRICS_TOKEN: is required with NODE_ENV=production on the gateway, whose port is public']);
     return {
       module: AppModule,
       imports: [PlatformModule.forEdge({ service: 'gateway', config, logger })],

@@ -27,6 +27,17 @@ export const gatewayConfigSchema = edgeConfigSchema.extend({
   /** Requests per client per route per minute. */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
   BODY_LIMIT: z.string().default('64kb'),
+  /**
+   * Which proxies' X-Forwarded-For the gateway believes (Express's `trust proxy`): the client address rate limits
+   * key anonymous requests by. `loopback` by default; behind a load balancer or an Ingress, its addresses or subnets
+   * (`10.0.0.0/8`), or the number of proxy hops (`1`). Trusting more than the real proxies lets a client pick its
+   * own address.
+   */
+  TRUST_PROXY: z
+    .string()
+    .min(1)
+    .default('loopback')
+    .transform((v) => (/^\d+$/.test(v) ? Number(v) : v)),
 });
 
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

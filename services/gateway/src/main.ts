@@ -15,7 +15,7 @@ void bootstrapService({
   configureApp: (app, config) => {
     // Clients send small JSON; anything bigger is refused with 413 before it is parsed.
     app.useBodyParser('json', { limit: config.BODY_LIMIT });
-    app.set('trust proxy', 'loopback');
+    app.set('trust proxy', config.TRUST_PROXY);
     app.use(methodNotAllowed([...routes, ...operationalRoutes], app.get(JsonLogger)));
   },
 });
