@@ -21,7 +21,8 @@ export class OrdersService {
   constructor(private readonly upstream: UpstreamClient) {}
 
   async get(user: Claims, orderId: string): Promise<Order> {
-    return this.fetchIf(orderId, (order) => canSee(user, order));
+    const order = await this.fetchIf(orderId, (o) => canSee(user, o));
+    return user.role === 'customer' ? withoutStaffIds(order) : order;
   }
 
   /** The order if `allowed` says so; otherwise exactly the answer for an order that does not exist. */
@@ -89,4 +90,16 @@ export function refundRequestId(sub: string, key: string): string {
   return plain.length <= 128 && /^[A-Za-z0-9_.:-]+$/.test(plain)
     ? plain
     : `gw.${createHash('sha256').update(`${sub}\n${key}`).digest('base64url')}`;
+}
+
+/** A customer sees who changed their order by role (`staff:manager`), not which staff member's user id. */
+export function withoutStaffIds<T extends Record<string, unknown>>(order: T): T {
+  if (!Array.isArray(order.history)) return order;
+  return {
+    ...order,
+    history: (order.history as { actor?: unknown }[]).map((h) => {
+      const m = typeof h.actor === 'string' ? /^staff:(cashier|manager|admin|finance):/.exec(h.actor) : null;
+      return m ? { ...h, actor: `staff:${m[1]}` } : h;
+    }),
+  };
 }
