@@ -142,6 +142,15 @@ describe('POS through the gateway', () => {
     );
     const berlinBefore = await stock('TSHIRT-BLK-M', 'store_berlin');
 
+    // Not delivered yet: nothing to hand back at a counter.
+    const early = await fetch(`${stack.urls.gateway}/v1/orders/${checkout.body.orderId}/refunds`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens.managerBerlin}`, 'idempotency-key': 'counter-early' },
+      body: JSON.stringify({ items: [{ sku: 'TSHIRT-BLK-M', quantity: 1 }] }),
+    });
+    expect({ status: early.status, code: ((await early.json()) as Json).error }).toEqual({ status: 409, code: 'not_delivered' });
+    expect((await api('admin', 'POST', `/v1/orders/${checkout.body.orderId}/fulfilled`, {})).status).toBe(200);
+
     // Nothing handed back, or more money than the T-shirt is worth: not a counter return, and nothing is refunded.
     const refuse = async (body: Json, key: string) =>
       fetch(`${stack.urls.gateway}/v1/orders/${checkout.body.orderId}/refunds`, {
@@ -164,6 +173,9 @@ describe('POS through the gateway', () => {
     await eventually(async () => (await api('eve', 'GET', `/v1/orders/${checkout.body.orderId}`)).body.status, (s) => s === 'partially_refunded', {
       what: 'the order partially refunded',
     });
+    // The same T-shirt again under another key: the order had two, so one more may come back, but never a third.
+    const again = await refuse({ items: [{ sku: 'TSHIRT-BLK-M', quantity: 2 }] }, 'counter-return-again');
+    expect({ status: again.status, code: ((await again.json()) as Json).error }).toEqual({ status: 422, code: 'too_many_items_returned' });
     await eventually(async () => (await stock('TSHIRT-BLK-M', 'store_berlin')).onHand, (n) => n === berlinBefore.onHand + 1, {
       what: 'the returned T-shirt in Berlin stock',
     });

@@ -48,7 +48,7 @@ export const routes: Route[] = [
   {
     method: 'post',
     path: '/v1/orders/{id}/refunds',
-    summary: "Refund all or part of an order to its original payment; returned items restock at the refunding store. A manager refunding another store's online order (a counter return) names the items handed back and refunds at most their value (422 return_items_required, item_not_on_order, too_many_items_returned, amount_exceeds_returned_items)",
+    summary: "Refund all or part of an order to its original payment; returned items restock at the refunding store. Items come back once: all refunds of an order together return at most what it holds (422 too_many_items_returned). A manager refunding another store's online order (a counter return) does so once it was delivered (409 not_delivered), names the items handed back and refunds at most their value (422 return_items_required, item_not_on_order, amount_exceeds_returned_items)",
     roles: ['manager', 'admin'],
     body: refundBody,
     params: ['id'],

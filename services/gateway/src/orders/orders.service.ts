@@ -11,6 +11,7 @@ import { callerRef } from '../common/caller-ref';
 
 type Order = OrderScope & {
   payment?: { paymentId: string | null };
+  history?: { to: string }[];
   lines?: { sku: string; quantity: number; unitAmount: number }[];
 } & Record<string, unknown>;
 type StaffAction = 'ready-for-pickup' | 'picked-up' | 'fulfilled' | 'cancel';
@@ -64,10 +65,12 @@ export class OrdersService {
     checkIdempotencyKey(idempotencyKey);
     const paymentId = order.payment?.paymentId;
     if (!paymentId) throw apiError(422, 'no_payment', 'this order has no payment to refund');
-    // Another store's online order (canRefund let a manager through for no other kind): a counter return, refunding
-    // the items handed back and no more.
-    const amount =
-      user.role === 'manager' && order.storeId !== user.storeId ? counterReturnAmount(order.lines ?? [], body.items, body.amount) : body.amount;
+    // Another store's online order (canRefund let a manager through for no other kind): a counter return of what was
+    // delivered, refunding the items handed back and no more.
+    const counterReturn = user.role === 'manager' && order.storeId !== user.storeId;
+    if (counterReturn && !wasDelivered(order))
+      throw apiError(409, 'not_delivered', "this online order has not been delivered: it cannot be returned at a store's counter");
+    const amount = counterReturn ? counterReturnAmount(order.lines ?? [], body.items, body.amount) : body.amount;
     // Items returned at a counter go back into that store's stock; online returns to the order's own location.
     const returnStoreId = body.items.length > 0 ? (user.storeId ?? order.storeId) : null;
     return this.upstream.expectOk('payments', 'POST', `/payments/${encodeURIComponent(paymentId)}/refunds`, {
@@ -76,6 +79,8 @@ export class OrdersService {
       reason: body.reason,
       returnedItems: body.items,
       returnStoreId,
+      // Payments keeps all of the payment's returns together within what the order holds: an item is returned once.
+      ...(body.items.length > 0 ? { returnLimit: (order.lines ?? []).map((l) => ({ sku: l.sku, quantity: l.quantity })) } : {}),
     });
   }
 }
@@ -102,4 +107,9 @@ export function withoutStaffIds<T extends Record<string, unknown>>(order: T): T 
       return m ? { ...h, actor: `staff:${m[1]}` } : h;
     }),
   };
+}
+
+/** Whether the order reached the customer: a shipped order once fulfilled, whatever refunds moved it to since. */
+function wasDelivered(order: Order): boolean {
+  return (order.history ?? []).some((h) => h.to === 'fulfilled' || h.to === 'completed');
 }

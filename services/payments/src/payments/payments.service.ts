@@ -3,7 +3,7 @@ import { OutboxService, UnitOfWork } from '@omnipay/messaging';
 import { JsonLogger } from '@omnipay/observability';
 import { STRIPE, isIdempotencyMismatch, stripeErrorInfo, stripeIdempotencyKey, isRetryableStripeError, redactSecrets } from '@omnipay/stripe';
 import type Stripe from 'stripe';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { conflict, fromStripeError, notFound, unprocessable } from '../common/http-errors';
 import { newPaymentId, nowSeconds } from '../common/ids';
 import { requestFingerprint } from '@omnipay/stripe';
@@ -243,7 +243,8 @@ export class PaymentsService {
    * refunds cannot together exceed what was captured; Stripe's key is the caller's refund request id.
    */
   async refund(paymentId: string, body: RefundBody) {
-    const fingerprint = requestFingerprint({ paymentId, ...body, returnStoreId: body.returnStoreId ?? null });
+    const { returnLimit, ...terms } = body;
+    const fingerprint = requestFingerprint({ paymentId, ...terms, returnStoreId: body.returnStoreId ?? null });
     const request = await this.dataSource.transaction(async (m) => {
       const p = await this.repo.byId(m, paymentId, true);
       if (!p) throw notFound(`payment ${paymentId}`);
@@ -284,6 +285,7 @@ export class PaymentsService {
         reserved: Number(sums.reserved),
         external: Number(sums.external),
       });
+      if (returnLimit && body.returnedItems.length > 0) await this.checkReturnLimit(m, p.id, body.returnedItems, returnLimit);
       const check = checkRefund(body.amount, remaining, p.currency);
       if (!check.ok)
         throw unprocessable(check.code, check.message, { refundable: remaining, currency: p.currency });
@@ -370,6 +372,38 @@ export class PaymentsService {
    * The refund Stripe made for a request whose answer we never recorded (the call timed out, the process died, the
    * webhook is late), found by the request id the refund carries in its metadata.
    */
+  /**
+   * Items already returned by the payment's other refund requests (pending or succeeded; read under the payment's
+   * row lock, so two concurrent returns are counted one after the other) plus these, against what the order holds.
+   */
+  private async checkReturnLimit(
+    m: EntityManager,
+    paymentId: string,
+    items: RefundBody['returnedItems'],
+    limit: NonNullable<RefundBody['returnLimit']>,
+  ): Promise<void> {
+    const rows = await m.query<{ sku: string; quantity: number }[]>(
+      `SELECT i->>'sku' AS sku, SUM((i->>'quantity')::int)::int AS quantity
+         FROM refund_requests r, jsonb_array_elements(r.returned_items) i
+        WHERE r.payment_id = $1 AND r.status IN ('pending','succeeded')
+        GROUP BY 1`,
+      [paymentId],
+    );
+    const returned = new Map(rows.map((r) => [r.sku, r.quantity]));
+    const ordered = new Map<string, number>();
+    for (const l of limit) ordered.set(l.sku, (ordered.get(l.sku) ?? 0) + l.quantity);
+    for (const item of items) returned.set(item.sku, (returned.get(item.sku) ?? 0) + item.quantity);
+    for (const item of items) {
+      const [total, most] = [returned.get(item.sku) ?? 0, ordered.get(item.sku) ?? 0];
+      if (total > most)
+        throw unprocessable(
+          'too_many_items_returned',
+          `${total} of ${item.sku} would be returned in all; the order holds ${most}`,
+          { sku: item.sku, ordered: most, returned: total - item.quantity },
+        );
+    }
+  }
+
   private async refundOfRequest(paymentIntentId: string, refundRequestId: string): Promise<Stripe.Refund | undefined> {
     for await (const refund of this.stripe.refunds.list({ payment_intent: paymentIntentId, limit: 100 })) {
       if (refund.metadata?.refundRequestId === refundRequestId) return refund;

@@ -50,6 +50,15 @@ export const refundBody = z
       .max(200)
       .default([]),
     returnStoreId: ourId.nullable().optional(),
+    /**
+     * How many of each SKU the order holds: the items returned by all of the payment's refund requests (pending or
+     * succeeded) together may not exceed it (422 too_many_items_returned), so the same item is not refunded twice.
+     * Not part of the request's terms (a repeat is judged without it).
+     */
+    returnLimit: z
+      .array(z.object({ sku: ourId, quantity: z.number().int().nonnegative().max(1_000_000) }).strict())
+      .max(200)
+      .optional(),
   })
   .strict();
 export type RefundBody = z.infer<typeof refundBody>;
