@@ -2,7 +2,7 @@
 //   npm run token -- --role cashier --sub alice --store store_berlin [--ttl 3600]
 // Uses JWT_SECRET from the environment (the gateway's setting), and JWT_ISSUER / JWT_AUDIENCE when the gateway is
 // configured with them (else the development defaults); `npm start` prints tokens it minted itself.
-import { MAX_TOKEN_LIFETIME_S, mintToken, roleSchema } from '@omnipay/auth';
+import { MAX_TOKEN_LIFETIME_S, claimsSchema, mintToken, roleSchema } from '@omnipay/auth';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ''), process.argv[i + 1]);
@@ -23,6 +23,12 @@ if (!role.success || !args.get('sub')) {
 const ttlSeconds = Number(args.get('ttl') ?? 3600);
 if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_TOKEN_LIFETIME_S) {
   process.stderr.write(`--ttl must be whole seconds from 1 to ${MAX_TOKEN_LIFETIME_S}: the gateway refuses a token living longer\n`);
+  process.exit(2);
+}
+// The gateway's own rules (a store for staff only): a token it would refuse is not minted.
+const claims = claimsSchema.safeParse({ sub: args.get('sub'), role: role.data, storeId: args.get('store'), iat: 0, exp: ttlSeconds });
+if (!claims.success) {
+  process.stderr.write(`${claims.error.issues.map((i) => i.message).join('; ')}\n`);
   process.exit(2);
 }
 process.stdout.write(

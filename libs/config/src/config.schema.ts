@@ -52,8 +52,8 @@ export const edgeConfigSchema = z.object({
    */
   METRICS_TOKEN: z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional(),
   /**
-   * Bearer token of the internal APIs (orders, payments, terminal), comma-separated during a rotation (new,old):
-   * a service accepts any, a caller (the gateway, terminal) sends the first. Unset = those APIs are open to anyone who
+   * Bearer token of the internal APIs (orders, payments, terminal); two comma-separated during a rotation (old,new
+   * everywhere, then new,old, then new): a service accepts either, a caller (the gateway, terminal) sends the first. Unset = those APIs are open to anyone who
    * reaches them, which only development and tests allow: with NODE_ENV=production a service that serves or calls
    * them refuses to start without it (decision 0024).
    */

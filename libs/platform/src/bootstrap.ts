@@ -10,6 +10,7 @@ import { ensureSchema } from '@omnipay/persistence';
 import { RetryableErrorsFilter } from './retryable-errors.filter';
 import type { z } from 'zod';
 import { exitOnSecondSignal } from './exit-after-signal';
+import { serviceTokens } from './service-token';
 
 /** Any schema whose output has at least the edge settings (HTTP, logs, Redis). */
 type ServiceConfigSchema = z.ZodType<EdgeConfig, z.ZodTypeDef, unknown>;
@@ -22,6 +23,8 @@ export interface ServiceDefinition<S extends ServiceConfigSchema> {
    * `PlatformModule.forEdge`. Every other service's schema extends `baseConfigSchema`.
    */
   edge?: boolean;
+  /** It serves or calls the internal APIs: with NODE_ENV=production it needs SERVICE_TOKEN (decision 0024). */
+  internalApi?: boolean;
   /** Builds the root module from the validated config and the process logger. */
   module: (config: z.infer<S>, logger: JsonLogger) => DynamicModule;
   /** The body of every error answer (the gateway's public shape); unset: Nest's, and each service's `ApiError`. */
@@ -42,6 +45,7 @@ export async function bootstrapService<S extends ServiceConfigSchema>(
   let config: z.infer<S>;
   try {
     config = validateConfig(def.configSchema, env);
+    if (def.internalApi) serviceTokens(config, def.service);
   } catch (error) {
     if (error instanceof ConfigValidationError) {
       process.stderr.write(`${def.service}: ${error.message}\n`);

@@ -48,4 +48,14 @@ describe('internal API service token', () => {
     expect(serviceAuthorization({ NODE_ENV: 'production', SERVICE_TOKEN: [TOKEN, OLD] }, 'x')).toEqual({ authorization: `Bearer ${TOKEN}` });
     expect(serviceAuthorization({ NODE_ENV: 'development', SERVICE_TOKEN: undefined }, 'x')).toEqual({});
   });
+
+  it('keeps every call accepted through the documented rotation, whichever services restart first', () => {
+    const steps = [[OLD], [OLD, TOKEN], [TOKEN, OLD], [TOKEN]];
+    for (let i = 0; i < steps.length; i++)
+      for (const j of [i - 1, i, i + 1].filter((k) => k >= 0 && k < steps.length)) {
+        const caller = serviceAuthorization({ NODE_ENV: 'production', SERVICE_TOKEN: steps[i] }, 'x').authorization;
+        const server = new ServiceTokenGuard({ NODE_ENV: 'production', SERVICE_TOKEN: steps[j] });
+        expect({ caller: i, server: j, answer: answer(server, request('/payments', caller)) }).toEqual({ caller: i, server: j, answer: 'allowed' });
+      }
+  });
 });

@@ -98,6 +98,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   onProgress(`Stripe emulator on ${emulator.url}`);
   const url = (s: ServiceName) => `http://127.0.0.1:${ports[s]}`;
   const common: Record<string, string> = {
+    // The stack leaves the internal APIs open (no SERVICE_TOKEN) and is called directly by tests and the demo: a
+    // NODE_ENV=production in the shell must not make its services refuse to start (decision 0024).
+    NODE_ENV: 'development',
     DATABASE_URL: engines.DATABASE_URL,
     REDIS_URL: engines.REDIS_URL,
     KAFKA_BROKERS: engines.KAFKA_BROKERS,

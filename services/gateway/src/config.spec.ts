@@ -25,6 +25,8 @@ describe('gateway settings', () => {
     expect(parse({})).toBe('loopback');
     expect(parse({ TRUST_PROXY: '10.0.0.0/8' })).toBe('10.0.0.0/8');
     expect(parse({ TRUST_PROXY: '1' })).toBe(1);
+    expect(parse({ TRUST_PROXY: 'loopback, 10.0.0.0/8, fd00::/8' })).toBe('loopback, 10.0.0.0/8, fd00::/8');
+    expect(gatewayConfigSchema.safeParse({ ...base, JWT_SECRET: 'one-key-of-enough-length', TRUST_PROXY: 'true' }).success).toBe(false);
   });
 
   it('refuses to start in production with /metrics open on its public port', () => {

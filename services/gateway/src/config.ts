@@ -37,6 +37,10 @@ export const gatewayConfigSchema = edgeConfigSchema.extend({
     .string()
     .min(1)
     .default('loopback')
+    .refine(
+      (v) => /^\d{1,2}$/.test(v) || v.split(',').every((p) => /^(loopback|linklocal|uniquelocal|[0-9a-fA-F:.]+(\/\d{1,3})?)$/.test(p.trim())),
+      'must be a hop count, or addresses, subnets (10.0.0.0/8) or loopback/linklocal/uniquelocal, comma-separated',
+    )
     .transform((v) => (/^\d+$/.test(v) ? Number(v) : v)),
 });
 

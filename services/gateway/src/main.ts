@@ -8,6 +8,7 @@ import { operationalRoutes, routes } from './openapi/spec';
 
 void bootstrapService({
   service: 'gateway',
+  internalApi: true,
   edge: true,
   configSchema: gatewayConfigSchema,
   module: (config, logger) => AppModule.register(config, logger),

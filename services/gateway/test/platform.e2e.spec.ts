@@ -452,6 +452,18 @@ describe('checkout to fulfilment through the gateway', () => {
       // Probes stay open to the orchestrator.
       expect((await fetch(`${payments.url}/health/live`)).status).toBe(200);
       expect((await fetch(`${orders.url}/health/ready`)).status).toBe(200);
+      // A gateway with another token (a rotation done out of order): an outage (502, logged), not the client's
+      // login refused (401) nor its order missing (404).
+      const stale = await stack.startReplica('gateway', { SERVICE_TOKEN: `svc-${randomUUID()}`, ORDERS_URL: orders.url, PAYMENTS_URL: payments.url });
+      try {
+        const read = await fetch(`${stale.url}/v1/orders/${checkout.orderId as string}`, { headers: { authorization: `Bearer ${gus}` } });
+        expect(read.status).toBe(502);
+        await eventually(async () => stale.logs.some((l) => l.includes('"level":"error"') && l.includes("refused the gateway's SERVICE_TOKEN")), Boolean, {
+          what: 'the refused token logged as an error',
+        });
+      } finally {
+        await stale.stop();
+      }
     } finally {
       await gateway.stop();
       await payments.stop();

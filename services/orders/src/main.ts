@@ -4,6 +4,7 @@ import { ordersConfigSchema } from './config';
 
 void bootstrapService({
   service: 'orders',
+  internalApi: true,
   configSchema: ordersConfigSchema,
   module: (config, logger) => AppModule.register(config, logger),
 });

@@ -4,6 +4,7 @@ import { paymentsConfigSchema } from './config';
 
 void bootstrapService({
   service: 'payments',
+  internalApi: true,
   configSchema: paymentsConfigSchema,
   module: (config, logger) => AppModule.register(config, logger),
 });

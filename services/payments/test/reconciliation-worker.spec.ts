@@ -299,7 +299,7 @@ describe('Reconciliation worker, a pass at a time', () => {
     expect(await q<{ n: number }>('SELECT count(*)::int AS n FROM §.reconciliation_entries')).toEqual(entries);
   });
 
-  it('marks done, with no entry, an inquiry and a closed dispute that moved no funds and a refund that ended without moving money; waits for an open dispute', async () => {
+  it('marks done, with no entry, an inquiry and a closed or prevented dispute that moved no funds and a refund that ended without moving money; waits for an open dispute', async () => {
     const stripe = new FakeStripe();
     const outbox = new OutboxService({ service: 'payments' } as MessagingSettings);
     const worker = new ReconciliationWorker(
@@ -313,25 +313,28 @@ describe('Reconciliation worker, a pass at a time', () => {
     await q(
       `INSERT INTO §.reconciliation_sources (source_id, kind, payment_id, attempts, next_attempt_at)
        VALUES ('dp_inquiry','dispute','pay_a',0,now()), ('dp_closed','dispute','pay_a',0,now()), ('dp_open','dispute','pay_b',0,now()),
+              ('dp_prevented','dispute','pay_a',0,now()),
               ('re_canceled','refund','pay_a',0,now()), ('re_failed_early','refund','pay_a',0,now()), ('re_pending','refund','pay_b',0,now())`,
     );
     stripe.disputes.set('dp_inquiry', { charge: 'ch_a', txns: [], status: 'warning_closed' });
     stripe.disputes.set('dp_closed', { charge: 'ch_a', txns: [], status: 'won' });
     stripe.disputes.set('dp_open', { charge: 'ch_b', txns: [], status: 'needs_response' });
+    stripe.disputes.set('dp_prevented', { charge: 'ch_a', txns: [], status: 'prevented' });
     stripe.refunds.set('re_canceled', { txn: null, charge: 'ch_a', status: 'canceled' });
     stripe.refunds.set('re_failed_early', { txn: null, charge: 'ch_a', status: 'failed' });
     stripe.refunds.set('re_pending', { txn: null, charge: 'ch_b', status: 'pending' });
     const entriesBefore = await q<{ n: number }>('SELECT count(*)::int AS n FROM §.reconciliation_entries');
 
-    expect(await worker.runOnce()).toBe(6);
+    expect(await worker.runOnce()).toBe(7);
     const sources = await q<{ source_id: string; done: boolean }>(
       `SELECT source_id, done_at IS NOT NULL AS done FROM §.reconciliation_sources
-        WHERE source_id IN ('dp_inquiry','dp_closed','dp_open','re_canceled','re_failed_early','re_pending') ORDER BY 1`,
+        WHERE source_id IN ('dp_inquiry','dp_closed','dp_open','dp_prevented','re_canceled','re_failed_early','re_pending') ORDER BY 1`,
     );
     expect(Object.fromEntries(sources.map((r) => [r.source_id, r.done]))).toEqual({
       dp_closed: true,
       dp_inquiry: true,
       dp_open: false,
+      dp_prevented: true,
       re_canceled: true,
       re_failed_early: true,
       re_pending: false,

@@ -4,6 +4,7 @@ import { terminalConfigSchema } from './config';
 
 void bootstrapService({
   service: 'terminal',
+  internalApi: true,
   configSchema: terminalConfigSchema,
   module: (config, logger) => AppModule.register(config, logger),
 });

@@ -25,7 +25,7 @@ export function checkIdempotencyKey(key: string): void {
  *
  * A repeat after success runs again and is marked replayed: the services answer it from their own keys with the
  * same order and PaymentIntent. The answer itself is not kept here: a checkout's holds the PaymentIntent's client
- * secret, which Stripe says not to store, and payments hands out again only for an order still payable.
+ * secret, which Stripe says not to store, and which payments hands out again only for an order not cancelled since.
  *
  * That is also why Redis may be away: a request then goes straight to the services, whose own keys (in
  * PostgreSQL) answer a repeat with the same order and PaymentIntent, or a 422 for another body.

@@ -6,7 +6,7 @@ import {
   Injectable,
   ServiceUnavailableException,
 } from '@nestjs/common';
-import { currentContext } from '@omnipay/observability';
+import { JsonLogger, currentContext } from '@omnipay/observability';
 import { APP_CONFIG, serviceAuthorization } from '@omnipay/platform';
 import type { GatewayConfig } from '../config';
 import { sendJson, UpstreamTimeout } from './http-json';
@@ -28,7 +28,10 @@ export class UpstreamClient {
   /** The services' internal APIs ask for it (decision 0024); the client's own Authorization never goes on. */
   private readonly authorization: Record<string, string>;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: GatewayConfig) {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: GatewayConfig,
+    private readonly logger: JsonLogger,
+  ) {
     this.authorization = serviceAuthorization(config, 'the gateway calls the internal APIs');
   }
 
@@ -81,6 +84,12 @@ export class UpstreamClient {
       throw new ServiceUnavailableException(`${service} is busy${reason ? ` (${reason})` : ''}; retry shortly`);
     }
     if (res.status >= 500) throw new BadGatewayException(`${service} failed (${res.status})`);
+    // The services authenticate no one but us (decision 0024): a 401 is our SERVICE_TOKEN refused (a rotation done
+    // out of order, a typo), an outage to alert on, never the client's login or a "not found" to pass on.
+    if (res.status === 401) {
+      this.logger.pino.error({ service, path, code: (parsed as { error?: { code?: string } } | undefined)?.error?.code }, `${service} refused the gateway's SERVICE_TOKEN`);
+      throw new BadGatewayException(`${service} refused the gateway`);
+    }
     return { status: res.status, body: parsed as T };
   }
 

@@ -10,6 +10,9 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { deterministicUuid } from '../common/ids';
 import type { PaymentsConfig } from '../config';
 
+/** A dispute that has moved all the funds it will (`warning_closed` is an inquiry's end, covered by `warning_*`). */
+const ENDED_DISPUTE: ReadonlySet<string> = new Set(['won', 'lost', 'prevented']);
+
 interface SourceRow {
   source_id: string;
   kind: 'charge' | 'refund' | 'dispute';
@@ -196,7 +199,7 @@ export class ReconciliationWorker extends PolledWorker {
         const chargeId = typeof dp.charge === 'string' ? dp.charge : dp.charge.id;
         // An inquiry (`warning_*`) never moves funds, and a closed dispute has moved all it will: with no balance
         // transactions, it is done (its next event reopens it) instead of being read from Stripe every 5 minutes for ever.
-        if (!dp.balance_transactions?.length) return dp.status.startsWith('warning_') || dp.status === 'won' || dp.status === 'lost' ? [] : 'not_yet';
+        if (!dp.balance_transactions?.length) return dp.status.startsWith('warning_') || ENDED_DISPUTE.has(dp.status) ? [] : 'not_yet';
         return dp.balance_transactions.map((txn) => ({ txn, chargeId }));
       }
     }

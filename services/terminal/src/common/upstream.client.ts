@@ -1,6 +1,6 @@
 import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, serviceAuthorization } from '@omnipay/platform';
-import { currentContext } from '@omnipay/observability';
+import { JsonLogger, currentContext } from '@omnipay/observability';
 import type { TerminalConfig } from '../config';
 import { ApiError } from './http-errors';
 
@@ -18,7 +18,10 @@ export class UpstreamClient {
   /** Payments' and orders' internal APIs ask for it (decision 0024). */
   private readonly authorization: Record<string, string>;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: TerminalConfig) {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: TerminalConfig,
+    private readonly logger: JsonLogger,
+  ) {
     this.authorization = serviceAuthorization(config, 'terminal calls payments and orders');
   }
 
@@ -68,6 +71,12 @@ export class UpstreamClient {
       parsed = text ? JSON.parse(text) : undefined;
     } catch {
       parsed = undefined;
+    }
+    // Payments and orders authenticate no one but their callers (decision 0024): a 401 is our SERVICE_TOKEN refused,
+    // an outage to alert on, not a refusal to pass on to the POS.
+    if (res.status === 401) {
+      this.logger.pino.error({ peer, path }, `${peer} refused terminal's SERVICE_TOKEN`);
+      throw new ApiError(HttpStatus.BAD_GATEWAY, `${peer}_unavailable`, `${peer} refused terminal`);
     }
     return { status: res.status, body: parsed as T };
   }
