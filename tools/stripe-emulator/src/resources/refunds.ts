@@ -16,7 +16,8 @@ type RefundStatus = 'pending' | 'requires_action' | 'succeeded' | 'failed' | 'ca
 export const REFUND_TRANSITIONS: Record<'succeed' | 'fail' | 'cancel', readonly RefundStatus[]> = {
   succeed: ['pending'],
   fail: ['pending', 'succeeded'],
-  cancel: ['pending', 'requires_action'],
+  // Stripe cancels only refunds waiting for the customer (requires_action): a pending one has moved money already.
+  cancel: ['requires_action'],
 };
 
 const fmt = (amount: number, currency: string) => `${(amount / 100).toFixed(2)} ${currency.toUpperCase()}`;
