@@ -6,12 +6,14 @@
  * refunds, a dispute, a decline and retry, objects the platform did not create and events not about payments.
  */
 import { StripeEventReceived, Topics, type Envelope } from '@omnipay/contracts';
-import { OutboxService, type ConsumedMessage, type MessagingSettings } from '@omnipay/messaging';
+import { OutboxService, type ConsumedMessage, type MessagingSettings, type UnitOfWork } from '@omnipay/messaging';
 import { JsonLogger, createLogger, metricsRegistry } from '@omnipay/observability';
 import { StripeEventScope } from '@omnipay/stripe';
 import { TestDatabase, engines, uniqueName } from '@omnipay/testing';
 import type Stripe from 'stripe';
 import type { DataSource, EntityManager } from 'typeorm';
+import type { PaymentsConfig } from '../src/config';
+import { JanitorService } from '../src/janitor/janitor.service';
 import { PaymentStateService, type ObservationSource } from '../src/payments/payment-state.service';
 import { PaymentsRepository } from '../src/payments/payments.repository';
 import type { ReconciliationWorker } from '../src/reconciliation/reconciliation.worker';
@@ -235,6 +237,7 @@ async function endState(db: TestDatabase, schema: string) {
     reconciliation: await q(`SELECT source_id, kind, payment_id, attempts, done_at FROM §.reconciliation_sources ORDER BY 1`),
     applied: await q(`SELECT event_id, type FROM §.applied_stripe_events ORDER BY 1`),
     outbox: await q(`SELECT id, topic, key, payload::jsonb->'type' AS type, payload::jsonb->'data' AS data FROM §.outbox ORDER BY seq`),
+    held: await q(`SELECT payment_id, id, payload::jsonb->'type' AS type FROM §.held_facts ORDER BY seq`),
   };
 }
 
@@ -382,5 +385,56 @@ describe('Stripe events consumer, a chunk at a time', () => {
     expect(actual.payments.find((p) => p.id === 'pay_4')).toMatchObject({ status: 'succeeded', amount_capturable: '0' });
     // Neither failure was of a refund seen succeeded: nothing to give back, no refund_failed fact.
     expect(actual.outbox.map((o) => String(o.type))).not.toContain('payment.refund_failed');
+  });
+
+  it("holds refund and dispute facts that overtake the payment's success, and publishes them right after it in the order they happened", async () => {
+    const [oneByOne, chunked, mixed] = [await fixture('pay_h_seq'), await fixture('pay_h_chunk'), await fixture('pay_h_mix')];
+    fixtures.push(oneByOne, chunked, mixed);
+    const envs = [
+      // Stripe delivers a refund, a dispute and a refund that then fails before the payment's success
+      event('evt_h1', 'charge.refunded', T + 10, charge('ch_1', 'pi_1', 500, [refund('re_1', 'pi_1', 500, 'succeeded', 'rr_1')])),
+      event('evt_h2', 'charge.dispute.created', T + 21, dispute('needs_response')),
+      event('evt_h3', 'refund.updated', T + 12, refund('re_2', 'pi_1', 300, 'succeeded')),
+      event('evt_h4', 'refund.failed', T + 20, refund('re_2', 'pi_1', 300, 'failed')),
+      event('evt_h5', 'payment_intent.succeeded', T + 2, intent('pi_1', 'pay_1', 'succeeded', { latest_charge: 'ch_1' })),
+      // after the success: published at once
+      event('evt_h6', 'refund.created', T + 30, refund('re_4', 'pi_1', 200, 'succeeded')),
+    ].map(envelope);
+
+    await applyOneByOne(oneByOne, envs.slice(0, 3));
+    await applyInChunks(chunked, envs.slice(0, 3), [3]);
+    await applyOneByOne(mixed, envs.slice(0, 3));
+    for (const f of [oneByOne, chunked, mixed]) {
+      const waiting = await endState(db, f.schema);
+      expect(waiting.outbox).toEqual([]);
+      expect(waiting.held.map((h) => String(h.type))).toEqual(['payment.refunded', 'payment.disputed', 'payment.refunded']);
+    }
+    // Operators see how long the oldest fact has waited.
+    await chunked.ds.query(`UPDATE held_facts SET held_at = now() - interval '90 minutes' WHERE seq = (SELECT min(seq) FROM held_facts)`);
+    new JanitorService(chunked.ds, {} as UnitOfWork, state, logger, {} as Stripe, { PAYMENTS_JANITOR_INTERVAL_MS: 0 } as PaymentsConfig).onApplicationBootstrap();
+    const gauge = async () => (await metricsRegistry.getSingleMetric('payments_facts_held_oldest_seconds')?.get())?.values[0]?.value;
+    expect(await gauge()).toBeGreaterThanOrEqual(5400);
+    expect(await gauge()).toBeLessThan(5500);
+    await applyOneByOne(oneByOne, envs.slice(3));
+    await applyInChunks(chunked, envs.slice(3), [envs.length - 3]);
+    await applyInChunks(mixed, envs.slice(3), [envs.length - 3]);
+
+    const actual = await endState(db, chunked.schema);
+    expect(actual).toEqual(await endState(db, oneByOne.schema));
+    expect(await endState(db, mixed.schema)).toEqual(actual);
+    expect(actual.held).toEqual([]);
+    expect(await gauge()).toBe(0);
+    const facts = actual.outbox.map((o) => {
+      const d = o.data as { refundId?: string; disputeId?: string; totalRefunded?: number; refundSeq?: number };
+      return [String(o.type), d.refundId ?? d.disputeId ?? null, d.totalRefunded ?? null, d.refundSeq ?? null];
+    });
+    expect(facts).toEqual([
+      ['payment.succeeded', null, null, null],
+      ['payment.refunded', 're_1', 500, 1],
+      ['payment.disputed', 'dp_1', null, null],
+      ['payment.refunded', 're_2', 800, 2],
+      ['payment.refund_failed', 're_2', 500, 3],
+      ['payment.refunded', 're_4', 700, 4],
+    ]);
   });
 });

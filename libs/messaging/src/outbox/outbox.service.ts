@@ -7,6 +7,22 @@ import { createEnvelope, type EnvelopeOptions } from './create-envelope';
 
 type Listener = () => void;
 
+export interface OutboxItem {
+  definition: MessageDefinition;
+  data: unknown;
+  opts?: EnvelopeOptions;
+}
+
+/** A message as the outbox stores and the relay publishes it. */
+export interface OutboxRow {
+  id: string;
+  topic: string;
+  key: string;
+  /** The envelope's JSON, published byte for byte. */
+  payload: string;
+  headers: Record<string, string>;
+}
+
 /**
  * Transactional outbox. `add` writes the message in the caller's transaction, next to the state change it
  * describes: both commit or neither does. The relay publishes committed rows; `nudge` wakes it right after a
@@ -31,10 +47,7 @@ export class OutboxService {
   }
 
   /** One multi-row INSERT for many messages (a consumer batch producing many events). */
-  async addMany(
-    manager: EntityManager,
-    items: { definition: MessageDefinition; data: unknown; opts?: EnvelopeOptions }[],
-  ): Promise<Envelope[]> {
+  async addMany(manager: EntityManager, items: OutboxItem[]): Promise<Envelope[]> {
     const insert = this.insertion(manager, items);
     if (insert) await manager.query(insert.sql, insert.params);
     return insert?.envelopes ?? [];
@@ -43,33 +56,31 @@ export class OutboxService {
   /**
    * The INSERT `addMany` would run, for a caller that sends it inside a statement of its own (a data-modifying
    * CTE, so a flush of several tables is one round trip). It must run in `manager`'s transaction: the messages
-   * count as added there (the relay is nudged after that transaction commits). Undefined for no messages.
+   * count as added there (the relay is nudged after that transaction commits). Undefined for no messages. An item
+   * may be a row built earlier by `row` (a message kept back, then released as it was built).
    */
   insertion(
     manager: EntityManager,
-    items: { definition: MessageDefinition; data: unknown; opts?: EnvelopeOptions }[],
+    items: (OutboxItem | OutboxRow)[],
   ): { sql: string; params: unknown[]; envelopes: Envelope[] } | undefined {
     if (items.length === 0) return undefined;
     this.written.add(manager);
     let current: string | undefined;
+    const traceparent = () => (current ??= childTraceparent(currentContext()?.traceparent));
     const envelopes: Envelope[] = [];
     const values: unknown[] = [];
     const rows: string[] = [];
-    for (const { definition, data, opts } of items) {
-      const env = createEnvelope(definition, data as never, this.settings.service, opts);
-      envelopes.push(env);
-      const headers: Record<string, string> = {
-        [Headers.correlationId]: env.correlationId,
-        [Headers.traceparent]: opts?.traceparent
-          ? childTraceparent(opts.traceparent)
-          : (current ??= childTraceparent(currentContext()?.traceparent)),
-        [Headers.messageType]: env.type,
-        [Headers.messageVersion]: String(env.version),
-      };
-      if (definition.subject) headers[Headers.subject] = definition.subject(env.data as never);
+    for (const item of items) {
+      let row: OutboxRow;
+      if ('payload' in item) row = item;
+      else {
+        const built = this.build(item, traceparent);
+        envelopes.push(built.envelope);
+        row = built.row;
+      }
       const n = values.length;
       rows.push(`($${n + 1}::uuid, $${n + 2}::text, $${n + 3}::text, $${n + 4}::text, $${n + 5}::jsonb)`);
-      values.push(env.id, definition.topic, definition.key(env.data as never), JSON.stringify(env), headers);
+      values.push(row.id, row.topic, row.key, row.payload, row.headers);
     }
     // ON CONFLICT: adding a message with a deterministic id twice (a retried request) keeps the first.
     return {
@@ -77,6 +88,43 @@ export class OutboxService {
       params: values,
       envelopes,
     };
+  }
+
+  /**
+   * A message as the outbox row it would be, built now (its id, time, correlation and trace are fixed here), for a
+   * caller that keeps it back and inserts it later through `insertion`.
+   */
+  row(item: OutboxItem): OutboxRow {
+    return this.build(item, () => childTraceparent(currentContext()?.traceparent)).row;
+  }
+
+  private build(
+    { definition, data, opts }: OutboxItem,
+    traceparent: () => string,
+  ): { row: OutboxRow; envelope: Envelope } {
+    const envelope = createEnvelope(definition, data as never, this.settings.service, opts);
+    const headers: Record<string, string> = {
+      [Headers.correlationId]: envelope.correlationId,
+      [Headers.traceparent]: opts?.traceparent ? childTraceparent(opts.traceparent) : traceparent(),
+      [Headers.messageType]: envelope.type,
+      [Headers.messageVersion]: String(envelope.version),
+    };
+    if (definition.subject) headers[Headers.subject] = definition.subject(envelope.data as never);
+    return {
+      envelope,
+      row: {
+        id: envelope.id,
+        topic: definition.topic,
+        key: definition.key(envelope.data as never),
+        payload: JSON.stringify(envelope),
+        headers,
+      },
+    };
+  }
+
+  /** For a caller that added messages with SQL of its own (rows moved in from elsewhere): nudge after commit. */
+  addedIn(manager: EntityManager): void {
+    this.written.add(manager);
   }
 
   /** Whether messages were added in the transaction of this manager. */

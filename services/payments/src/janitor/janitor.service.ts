@@ -1,15 +1,30 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { UnitOfWork } from '@omnipay/messaging';
-import { JsonLogger } from '@omnipay/observability';
+import { JsonLogger, metricsRegistry, readForScrape } from '@omnipay/observability';
 import { APP_CONFIG } from '@omnipay/platform';
 import { STRIPE } from '@omnipay/stripe';
 import type Stripe from 'stripe';
+import { Gauge } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { nowSeconds } from '../common/ids';
 import type { PaymentsConfig } from '../config';
 import { PaymentStateService } from '../payments/payment-state.service';
 
 const BATCH = 50;
+
+let heldAge: (() => Promise<number>) | undefined;
+
+// A refund or dispute fact waits in `held_facts` until its payment's success is announced; the janitor re-reads
+// the payment meanwhile. One held far longer than the janitor's age means a payment that never succeeds for us.
+new Gauge({
+  name: 'payments_facts_held_oldest_seconds',
+  help: "Age of the oldest refund or dispute fact held back until its payment's success is announced (0: none)",
+  registers: [metricsRegistry],
+  async collect() {
+    const age = heldAge && (await readForScrape('payments_facts_held_oldest_seconds', heldAge));
+    this.set(age ?? NaN);
+  },
+});
 
 /**
  * A lost webhook must not leave a payment stuck: payments in a non-final state that have not changed for
@@ -32,6 +47,12 @@ export class JanitorService implements OnApplicationBootstrap, OnApplicationShut
   ) {}
 
   onApplicationBootstrap(): void {
+    heldAge = async () => {
+      const [row] = await this.dataSource.query<{ age: number | null }[]>(
+        `SELECT EXTRACT(EPOCH FROM now() - min(held_at))::float8 AS age FROM held_facts`,
+      );
+      return Math.max(0, row?.age ?? 0);
+    };
     if (this.config.PAYMENTS_JANITOR_INTERVAL_MS > 0) this.schedule();
   }
 

@@ -11,6 +11,7 @@ import { CancelledOrdersRecent1720000000009 } from './1720000000009-cancelled-or
 import { DuplicatePaymentRefunds1720000000010 } from './1720000000010-duplicate-payment-refunds';
 import { Payouts1720000000011 } from './1720000000011-payouts';
 import { CreateRefusals1720000000012 } from './1720000000012-create-refusals';
+import { HeldFacts1720000000013 } from './1720000000013-held-facts';
 
 /** Every payments migration, in order: the service and the tests that build its schema use this one list. */
 export const paymentsMigrations = [
@@ -27,4 +28,5 @@ export const paymentsMigrations = [
   DuplicatePaymentRefunds1720000000010,
   Payouts1720000000011,
   CreateRefusals1720000000012,
+  HeldFacts1720000000013,
 ];

@@ -50,6 +50,16 @@ const observationsIgnored = new Counter({
   registers: [metricsRegistry],
 });
 
+/** Facts that only make sense after the payment's success: held back until it is announced. */
+const AFTER_SUCCESS: readonly MessageDefinition[] = [PaymentRefunded, PaymentRefundFailed, PaymentDisputed, PaymentDisputeClosed];
+
+const factsHeld = new Counter({
+  name: 'payments_facts_held_total',
+  help: "Refund and dispute facts held back because they overtook the payment's success, by message type",
+  labelNames: ['type'],
+  registers: [metricsRegistry],
+});
+
 /** A transaction (each read and write a statement) or a chunk's working copy (`BatchPaymentStore`). */
 export type StateTarget = EntityManager | PaymentStore;
 
@@ -142,6 +152,7 @@ export class PaymentStateService {
     await m.update(payment.id, update);
     const next: Payment = { ...payment, status: d.to, cycle: d.cycle, statusObservedAt: source.created };
     await this.announce(m, next, d.to, d.transitionKey, pi);
+    if (d.to === 'succeeded') await m.releaseHeld(next.id);
     transitionsApplied.inc({ status: d.to, source: source.kind });
     if (d.to === 'succeeded' && next.chargeId)
       await m.enqueueReconciliation(next.chargeId, 'charge', next.id);
@@ -387,7 +398,12 @@ export class PaymentStateService {
     }
   }
 
-  /** The outbox id is derived from (payment, transition): publishing the same fact twice dedups downstream. */
+  /**
+   * The outbox id is derived from (payment, transition): publishing the same fact twice dedups downstream. A refund
+   * or dispute fact of a payment whose success was not announced yet (Stripe's events overtake each other) is held
+   * back and follows `payment.succeeded` when that is written, so every consumer hears a payment's facts in the
+   * order they happened at Stripe, whatever order Stripe delivered them in.
+   */
   private async emit(
     m: PaymentStore,
     def: MessageDefinition,
@@ -395,6 +411,10 @@ export class PaymentStateService {
     key: string,
     data: Record<string, unknown>,
   ): Promise<void> {
-    await m.emit(def, data, { id: deterministicUuid(`${p.id}:${key}`) });
+    const opts = { id: deterministicUuid(`${p.id}:${key}`) };
+    if (!AFTER_SUCCESS.includes(def) || p.status === 'succeeded') return m.emit(def, data, opts);
+    await m.hold(p.id, def, data, opts);
+    factsHeld.inc({ type: def.type });
+    this.logger.pino.info({ paymentId: p.id, orderId: p.orderId, type: def.type }, 'fact held until the payment succeeds');
   }
 }

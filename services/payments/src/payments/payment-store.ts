@@ -1,6 +1,6 @@
 import type { MessageDefinition } from '@omnipay/contracts';
 import { currentContext } from '@omnipay/observability';
-import type { EnvelopeOptions, OutboxService } from '@omnipay/messaging';
+import type { EnvelopeOptions, OutboxItem, OutboxRow, OutboxService } from '@omnipay/messaging';
 import type { EntityManager } from 'typeorm';
 import { together, type Statement } from '@omnipay/persistence';
 import { toPayment, type Payment } from './payment.model';
@@ -41,6 +41,10 @@ export interface PaymentStore {
   amounts(paymentId: string): Promise<PaymentAmounts>;
   refundRequest(requestId: string): Promise<RefundRequestDetails | undefined>;
   emit(definition: MessageDefinition, data: Record<string, unknown>, opts: EnvelopeOptions): Promise<void>;
+  /** Keeps a message back, built as it will be published, until `releaseHeld` for its payment. */
+  hold(paymentId: string, definition: MessageDefinition, data: Record<string, unknown>, opts: EnvelopeOptions): Promise<void>;
+  /** Adds the payment's held messages to the outbox, in the order they were held, after what was emitted so far. */
+  releaseHeld(paymentId: string): Promise<number>;
 }
 
 export interface PaymentAmounts {
@@ -130,6 +134,24 @@ export class SqlPaymentStore implements PaymentStore {
   async emit(definition: MessageDefinition, data: Record<string, unknown>, opts: EnvelopeOptions) {
     await this.outbox.add(this.m, definition, data as never, opts);
   }
+  async hold(paymentId: string, definition: MessageDefinition, data: Record<string, unknown>, opts: EnvelopeOptions) {
+    const r = this.outbox.row({ definition, data, opts });
+    await this.m.query(
+      `INSERT INTO held_facts (payment_id, id, topic, key, payload, headers) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (id) DO NOTHING`,
+      [paymentId, r.id, r.topic, r.key, r.payload, r.headers],
+    );
+  }
+  async releaseHeld(paymentId: string) {
+    // The outbox's seq follows the SELECT's order: the held facts keep theirs, behind what this transaction added.
+    const moved = await this.m.query<unknown[]>(
+      `WITH released AS (DELETE FROM held_facts WHERE payment_id = $1 RETURNING seq, id, topic, key, payload, headers)
+       INSERT INTO outbox (id, topic, key, payload, headers)
+       SELECT id, topic, key, payload, headers FROM released ORDER BY seq ON CONFLICT (id) DO NOTHING RETURNING id`,
+      [paymentId],
+    );
+    if (moved.length > 0) this.outbox.addedIn(this.m);
+    return moved.length;
+  }
 }
 
 /** What a chunk of Stripe events may touch: the keys the state machine will look payments and refunds up by. */
@@ -203,7 +225,10 @@ export class BatchPaymentStore implements PaymentStore {
   private readonly changedRequests = new Set<string>();
   /** source id → (kind and payment of the first enqueue, reopen if any enqueue asked for it) */
   private readonly reconciliation = new Map<string, { kind: ReconciliationKind; paymentId: string; reopen: boolean }>();
-  private readonly messages: { definition: MessageDefinition; data: unknown; opts: EnvelopeOptions }[] = [];
+  private readonly messages: (OutboxItem | OutboxRow)[] = [];
+  /** Held messages per payment: those loaded (still in `held_facts`) and those this chunk held. */
+  private readonly held = new Map<string, { row: OutboxRow; stored: boolean }[]>();
+  private readonly releasedStored: string[] = [];
 
   private constructor(
     private readonly m: EntityManager,
@@ -213,17 +238,22 @@ export class BatchPaymentStore implements PaymentStore {
   static async load(m: EntityManager, outbox: OutboxService, keys: BatchKeys): Promise<BatchPaymentStore> {
     const store = new BatchPaymentStore(m, outbox);
     if (keys.paymentIds.size + keys.paymentIntentIds.size + keys.chargeIds.size > 0) {
-      // Each payment with the keys of the transitions it already announced, in one round trip.
-      const rows = await m.query<(Row & { known_transitions: string[] })[]>(
-        `SELECT p.*, ARRAY(SELECT t.transition_key FROM payment_transitions t WHERE t.payment_id = p.id) AS known_transitions
+      // Each payment with the keys of the transitions it already announced and the messages it holds back, in one
+      // round trip.
+      const rows = await m.query<(Row & { known_transitions: string[]; held_facts: OutboxRow[] })[]>(
+        `SELECT p.*, ARRAY(SELECT t.transition_key FROM payment_transitions t WHERE t.payment_id = p.id) AS known_transitions,
+                COALESCE((SELECT json_agg(json_build_object('id', h.id, 'topic', h.topic, 'key', h.key, 'payload', h.payload,
+                                                            'headers', h.headers) ORDER BY h.seq)
+                            FROM held_facts h WHERE h.payment_id = p.id), '[]') AS held_facts
            FROM payments p
           WHERE p.id = ANY($1::text[]) OR p.payment_intent_id = ANY($2::text[]) OR p.charge_id = ANY($3::text[])
           ORDER BY p.id FOR UPDATE OF p`,
         [[...keys.paymentIds], [...keys.paymentIntentIds], [...keys.chargeIds]],
       );
-      for (const { known_transitions, ...r } of rows) {
+      for (const { known_transitions, held_facts, ...r } of rows) {
         store.payments.set(String(r.id), r as Row);
         for (const key of known_transitions) store.transitions.add(`${String(r.id)}\n${key}`);
+        if (held_facts.length > 0) store.held.set(String(r.id), held_facts.map((row) => ({ row, stored: true })));
       }
     }
     const ids = [...store.payments.keys()];
@@ -352,6 +382,22 @@ export class BatchPaymentStore implements PaymentStore {
     });
   }
 
+  async hold(paymentId: string, definition: MessageDefinition, data: Record<string, unknown>, opts: EnvelopeOptions) {
+    this.loaded(paymentId);
+    const list = this.held.get(paymentId) ?? [];
+    list.push({ row: this.outbox.row({ definition, data, opts }), stored: false });
+    this.held.set(paymentId, list);
+  }
+  async releaseHeld(paymentId: string) {
+    const list = this.held.get(paymentId) ?? [];
+    this.held.delete(paymentId);
+    for (const { row, stored } of list) {
+      this.messages.push(row);
+      if (stored) this.releasedStored.push(row.id);
+    }
+    return list.length;
+  }
+
   /**
    * Writes the end state of the chunk: a statement per table that changed, sent together as one statement of
    * data-modifying CTEs (one round trip; the parts touch different rows, and constraints are checked after all
@@ -412,6 +458,24 @@ export class BatchPaymentStore implements PaymentStore {
               ON CONFLICT (source_id) DO ${reopen ? REOPEN : 'NOTHING'}`,
         params: [sources.map(([id]) => id), sources.map(([, s]) => s.kind), sources.map(([, s]) => s.paymentId)],
       });
+    }
+    const holding = [...this.held].flatMap(([paymentId, list]) => list.filter((h) => !h.stored).map((h) => ({ paymentId, ...h.row })));
+    if (holding.length > 0) {
+      parts.push({
+        sql: `INSERT INTO held_facts (payment_id, id, topic, key, payload, headers)
+              SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::jsonb[]) ON CONFLICT (id) DO NOTHING`,
+        params: [
+          holding.map((h) => h.paymentId),
+          holding.map((h) => h.id),
+          holding.map((h) => h.topic),
+          holding.map((h) => h.key),
+          holding.map((h) => h.payload),
+          holding.map((h) => JSON.stringify(h.headers)),
+        ],
+      });
+    }
+    if (this.releasedStored.length > 0) {
+      parts.push({ sql: `DELETE FROM held_facts WHERE id = ANY($1::uuid[])`, params: [this.releasedStored] });
     }
     const outbox = this.outbox.insertion(this.m, this.messages);
     if (outbox) parts.push(outbox);
