@@ -126,10 +126,16 @@ kafka_up() {
   local libs; libs="$(kafka_libs)"
   sed -e "s#@DATA@#$dir/data#" -e "s#@PORT@#$KAFKA_PORT#g" -e "s#@CPORT@#$KAFKA_CONTROLLER_PORT#g" \
     "$HERE/kafka/server.properties" >"$dir/server.properties"
+  local scram=()
+  if [ -n "${INFRA_KAFKA_SECURE_PORT:-}" ]; then
+    kafka_secure_listener "$dir"
+    scram=(--add-scram "SCRAM-SHA-256=[name=$KAFKA_SECURE_USER,password=$KAFKA_SECURE_PASSWORD]"
+      --add-scram "SCRAM-SHA-512=[name=$KAFKA_SECURE_USER,password=$KAFKA_SECURE_PASSWORD]")
+  fi
   # Formatted once; a restart keeps topics and committed offsets (the outage test depends on that).
   # `down --clean` wipes it.
   [ -f "$dir/data/meta.properties" ] || java -Xmx256m -cp "$libs/*" -Dlog4j2.configurationFile="$HERE/kafka/log4j2.properties" \
-    kafka.tools.StorageTool format -t 4L6g3nShT-eMCtK--X86sw -c "$dir/server.properties" >"$dir/format.log" 2>&1 ||
+    kafka.tools.StorageTool format -t 4L6g3nShT-eMCtK--X86sw -c "$dir/server.properties" "${scram[@]}" >"$dir/format.log" 2>&1 ||
     fail "kafka storage format" "$dir/format.log"
   : >"$logf"
   # shellcheck disable=SC2086
@@ -144,6 +150,44 @@ kafka_up() {
     sleep 0.5
   done
   log "kafka $KAFKA_VERSION ready on 127.0.0.1:$KAFKA_PORT"
+}
+
+# A SASL_SSL listener beside the plaintext one, for tests of the clients' TLS and SASL settings (INFRA_KAFKA_SECURE_PORT,
+# a broker of the test's own): a CA and a server certificate for 127.0.0.1 made here with openssl, PEM files the
+# broker reads as they are, and one user for PLAIN (in the listener's JAAS line) and both SCRAM mechanisms (in the
+# cluster metadata, written when the storage is formatted). The CA is $dir/tls/ca.pem.
+KAFKA_SECURE_USER="${INFRA_KAFKA_SECURE_USER:-omnipay}"
+KAFKA_SECURE_PASSWORD="${INFRA_KAFKA_SECURE_PASSWORD:-omnipay-broker-secret}"
+kafka_secure_listener() {
+  local dir=$1 tls="$1/tls"
+  command -v openssl >/dev/null || apt_install openssl
+  mkdir -p "$tls"
+  if [ ! -f "$tls/server.pem" ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=omnipay test CA" \
+      -keyout "$tls/ca.key" -out "$tls/ca.pem" >"$tls/openssl.log" 2>&1 || fail "openssl: test CA" "$tls/openssl.log"
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$tls/server.key" -out "$tls/server.csr" \
+      >>"$tls/openssl.log" 2>&1 || fail "openssl: server key" "$tls/openssl.log"
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$tls/san.ext"
+    openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial -days 30 \
+      -extfile "$tls/san.ext" -out "$tls/server.crt" >>"$tls/openssl.log" 2>&1 || fail "openssl: server certificate" "$tls/openssl.log"
+    # Kafka's PEM key store: the unencrypted PKCS#8 key, then the certificate chain.
+    openssl pkcs8 -topk8 -nocrypt -in "$tls/server.key" -out "$tls/server.p8" >>"$tls/openssl.log" 2>&1 ||
+      fail "openssl: pkcs8" "$tls/openssl.log"
+    cat "$tls/server.p8" "$tls/server.crt" "$tls/ca.pem" >"$tls/server.pem"
+  fi
+  local plain="org.apache.kafka.common.security.plain.PlainLoginModule required user_$KAFKA_SECURE_USER=\"$KAFKA_SECURE_PASSWORD\";"
+  local scram='org.apache.kafka.common.security.scram.ScramLoginModule required;'
+  sed -i -e "s#^listeners=\(.*\)#listeners=\1,SASL_SSL://127.0.0.1:$INFRA_KAFKA_SECURE_PORT#" \
+    -e "s#^advertised.listeners=\(.*\)#advertised.listeners=\1,SASL_SSL://127.0.0.1:$INFRA_KAFKA_SECURE_PORT#" \
+    -e "s#^listener.security.protocol.map=\(.*\)#listener.security.protocol.map=\1,SASL_SSL:SASL_SSL#" "$dir/server.properties"
+  cat >>"$dir/server.properties" <<PROPS
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.plain.sasl.jaas.config=$plain
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=$scram
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=$scram
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location=$tls/server.pem
+PROPS
 }
 
 kafka_down() {

@@ -101,6 +101,16 @@ export const baseConfigSchema = edgeConfigSchema.extend({
    * rebalance timeout, so a slow join is not taken for a hang. 0 turns the watchdog off.
    */
   KAFKA_CONSUMER_WATCHDOG_MS: z.coerce.number().int().min(0).max(3_600_000).default(90_000),
+  /**
+   * TLS to the brokers (managed Kafka: MSK, Confluent Cloud, Aiven). The brokers' certificates are checked against
+   * the system's CAs, or only those of KAFKA_SSL_CA_FILE (a PEM bundle) when set.
+   */
+  KAFKA_SSL: booleanSetting.default('false'),
+  KAFKA_SSL_CA_FILE: z.string().min(1).optional(),
+  /** SASL authentication to the brokers; unset: none. Needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD. */
+  KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  KAFKA_SASL_USERNAME: z.string().min(1).optional(),
+  KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
   OUTBOX_RELAY_ENABLED: booleanSetting.default('true'),
   OUTBOX_POLL_MS: z.coerce.number().int().min(10).max(60000).default(250),
   /** How long the relay waits after a commit woke it, so rows committed meanwhile share one pass (0 = at once). */

@@ -1,2 +1,3 @@
 export * from './config.schema';
 export * from './validate-config';
+export * from './kafka-security';

@@ -28,7 +28,7 @@ export class MessagingModule {
           provide: KAFKA,
           inject: [JsonLogger],
           useFactory: (logger: JsonLogger) =>
-            createKafka(`${settings.groupPrefix}.${settings.service}`, settings.brokers, logger.pino),
+            createKafka(`${settings.groupPrefix}.${settings.service}`, settings, logger.pino),
         },
         KafkaPublisher,
         KafkaHealth,

@@ -4,6 +4,9 @@ export interface MessagingSettings {
   /** Service name: the envelope `source`, the client id and the default consumer group. */
   service: string;
   brokers: string[];
+  /** TLS (with the CAs to trust, or the system's) and SASL to the brokers; unset: plaintext, no authentication. */
+  ssl?: { ca?: string[] };
+  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
   /** Prefix of every consumer group and client id: `<prefix>.<service>[.<module>]`. */
   groupPrefix: string;
   /** Prefix of every topic on the wire (empty in production; unique per test run). */

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { ConfigValidationError, validateConfig, type BaseConfig, type EdgeConfig } from '@omnipay/config';
+import { ConfigValidationError, kafkaSecurity, validateConfig, type BaseConfig, type EdgeConfig } from '@omnipay/config';
 import { KafkaConsumerServer, RethrowErrorsFilter } from '@omnipay/messaging';
 import { JsonLogger, createLogger } from '@omnipay/observability';
 import { ensureSchema } from '@omnipay/persistence';
@@ -46,6 +46,7 @@ export async function bootstrapService<S extends ServiceConfigSchema>(
   try {
     config = validateConfig(def.configSchema, env);
     if (def.internalApi) serviceTokens(config, def.service);
+    if (!def.edge) kafkaSecurity(config as unknown as BaseConfig);
   } catch (error) {
     if (error instanceof ConfigValidationError) {
       process.stderr.write(`${def.service}: ${error.message}\n`);

@@ -1,7 +1,7 @@
 import { Global, Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import type { BaseConfig, EdgeConfig } from '@omnipay/config';
+import { kafkaSecurity, type BaseConfig, type EdgeConfig } from '@omnipay/config';
 import type { MessageDefinition } from '@omnipay/contracts';
 import { MessagingModule } from '@omnipay/messaging';
 import { ACCESS_LOG_MODE, CorrelationMiddleware, JsonLogger } from '@omnipay/observability';
@@ -75,6 +75,7 @@ export class PlatformModule implements NestModule {
         MessagingModule.forRoot({
           service: opts.service,
           brokers: config.KAFKA_BROKERS,
+          ...kafkaSecurity(config),
           groupPrefix: config.KAFKA_GROUP_PREFIX,
           topicPrefix: config.KAFKA_TOPIC_PREFIX,
           partitions: config.KAFKA_TOPIC_PARTITIONS,
