@@ -3,7 +3,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { ConfigValidationError } from '@omnipay/config';
 import type { JsonLogger } from '@omnipay/observability';
 import { PlatformModule } from '@omnipay/platform';
-import { AuthGuard } from './auth/auth.guard';
+import { AuthGuard, RolesGuard } from './auth/auth.guard';
 import { CheckoutController } from './checkout/checkout.controller';
 import { CheckoutService } from './checkout/checkout.service';
 import { IdempotencyService } from './common/idempotency.service';
@@ -16,6 +16,7 @@ import { OrdersService } from './orders/orders.service';
 import { PosController, StoresAdminController } from './pos/pos.controller';
 import { PosService } from './pos/pos.service';
 import { RateLimitGuard } from './rate-limit/rate-limit.guard';
+import { RateLimiter } from './rate-limit/rate-limiter';
 import { UpstreamClient } from './upstream/upstream.client';
 
 @Module({})
@@ -29,9 +30,12 @@ export class AppModule {
       imports: [PlatformModule.forEdge({ service: 'gateway', config, logger })],
       controllers: [OpenApiController, CheckoutController, OrdersController, MeController, ReconciliationController, PosController, StoresAdminController],
       providers: [
-        // Order matters: authenticate first, so the rate limit counts per user rather than per IP.
+        // Order matters: authenticate first, so the rate limit counts per user rather than per IP; roles after it,
+        // so refused calls count too.
+        RateLimiter,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_GUARD, useClass: RateLimitGuard },
+        { provide: APP_GUARD, useClass: RolesGuard },
         UpstreamClient,
         IdempotencyService,
         CheckoutService,

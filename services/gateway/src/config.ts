@@ -26,6 +26,8 @@ export const gatewayConfigSchema = edgeConfigSchema.extend({
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(50).max(60000).default(5000),
   /** Requests per client per route per minute. */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+  /** Requests without a valid token (answered 401) per client address per minute; more are answered 429. */
+  RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: z.coerce.number().int().min(1).default(60),
   BODY_LIMIT: z.string().default('64kb'),
   /**
    * Which proxies' X-Forwarded-For the gateway believes (Express's `trust proxy`): the client address rate limits

@@ -7,6 +7,9 @@ import { ServiceProcess, TestDatabase, engines, eventually, freePort, isolatedSe
  * The gateway's own protections, with a stand-in upstream that answers slowly: rate limits (Redis), body size
  * limits, upstream timeouts as 504, correlation ids on every response.
  */
+// Room for the other tests' unauthenticated calls from loopback in the same minute.
+const UNAUTHENTICATED_LIMIT = 12;
+
 describe('gateway edges', () => {
   const run = uniqueName('gw_edges');
   const secret = 'edges-test-jwt-secret-0123456789';
@@ -48,6 +51,7 @@ describe('gateway edges', () => {
         PAYMENTS_URL: `http://127.0.0.1:${upstreamPort}`,
         UPSTREAM_TIMEOUT_MS: '300',
         RATE_LIMIT_PER_MINUTE: '5',
+        RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: String(UNAUTHENTICATED_LIMIT),
         BODY_LIMIT: '2kb',
         METRICS_TOKEN: metricsToken,
       },
@@ -226,5 +230,25 @@ describe('gateway edges', () => {
     const spec = (await (await fetch(`${gateway.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
     expect(spec.openapi).toBe('3.0.3');
     expect(Object.keys(spec.paths)).toContain('/v1/checkout');
+  });
+
+  it('answers 429 to an address past its unauthenticated requests per minute, and counts calls a role may not make', async () => {
+    // The test runs on loopback, which the gateway trusts for X-Forwarded-For (TRUST_PROXY): each case its own address.
+    const from = (ip: string, headers: Record<string, string> = {}) =>
+      fetch(`${gateway.url}/v1/orders`, { headers: { 'x-forwarded-for': ip, ...headers } });
+    const forged = { authorization: `Bearer ${mintToken({ sub: 'cus_guess', role: 'customer', iss: issuer, aud: audience }, 'a-guessed-key-of-enough-length')}` };
+    const statuses: number[] = [];
+    for (let i = 0; i < UNAUTHENTICATED_LIMIT + 2; i++) statuses.push((await from('203.0.113.7', i % 2 ? forged : {})).status);
+    expect(statuses).toEqual([...Array<number>(UNAUTHENTICATED_LIMIT).fill(401), 429, 429]);
+    const limited = await from('203.0.113.7');
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(((await limited.json()) as { error: string }).error).toBe('rate_limited');
+    // Another address, and a valid token from the limited address, are not held back by it.
+    expect((await from('203.0.113.8')).status).toBe(401);
+    expect((await call('fresh_client', '/v1/orders', { headers: { 'x-forwarded-for': '203.0.113.7' } })).status).toBe(200);
+    // A valid user calling a route of another role: 403, counted against that user's limit like any call.
+    const refused: number[] = [];
+    for (let i = 0; i < 7; i++) refused.push((await call('nosy_customer', '/v1/finance/reconciliation')).status);
+    expect(refused).toEqual([403, 403, 403, 403, 403, 429, 429]);
   });
 });

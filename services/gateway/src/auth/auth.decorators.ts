@@ -5,7 +5,7 @@ import type { Request } from 'express';
 export const ROLES_KEY = 'roles';
 export const PUBLIC_KEY = 'public';
 
-/** Only these roles may call the route (checked by AuthGuard after the token). */
+/** Only these roles may call the route (checked by RolesGuard, after the token and the rate limit). */
 export const Roles = (...roles: Role[]) => SetMetadata(ROLES_KEY, roles);
 
 /** No token needed (health, metrics, OpenAPI, publishable config). */

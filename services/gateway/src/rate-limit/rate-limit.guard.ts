@@ -1,64 +1,29 @@
-import { CanActivate, ExecutionContext, HttpStatus, Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG, BestEffortRedis } from '@omnipay/platform';
+import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG } from '@omnipay/platform';
 import type { Response } from 'express';
 import type { AuthedRequest } from '../auth/auth.decorators';
 import { isOperationalPath } from '../auth/auth.guard';
 import type { GatewayConfig } from '../config';
-import { apiError } from '../common/public-error';
+import { RateLimiter } from './rate-limiter';
 
-/** One command per request (not MULTI, INCR, PEXPIRE, EXEC): the window's key expires a second after it ends. */
-const COUNT_IN_WINDOW = `local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return n`;
-const WINDOW_MS = 60_000;
-
-/**
- * Fixed one-minute windows per client (token subject, else IP) and route, counted in Redis so every gateway
- * replica shares them. While Redis is unreachable each replica counts on its own (the limit then holds per
- * replica): rate limiting must not take the checkout down with it, nor switch off when card testers find Redis away.
- */
+/** Per client (token subject, else IP: public routes) and route, per minute. */
 @Injectable()
 export class RateLimitGuard implements CanActivate {
-  private readonly local = new LocalWindows();
-
   constructor(
-    private readonly redis: BestEffortRedis,
+    private readonly limiter: RateLimiter,
     @Inject(APP_CONFIG) private readonly config: GatewayConfig,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const req = context.switchToHttp().getRequest<AuthedRequest>();
     if (isOperationalPath(req.path)) return true;
-    const res = context.switchToHttp().getResponse<Response>();
     const route = (req.route as { path?: string } | undefined)?.path ?? req.path;
     const client = req.user?.sub ?? req.ip ?? 'unknown';
-    const window = Math.floor(Date.now() / WINDOW_MS);
-    const key = `ratelimit:${client}:${req.method}:${route}:${window}`;
-    const shared = await this.redis.attempt('rate_limit', (r) => r.eval(COUNT_IN_WINDOW, 1, key, WINDOW_MS + 1000));
-    const count = shared.ok ? Number(shared.value) : this.local.count(key, window);
-    const limit = this.config.RATE_LIMIT_PER_MINUTE;
-    res.setHeader('RateLimit-Limit', String(limit));
-    res.setHeader('RateLimit-Remaining', String(Math.max(0, limit - count)));
-    if (count > limit) {
-      res.setHeader('Retry-After', String(60 - Math.floor((Date.now() / 1000) % 60)));
-      throw apiError(HttpStatus.TOO_MANY_REQUESTS, 'rate_limited', 'rate limit exceeded; retry after Retry-After seconds');
-    }
+    await this.limiter.take(
+      `${client}:${req.method}:${route}`,
+      this.config.RATE_LIMIT_PER_MINUTE,
+      context.switchToHttp().getResponse<Response>(),
+    );
     return true;
-  }
-}
-
-/** The same fixed windows in this process's memory, for while Redis is away; a new window forgets the old one. */
-class LocalWindows {
-  private window = -1;
-  private counts = new Map<string, number>();
-
-  count(key: string, window: number): number {
-    if (window !== this.window) {
-      this.window = window;
-      this.counts = new Map();
-    }
-    const n = (this.counts.get(key) ?? 0) + 1;
-    this.counts.set(key, n);
-    return n;
   }
 }
