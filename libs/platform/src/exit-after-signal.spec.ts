@@ -2,21 +2,35 @@ import { exitOnSecondSignal } from './exit-after-signal';
 
 describe('exitOnSecondSignal', () => {
   let exit: jest.SpyInstance;
-  let remove: () => void;
+  const removers: (() => void)[] = [];
   beforeEach(() => {
     exit = jest.spyOn(process, 'exit').mockImplementation((() => undefined) as never);
-    // SIGUSR2: a signal nothing else in this process listens to, so emitting it here is harmless.
-    remove = exitOnSecondSignal(['SIGUSR2']);
   });
   afterEach(() => {
-    remove();
+    removers.splice(0).forEach((remove) => remove());
+    process.removeAllListeners('SIGUSR2');
     exit.mockRestore();
   });
 
-  it('leaves the first signal to the graceful close and exits on the second (the re-raise PID 1 would drop)', () => {
+  // SIGUSR2: a signal nothing else in this process listens to, so emitting it here is harmless.
+  it('leaves the first signal to the graceful close and exits 0 on the second (the re-raise PID 1 would drop)', () => {
+    removers.push(exitOnSecondSignal(['SIGUSR2']));
     process.emit('SIGUSR2', 'SIGUSR2');
     expect(exit).not.toHaveBeenCalled();
     process.emit('SIGUSR2', 'SIGUSR2');
     expect(exit).toHaveBeenCalledWith(0);
+  });
+
+  it('exits 0 once the close is done (its listener gone), and 128 + the signal number when a second signal cuts it short', () => {
+    // A stand-in for Nest's listener: attached before, removed when the close is done.
+    const close = () => undefined;
+    process.on('SIGUSR2', close);
+    removers.push(exitOnSecondSignal(['SIGUSR2']));
+    process.emit('SIGUSR2', 'SIGUSR2');
+    process.emit('SIGUSR2', 'SIGUSR2'); // an operator while the close still runs
+    expect(exit).toHaveBeenLastCalledWith(128 + 12); // SIGUSR2 is 12 on Linux
+    process.removeListener('SIGUSR2', close);
+    process.emit('SIGUSR2', 'SIGUSR2'); // the re-raise after the close
+    expect(exit).toHaveBeenLastCalledWith(0);
   });
 });
