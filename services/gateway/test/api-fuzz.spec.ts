@@ -27,7 +27,7 @@ describe('the gateway API under a schema fuzzer', () => {
     stack = await startStack({
       isolated: true,
       services: ['payments', 'orders', 'terminal', 'gateway'],
-      env: { gateway: { RATE_LIMIT_PER_MINUTE: '1000000', UPSTREAM_TIMEOUT_MS: '30000' } },
+      env: { gateway: { RATE_LIMIT_PER_MINUTE: '1000000', RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: '1000000', UPSTREAM_TIMEOUT_MS: '30000' } },
     });
     // A store for the store staff's tokens, so their routes reach more than "no such store".
     const res = await fetch(`${stack.urls.gateway}/v1/admin/stores`, {
