@@ -229,7 +229,8 @@ async function endState(db: TestDatabase, schema: string) {
   return {
     payments: await q(
       `SELECT id, payment_intent_id, status, cycle, status_observed_at, amount_capturable, amount_received, amount_refunded,
-              amount_refunded_observed_at, charge_id, failure_code, decline_code, failure_message, disputed FROM §.payments ORDER BY id`,
+              amount_refunded_observed_at, charge_id, failure_code, decline_code, failure_message, disputed, held_facts
+         FROM §.payments ORDER BY id`,
     ),
     transitions: await q(`SELECT payment_id, transition_key, to_status, source FROM §.payment_transitions ORDER BY 1, 2`),
     refunds: await q(`SELECT refund_id, payment_id, refund_request_id, amount, status FROM §.refunds ORDER BY 1`),
@@ -436,5 +437,60 @@ describe('Stripe events consumer, a chunk at a time', () => {
       ['payment.refund_failed', 're_2', 500, 3],
       ['payment.refunded', 're_4', 700, 4],
     ]);
+  });
+
+  it('releases a fact held by a chunk that committed while the releasing chunk waited for the payment', async () => {
+    const f = await fixture('pay_h_race');
+    fixtures.push(f);
+    const [held, succeeded] = [
+      event('evt_x1', 'refund.created', T + 10, refund('re_x', 'pi_1', 500, 'succeeded')),
+      event('evt_x2', 'payment_intent.succeeded', T + 2, intent('pi_1', 'pay_1', 'succeeded', { latest_charge: 'ch_1' })),
+    ].map(envelope);
+    // Chunk A holds the refund and keeps its transaction open; chunk B, with the success, waits for pay_1's lock.
+    const a = f.ds.createQueryRunner();
+    await a.connect();
+    await a.startTransaction();
+    await consumer.handle({ messages: [consumed(held, a.manager, 0)], manager: a.manager });
+    let bDone = false;
+    const b = f.ds
+      .transaction((m) => consumer.handle({ messages: [consumed(succeeded, m, 1)], manager: m }))
+      .then(() => (bDone = true));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(bDone).toBe(false);
+    await a.commitTransaction();
+    await a.release();
+    await b;
+    const end = await endState(db, f.schema);
+    expect(end.held).toEqual([]);
+    expect(end.outbox.map((o) => String(o.type))).toEqual(['payment.succeeded', 'payment.refunded']);
+    expect(end.payments.find((p) => p.id === 'pay_1')).toMatchObject({ status: 'succeeded', held_facts: 0 });
+  });
+
+  it("publishes facts held for an authorisation behind its cancellation, and the janitor's repair moves facts a final payment still holds", async () => {
+    const [oneByOne, chunked] = [await fixture('pay_h_cancel_seq'), await fixture('pay_h_cancel_chunk')];
+    fixtures.push(oneByOne, chunked);
+    const envs = [
+      // A reader's authorisation is cancelled; Stripe's refund of the authorised amount is delivered first.
+      event('evt_c1', 'charge.refunded', T + 5, charge('ch_4', 'pi_4', 2000, [refund('re_c', 'pi_4', 2000, 'succeeded')])),
+      event('evt_c2', 'payment_intent.canceled', T + 5, intent('pi_4', 'pay_4', 'canceled', { cancellation_reason: 'requested_by_customer' })),
+    ].map(envelope);
+    await applyOneByOne(oneByOne, envs);
+    await applyInChunks(chunked, envs, [1, 1]);
+    const end = await endState(db, chunked.schema);
+    expect(end).toEqual(await endState(db, oneByOne.schema));
+    expect(end.held).toEqual([]);
+    expect(end.outbox.map((o) => String(o.type))).toEqual(['payment.canceled', 'payment.refunded']);
+
+    // A payment left holding a fact in a final status (a bug, or a release that read stale): the repair publishes it.
+    await chunked.ds.query(`UPDATE payments SET held_facts = 1 WHERE id = 'pay_4'`);
+    await chunked.ds.query(
+      `INSERT INTO held_facts (payment_id, id, topic, key, payload, headers) VALUES ('pay_4', gen_random_uuid(), 't', 'ord_pay_4', '{"type":"stranded"}', '{}')`,
+    );
+    expect(await chunked.ds.transaction((m) => state.releaseStrandedFacts(m))).toBe(1);
+    expect(await chunked.ds.transaction((m) => state.releaseStrandedFacts(m))).toBe(0);
+    const repaired = await endState(db, chunked.schema);
+    expect(repaired.held).toEqual([]);
+    expect(repaired.outbox.map((o) => String(o.type))).toEqual(['payment.canceled', 'payment.refunded', 'stranded']);
+    expect(repaired.payments.find((p) => p.id === 'pay_4')).toMatchObject({ held_facts: 0 });
   });
 });

@@ -77,6 +77,9 @@ export class JanitorService implements OnApplicationBootstrap, OnApplicationShut
 
   /** One sweep; returns how many payments changed state. */
   async sweep(): Promise<number> {
+    const stranded = await this.uow.run((m) => this.state.releaseStrandedFacts(m));
+    if (stranded > 0)
+      this.logger.pino.error({ facts: stranded }, 'released facts left held by payments in a final status');
     const ageMs = this.config.PAYMENTS_JANITOR_MIN_AGE_MS;
     const rows = await this.dataSource.query<
       [{ id: string; payment_intent_id: string; status: string }[], number]

@@ -1,8 +1,9 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * Refund and dispute facts of a payment whose success was not announced yet, kept back as the outbox rows they
- * will be, in the order they were decided, until `payment.succeeded` is written; then moved to the outbox behind it.
+ * Refund and dispute facts of a payment that has not reached a final status yet (decision 0025), kept back as the
+ * outbox rows they will be, in the order they were decided, until `payment.succeeded` (or `payment.canceled`) is
+ * written; then moved to the outbox behind it.
  */
 export class HeldFacts1720000000013 implements MigrationInterface {
   name = 'HeldFacts1720000000013';
@@ -20,9 +21,14 @@ export class HeldFacts1720000000013 implements MigrationInterface {
         held_at    timestamptz NOT NULL DEFAULT clock_timestamp()
       )`);
     await q.query(`CREATE INDEX held_facts_payment ON held_facts (payment_id, seq)`);
+    // How many facts a payment holds, on its row: a reader that waited for the row's lock gets the newest row, while
+    // a sub-select of the same statement would still read held_facts as of before the wait.
+    await q.query(`ALTER TABLE payments ADD COLUMN held_facts int NOT NULL DEFAULT 0`);
+    await q.query(`CREATE INDEX payments_holding ON payments (id) WHERE held_facts > 0`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE payments DROP COLUMN held_facts`);
     await q.query(`DROP TABLE held_facts`);
   }
 }

@@ -21,7 +21,7 @@ import type { EntityManager } from 'typeorm';
 import { deterministicUuid } from '../common/ids';
 import { decide, isFinal, refundStatusAdvances, statusOfIntent, type PaymentStatus } from './payment-state';
 import { paymentRef, type Payment } from './payment.model';
-import { SqlPaymentStore, type PaymentStore } from './payment-store';
+import { RELEASE_HELD, SqlPaymentStore, type PaymentStore } from './payment-store';
 import { PaymentsRepository } from './payments.repository';
 
 /** Where an observation comes from: a Stripe event (its id and `created`), an API answer or the janitor. */
@@ -50,12 +50,12 @@ const observationsIgnored = new Counter({
   registers: [metricsRegistry],
 });
 
-/** Facts that only make sense after the payment's success: held back until it is announced. */
+/** Facts that only make sense after the payment's success: held back until a final status is announced. */
 const AFTER_SUCCESS: readonly MessageDefinition[] = [PaymentRefunded, PaymentRefundFailed, PaymentDisputed, PaymentDisputeClosed];
 
 const factsHeld = new Counter({
   name: 'payments_facts_held_total',
-  help: "Refund and dispute facts held back because they overtook the payment's success, by message type",
+  help: "Refund and dispute facts held back because they overtook the payment's final status, by message type",
   labelNames: ['type'],
   registers: [metricsRegistry],
 });
@@ -77,6 +77,23 @@ export class PaymentStateService {
 
   private store(target: StateTarget): PaymentStore {
     return 'recordTransition' in target ? target : new SqlPaymentStore(target, this.repo, this.outbox);
+  }
+
+  /**
+   * Held facts of payments already in a final status, which the transition to it should have released (a chunk
+   * that decided them while another was releasing, had it read them stale): moved into the outbox behind the final
+   * status's fact, which is there already. Returns how many; the janitor runs it, and anything above 0 is a bug.
+   */
+  async releaseStrandedFacts(m: EntityManager): Promise<number> {
+    const stranded = await m.query<{ id: string }[]>(
+      `SELECT id FROM payments WHERE held_facts > 0 AND status IN ('succeeded','canceled') ORDER BY id FOR UPDATE`,
+    );
+    if (stranded.length === 0) return 0;
+    const [{ moved }] = await m.query<{ moved: number }[]>(`WITH ${RELEASE_HELD} SELECT count(*)::int AS moved FROM moved`, [
+      stranded.map((r) => r.id),
+    ]);
+    if (moved > 0) this.outbox.addedIn(m);
+    return moved;
   }
 
   /** The payment a PaymentIntent belongs to, or undefined when the platform did not create it. */
@@ -152,7 +169,7 @@ export class PaymentStateService {
     await m.update(payment.id, update);
     const next: Payment = { ...payment, status: d.to, cycle: d.cycle, statusObservedAt: source.created };
     await this.announce(m, next, d.to, d.transitionKey, pi);
-    if (d.to === 'succeeded') await m.releaseHeld(next.id);
+    if (isFinal(d.to)) await m.releaseHeld(next.id);
     transitionsApplied.inc({ status: d.to, source: source.kind });
     if (d.to === 'succeeded' && next.chargeId)
       await m.enqueueReconciliation(next.chargeId, 'charge', next.id);
@@ -400,9 +417,10 @@ export class PaymentStateService {
 
   /**
    * The outbox id is derived from (payment, transition): publishing the same fact twice dedups downstream. A refund
-   * or dispute fact of a payment whose success was not announced yet (Stripe's events overtake each other) is held
-   * back and follows `payment.succeeded` when that is written, so every consumer hears a payment's facts in the
-   * order they happened at Stripe, whatever order Stripe delivered them in.
+   * or dispute fact of a payment not yet in a final status (Stripe's events overtake each other) is held back and
+   * follows `payment.succeeded` (or `payment.canceled`: a cancelled authorisation's release can come as a refund)
+   * when that is written, so every consumer hears of a payment's success before its refunds and disputes, whatever
+   * order Stripe delivered them in (decision 0025).
    */
   private async emit(
     m: PaymentStore,
@@ -412,9 +430,9 @@ export class PaymentStateService {
     data: Record<string, unknown>,
   ): Promise<void> {
     const opts = { id: deterministicUuid(`${p.id}:${key}`) };
-    if (!AFTER_SUCCESS.includes(def) || p.status === 'succeeded') return m.emit(def, data, opts);
+    if (!AFTER_SUCCESS.includes(def) || isFinal(p.status)) return m.emit(def, data, opts);
     await m.hold(p.id, def, data, opts);
     factsHeld.inc({ type: def.type });
-    this.logger.pino.info({ paymentId: p.id, orderId: p.orderId, type: def.type }, 'fact held until the payment succeeds');
+    this.logger.pino.info({ paymentId: p.id, orderId: p.orderId, type: def.type }, 'fact held until the payment succeeds or is cancelled');
   }
 }

@@ -56,6 +56,16 @@ export interface PaymentAmounts {
   refundSeq: number;
 }
 
+/**
+ * Moves the held facts of the payments `$1` (text[], rows locked by the caller) into the outbox and zeroes their
+ * count: CTEs `released`, `moved` (the outbox ids inserted) and `reset`. Inserted in `seq` order, so the outbox's
+ * own seq (which the relay publishes by) keeps the order they were held in.
+ */
+export const RELEASE_HELD = `released AS (DELETE FROM held_facts WHERE payment_id = ANY($1::text[]) RETURNING seq, id, topic, key, payload, headers),
+       moved AS (INSERT INTO outbox (id, topic, key, payload, headers)
+                 SELECT id, topic, key, payload, headers FROM released ORDER BY seq ON CONFLICT (id) DO NOTHING RETURNING id),
+       reset AS (UPDATE payments SET held_facts = 0 WHERE id = ANY($1::text[]) AND held_facts <> 0)`;
+
 /** A statement per call, in the caller's transaction. */
 export class SqlPaymentStore implements PaymentStore {
   constructor(
@@ -137,20 +147,21 @@ export class SqlPaymentStore implements PaymentStore {
   async hold(paymentId: string, definition: MessageDefinition, data: Record<string, unknown>, opts: EnvelopeOptions) {
     const r = this.outbox.row({ definition, data, opts });
     await this.m.query(
-      `INSERT INTO held_facts (payment_id, id, topic, key, payload, headers) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (id) DO NOTHING`,
+      `WITH held AS (INSERT INTO held_facts (payment_id, id, topic, key, payload, headers) VALUES ($1,$2,$3,$4,$5,$6)
+                     ON CONFLICT (id) DO NOTHING RETURNING 1)
+       UPDATE payments SET held_facts = held_facts + (SELECT count(*) FROM held) WHERE id = $1`,
       [paymentId, r.id, r.topic, r.key, r.payload, r.headers],
     );
   }
   async releaseHeld(paymentId: string) {
     // The outbox's seq follows the SELECT's order: the held facts keep theirs, behind what this transaction added.
-    const moved = await this.m.query<unknown[]>(
-      `WITH released AS (DELETE FROM held_facts WHERE payment_id = $1 RETURNING seq, id, topic, key, payload, headers)
-       INSERT INTO outbox (id, topic, key, payload, headers)
-       SELECT id, topic, key, payload, headers FROM released ORDER BY seq ON CONFLICT (id) DO NOTHING RETURNING id`,
-      [paymentId],
+    const [{ moved }] = await this.m.query<{ moved: number }[]>(
+      `WITH ${RELEASE_HELD}
+       SELECT count(*)::int AS moved FROM moved`,
+      [[paymentId]],
     );
-    if (moved.length > 0) this.outbox.addedIn(this.m);
-    return moved.length;
+    if (moved > 0) this.outbox.addedIn(this.m);
+    return moved;
   }
 }
 
@@ -200,6 +211,7 @@ const WRITABLE = [
   ['failure_message', 'text'],
   ['disputed', 'boolean'],
   ['refund_seq', 'int'],
+  ['held_facts', 'int'],
 ] as const;
 const WRITABLE_NAMES = new Set<string>(WRITABLE.map(([c]) => c));
 
@@ -238,22 +250,31 @@ export class BatchPaymentStore implements PaymentStore {
   static async load(m: EntityManager, outbox: OutboxService, keys: BatchKeys): Promise<BatchPaymentStore> {
     const store = new BatchPaymentStore(m, outbox);
     if (keys.paymentIds.size + keys.paymentIntentIds.size + keys.chargeIds.size > 0) {
-      // Each payment with the keys of the transitions it already announced and the messages it holds back, in one
-      // round trip.
-      const rows = await m.query<(Row & { known_transitions: string[]; held_facts: OutboxRow[] })[]>(
-        `SELECT p.*, ARRAY(SELECT t.transition_key FROM payment_transitions t WHERE t.payment_id = p.id) AS known_transitions,
-                COALESCE((SELECT json_agg(json_build_object('id', h.id, 'topic', h.topic, 'key', h.key, 'payload', h.payload,
-                                                            'headers', h.headers) ORDER BY h.seq)
-                            FROM held_facts h WHERE h.payment_id = p.id), '[]') AS held_facts
+      // Each payment with the keys of the transitions it already announced, in one round trip.
+      const rows = await m.query<(Row & { known_transitions: string[] })[]>(
+        `SELECT p.*, ARRAY(SELECT t.transition_key FROM payment_transitions t WHERE t.payment_id = p.id) AS known_transitions
            FROM payments p
           WHERE p.id = ANY($1::text[]) OR p.payment_intent_id = ANY($2::text[]) OR p.charge_id = ANY($3::text[])
           ORDER BY p.id FOR UPDATE OF p`,
         [[...keys.paymentIds], [...keys.paymentIntentIds], [...keys.chargeIds]],
       );
-      for (const { known_transitions, held_facts, ...r } of rows) {
+      for (const { known_transitions, ...r } of rows) {
         store.payments.set(String(r.id), r as Row);
         for (const key of known_transitions) store.transitions.add(`${String(r.id)}\n${key}`);
-        if (held_facts.length > 0) store.held.set(String(r.id), held_facts.map((row) => ({ row, stored: true })));
+      }
+      // The held messages, read by a statement of their own (after the lock: a sub-select above would see them as
+      // of before a wait for it), and only for payments whose row says they hold some: rarely any.
+      const holding = rows.filter((r) => Number(r.held_facts) > 0).map((r) => String(r.id));
+      if (holding.length > 0) {
+        const held = await m.query<(OutboxRow & { payment_id: string })[]>(
+          `SELECT payment_id, id, topic, key, payload, headers FROM held_facts WHERE payment_id = ANY($1::text[]) ORDER BY seq`,
+          [holding],
+        );
+        for (const { payment_id, ...row } of held) {
+          const list = store.held.get(payment_id) ?? [];
+          list.push({ row, stored: true });
+          store.held.set(payment_id, list);
+        }
       }
     }
     const ids = [...store.payments.keys()];
@@ -383,14 +404,23 @@ export class BatchPaymentStore implements PaymentStore {
   }
 
   async hold(paymentId: string, definition: MessageDefinition, data: Record<string, unknown>, opts: EnvelopeOptions) {
-    this.loaded(paymentId);
+    const payment = this.loaded(paymentId);
     const list = this.held.get(paymentId) ?? [];
-    list.push({ row: this.outbox.row({ definition, data, opts }), stored: false });
+    const row = this.outbox.row({ definition, data, opts });
+    if (list.some((h) => h.row.id === row.id)) return; // as the table's unique id would
+    list.push({ row, stored: false });
     this.held.set(paymentId, list);
+    payment.held_facts = list.length;
+    this.dirty.add(paymentId);
   }
   async releaseHeld(paymentId: string) {
     const list = this.held.get(paymentId) ?? [];
     this.held.delete(paymentId);
+    const payment = this.loaded(paymentId);
+    if (Number(payment.held_facts) !== 0) {
+      payment.held_facts = 0;
+      this.dirty.add(paymentId);
+    }
     for (const { row, stored } of list) {
       this.messages.push(row);
       if (stored) this.releasedStored.push(row.id);
