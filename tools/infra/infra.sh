@@ -122,13 +122,25 @@ kafka_libs() {
 kafka_up() {
   local dir="$STATE/kafka" pidf="$STATE/kafka/kafka.pid" logf="$STATE/kafka/kafka.out"
   mkdir -p "$dir"
-  if pid_alive "$pidf"; then log "kafka already running on $KAFKA_PORT"; return; fi
+  if pid_alive "$pidf"; then
+    # A broker started without the secure listener would leave its clients with a bare "connection refused".
+    if [ -n "${INFRA_KAFKA_SECURE_PORT:-}" ] && ! grep -q "SASL_SSL://127.0.0.1:$INFRA_KAFKA_SECURE_PORT" "$dir/server.properties"; then
+      fail "kafka is already running in $STATE without a SASL_SSL listener on $INFRA_KAFKA_SECURE_PORT: stop it first (kafka-stop)"
+    fi
+    log "kafka already running on $KAFKA_PORT"; return
+  fi
   local libs; libs="$(kafka_libs)"
   sed -e "s#@DATA@#$dir/data#" -e "s#@PORT@#$KAFKA_PORT#g" -e "s#@CPORT@#$KAFKA_CONTROLLER_PORT#g" \
     "$HERE/kafka/server.properties" >"$dir/server.properties"
   local scram=()
   if [ -n "${INFRA_KAFKA_SECURE_PORT:-}" ]; then
     kafka_secure_listener "$dir"
+    # SCRAM users live in the cluster metadata, written once when the storage is formatted: a data dir formatted
+    # without them, or for another password, would refuse the clients with a puzzling authentication error.
+    local users="$KAFKA_SECURE_USER $(printf '%s' "$KAFKA_SECURE_PASSWORD" | sha256sum | cut -c1-16)"
+    if [ -f "$dir/data/meta.properties" ] && [ "$(cat "$dir/data/.scram-users" 2>/dev/null)" != "$users" ]; then
+      fail "kafka data in $dir/data was formatted without SCRAM user $KAFKA_SECURE_USER (or with another password): use another INFRA_DIR, or down --clean"
+    fi
     scram=(--add-scram "SCRAM-SHA-256=[name=$KAFKA_SECURE_USER,password=$KAFKA_SECURE_PASSWORD]"
       --add-scram "SCRAM-SHA-512=[name=$KAFKA_SECURE_USER,password=$KAFKA_SECURE_PASSWORD]")
   fi
@@ -137,6 +149,7 @@ kafka_up() {
   [ -f "$dir/data/meta.properties" ] || java -Xmx256m -cp "$libs/*" -Dlog4j2.configurationFile="$HERE/kafka/log4j2.properties" \
     kafka.tools.StorageTool format -t 4L6g3nShT-eMCtK--X86sw -c "$dir/server.properties" "${scram[@]}" >"$dir/format.log" 2>&1 ||
     fail "kafka storage format" "$dir/format.log"
+  [ ${#scram[@]} -eq 0 ] || [ -f "$dir/data/.scram-users" ] || echo "$users" >"$dir/data/.scram-users"
   : >"$logf"
   # shellcheck disable=SC2086
   setsid nohup java ${KAFKA_JAVA_OPTS:--Xms512m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true -XX:+ExitOnOutOfMemoryError} \

@@ -108,7 +108,9 @@ export const baseConfigSchema = edgeConfigSchema.extend({
   KAFKA_SSL: booleanSetting.default('false'),
   KAFKA_SSL_CA_FILE: z.string().min(1).optional(),
   /** SASL authentication to the brokers; unset: none. Needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD. */
-  KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  KAFKA_SASL_MECHANISM: z
+    .preprocess((v) => (typeof v === 'string' ? v.toLowerCase() : v), z.enum(['plain', 'scram-sha-256', 'scram-sha-512']))
+    .optional(),
   KAFKA_SASL_USERNAME: z.string().min(1).optional(),
   KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
   OUTBOX_RELAY_ENABLED: booleanSetting.default('true'),

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kafkaSecurity } from './kafka-security';
-import type { BaseConfig } from './config.schema';
+import { baseConfigSchema, type BaseConfig } from './config.schema';
 import { ConfigValidationError } from './validate-config';
 
 type Settings = Parameters<typeof kafkaSecurity>[0];
@@ -90,5 +90,10 @@ describe('Kafka TLS and SASL settings', () => {
     expect(problems({ ...plain })).toEqual([]);
     // SCRAM never sends the password itself.
     expect(problems({ ...plain, KAFKA_SASL_MECHANISM: 'scram-sha-256', NODE_ENV: 'production' })).toEqual([]);
+  });
+
+  it('takes the mechanism as Kafka writes it, in capitals, too', () => {
+    expect(baseConfigSchema.shape.KAFKA_SASL_MECHANISM.parse('SCRAM-SHA-512')).toBe('scram-sha-512');
+    expect(() => baseConfigSchema.shape.KAFKA_SASL_MECHANISM.parse('GSSAPI')).toThrow();
   });
 });

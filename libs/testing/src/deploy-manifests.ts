@@ -1,5 +1,5 @@
 import { PATH_METADATA } from '@nestjs/common/constants';
-import { ConfigValidationError, validateConfig } from '@omnipay/config';
+import { ConfigValidationError, kafkaSecurity, validateConfig, type BaseConfig } from '@omnipay/config';
 import { dataSourceOptions } from '@omnipay/persistence';
 import { HealthController, PlatformModule } from '@omnipay/platform';
 import type { EdgeConfig } from '@omnipay/config';
@@ -36,6 +36,7 @@ export const SECRET_HOLDERS: Readonly<Record<string, readonly ServiceName[]>> = 
   REDIS_URL: SERVICES, // may carry one
   METRICS_TOKEN: SERVICES,
   SERVICE_TOKEN: ['gateway', 'orders', 'payments', 'terminal'],
+  KAFKA_SASL_PASSWORD: STATEFUL,
 };
 
 export const ROOT = join(__dirname, '..', '..', '..');
@@ -434,7 +435,9 @@ const commandOf = (c: string | string[] | undefined) =>
 export function settingsProblems(schema: z.AnyZodObject, env: Labels): string[] {
   const problems: string[] = [];
   try {
-    validateConfig(schema, env);
+    const config = validateConfig(schema, env) as BaseConfig;
+    // The settings checked together at start (bootstrapService), for the services that talk to Kafka.
+    if ('KAFKA_BROKERS' in schema.shape) kafkaSecurity(config);
   } catch (error) {
     if (!(error instanceof ConfigValidationError)) throw error;
     problems.push(...error.problems);
