@@ -20,9 +20,11 @@
 // sends a fresh Idempotency-Key, as a real client should (the gateway, orders and payments then record and check
 // it); without it, the run measures checkouts that skip that work.
 import { randomUUID } from 'node:crypto';
+import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import Stripe from 'stripe';
 import { arg, percentile, printTable, summarize } from '../lib';
+import { cpuDelta, cpuOfCommand, kafkaCpu, postgresCpu } from '../processes';
 import { benchCpuSeconds, cpuSnapshot, flag, http, resourceRows, setStock, settle, stockOf, withPlatform } from './platform';
 
 const CONCURRENCY = arg('concurrency', 32);
@@ -127,9 +129,11 @@ void withPlatform('checkout bench', { env: { gateway: { RATE_LIMIT_PER_MINUTE: '
   console.log(`checkout through the gateway at concurrency ${CONCURRENCY} for ${SECONDS} s …`);
   const cpuBefore = cpuSnapshot(stack);
   const benchBefore = benchCpuSeconds();
+  const enginesBefore = engineCpu();
   scarceOn = true;
   const run = await closedLoop(CONCURRENCY, SECONDS, checkout);
   const benchCpu = benchCpuSeconds() - benchBefore;
+  const enginesAfter = engineCpu();
 
   const ok = run.outcomes.filter((o) => o.status === 201);
   const outOfStock = run.outcomes.filter((o) => o.status === 409 && o.error === 'out_of_stock');
@@ -170,5 +174,21 @@ void withPlatform('checkout bench', { env: { gateway: { RATE_LIMIT_PER_MINUTE: '
   ]);
   console.log(`(201s include ${warmOk.main + warmOk.scarce} from the warm-up and the light-load phase; stock before the measured run: ${MAIN_SKU} reserved ${startStock.main.reserved}, ${SCARCE_SKU} reserved ${startStock.scarce.reserved})`);
 
-  printTable(`Resources during the ${SECONDS} s checkout run (per 1,000 successful checkouts)`, resourceRows(stack, cpuBefore, ok.length, 'checkouts', benchCpu));
+  const rows = resourceRows(stack, cpuBefore, ok.length, 'checkouts', benchCpu);
+  for (const name of Object.keys(enginesAfter) as (keyof typeof enginesAfter)[]) {
+    const cpu = cpuDelta(enginesBefore[name], enginesAfter[name]);
+    rows.push({ process: name, 'cpu s': cpu.toFixed(2), 'cpu s / 1k checkouts': ok.length > 0 ? ((cpu / ok.length) * 1000).toFixed(3) : '-', 'peak RSS MB': '-' });
+  }
+  printTable(`Resources during the ${SECONDS} s checkout run (per 1,000 successful checkouts)`, rows);
+  // What the machine can do at most with this much CPU per checkout, whatever the queueing: every core busy.
+  const perCheckoutMs = (rows.reduce((sum, r) => sum + Number(r['cpu s']), 0) / Math.max(1, ok.length)) * 1000;
+  console.log(
+    `CPU per checkout, every process above: ${perCheckoutMs.toFixed(1)} ms; with all ${cpus().length} cores busy that is at most ` +
+      `${Math.round((cpus().length * 1000) / perCheckoutMs)} checkouts/s on this machine (target ≥ 400 needs ≤ ${((cpus().length * 1000) / 400).toFixed(1)} ms)`,
+  );
 });
+
+/** CPU seconds per pid of the engines the checkout uses (backends that exit meanwhile are not counted). */
+function engineCpu() {
+  return { PostgreSQL: postgresCpu(), Kafka: kafkaCpu(), Redis: cpuOfCommand((c) => c === 'redis-server') };
+}
