@@ -37,6 +37,11 @@ export const paymentsConfigSchema = baseConfigSchema.extend({
   PAYMENT_CANCELLATIONS_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(2000),
   /** Poll of the worker that refunds payments that paid an order a second time (a new request wakes it at once). */
   DUPLICATE_REFUNDS_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(2000),
+  /**
+   * A reconciled payout's lines (its balance transactions, each with its entry) are kept this long after the
+   * reconciliation; the payout and its result (totals, problems) stay. 0 keeps them for ever.
+   */
+  PAYOUT_LINES_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(400),
   /** How often the payout worker looks for a paid payout to match with its balance transactions (decision 0019). */
   PAYOUTS_POLL_MS: z.coerce.number().int().min(10).max(3_600_000).default(10_000),
   /** A payout's reconciliation claim, renewed while it reads Stripe's list; another replica takes over once it runs out. */

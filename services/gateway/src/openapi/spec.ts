@@ -105,7 +105,8 @@ export const routes: Route[] = [
   {
     method: 'get',
     path: '/v1/finance/payouts/{payoutId}/lines',
-    summary: 'The balance transactions a payout paid out, paged, each with the entry (order, channel, store) that names it, or null',
+    summary:
+      "The balance transactions a payout paid out, paged, each with the entry (order, channel, store) that names it, or null. Kept a while after the payout's reconciliation (payments' PAYOUT_LINES_RETENTION_DAYS, 400 by default), then 410 payout_lines_expired: the payout and its result stay",
     roles: ['finance', 'admin'],
     params: ['payoutId'],
     query: payoutLinesQuery,

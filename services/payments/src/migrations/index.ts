@@ -12,6 +12,7 @@ import { DuplicatePaymentRefunds1720000000010 } from './1720000000010-duplicate-
 import { Payouts1720000000011 } from './1720000000011-payouts';
 import { CreateRefusals1720000000012 } from './1720000000012-create-refusals';
 import { HeldFacts1720000000013 } from './1720000000013-held-facts';
+import { PayoutLinesRetention1720000000014 } from './1720000000014-payout-lines-retention';
 
 /** Every payments migration, in order: the service and the tests that build its schema use this one list. */
 export const paymentsMigrations = [
@@ -29,4 +30,5 @@ export const paymentsMigrations = [
   Payouts1720000000011,
   CreateRefusals1720000000012,
   HeldFacts1720000000013,
+  PayoutLinesRetention1720000000014,
 ];

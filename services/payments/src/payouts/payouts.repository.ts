@@ -1,10 +1,25 @@
 import { Injectable } from '@nestjs/common';
+import type { RetentionRule } from '@omnipay/persistence';
 import { DataSource, type EntityManager } from 'typeorm';
 import { NO_JIT } from '../reconciliation/audit.repository';
 import { zeroTotals, type LineTotals, type PayoutResult, type PayoutRow } from './payout.model';
 import type { PayoutChange, PayoutObservation, PayoutStatus } from './payout-state';
 
 /** A balance transaction of a payout, as Stripe listed it. */
+/**
+ * The lines of payouts reconciled longer than `keepMs` ago (PAYOUT_LINES_RETENTION_DAYS): a day's worth of balance
+ * transactions per payout would otherwise pile up for ever. Cheap when nothing is due: reconciled payouts by time
+ * (`payouts_reconciled`), then their lines by the primary key.
+ */
+export function payoutLinesRetention(keepMs: number): RetentionRule {
+  return {
+    table: 'payout_lines',
+    keepMs,
+    candidates: `SELECT pl.ctid FROM payouts p JOIN payout_lines pl ON pl.payout_id = p.id
+                  WHERE p.recon_state = 'done' AND p.reconciled_at < $1 LIMIT $2`,
+  };
+}
+
 export interface PayoutLine {
   id: string;
   type: string;

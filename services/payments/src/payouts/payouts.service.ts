@@ -10,7 +10,7 @@ import type { EntityManager } from 'typeorm';
 import { notFound } from '../common/http-errors';
 import { deterministicUuid } from '../common/ids';
 import type { PaymentsConfig } from '../config';
-import { zeroTotals, type PayoutResult } from './payout.model';
+import { zeroTotals, type PayoutResult, type PayoutRow } from './payout.model';
 import { decidePayout, observePayout } from './payout-state';
 import { PayoutsRepository, type PayoutLine } from './payouts.repository';
 
@@ -123,6 +123,16 @@ export class PayoutsService extends PolledWorker {
     const row = await this.repo.get(id);
     if (!row) throw notFound(`payout ${id}`);
     return row;
+  }
+
+  get linesKeptDays(): number {
+    return this.config.PAYOUT_LINES_RETENTION_DAYS;
+  }
+
+  /** Whether the retention may have deleted this payout's lines (reconciled longer ago than they are kept). */
+  linesExpired(row: PayoutRow): boolean {
+    const keepMs = this.config.PAYOUT_LINES_RETENTION_DAYS * 86_400_000;
+    return keepMs > 0 && row.recon_state === 'done' && row.reconciled_at !== null && row.reconciled_at.getTime() < Date.now() - keepMs;
   }
 
   /** One pass: reconciles one due payout; true if one was claimed (the next pass follows at once). */
