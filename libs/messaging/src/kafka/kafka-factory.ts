@@ -25,9 +25,20 @@ export function createKafka(
       () =>
       ({ level, log: entry }: LogEntry) => {
         const { message, ...rest } = entry;
-        if (level <= logLevel.ERROR) log.error(rest, message);
-        else if (level === logLevel.WARN) log.warn(rest, message);
+        const at = levelOf(level, message);
+        if (at === 'error') log.error(rest, message);
+        else if (at === 'warn') log.warn(rest, message);
         else log.debug(rest, message);
       },
   });
+}
+
+/**
+ * Our level for a kafkajs log line. kafkajs logs every CreateTopics answer that carries an error at error level,
+ * but only `ensureTopics` creates topics, and it retries the usual cause (another service created the topic a moment
+ * earlier) and fails the start itself if the error persists: a warning, not an error line at every deploy.
+ */
+export function levelOf(level: logLevel, message: string): 'error' | 'warn' | 'debug' {
+  if (level <= logLevel.ERROR) return message.startsWith('Response CreateTopics') ? 'warn' : 'error';
+  return level === logLevel.WARN ? 'warn' : 'debug';
 }
