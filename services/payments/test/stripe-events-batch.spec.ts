@@ -9,7 +9,7 @@ import { StripeEventReceived, Topics, type Envelope } from '@omnipay/contracts';
 import { OutboxService, type ConsumedMessage, type MessagingSettings, type UnitOfWork } from '@omnipay/messaging';
 import { JsonLogger, createLogger, metricsRegistry } from '@omnipay/observability';
 import { StripeEventScope } from '@omnipay/stripe';
-import { TestDatabase, engines, uniqueName } from '@omnipay/testing';
+import { TestDatabase, engines, eventually, uniqueName } from '@omnipay/testing';
 import type Stripe from 'stripe';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { PaymentsConfig } from '../src/config';
@@ -451,12 +451,11 @@ describe('Stripe events consumer, a chunk at a time', () => {
     await a.connect();
     await a.startTransaction();
     await consumer.handle({ messages: [consumed(held, a.manager, 0)], manager: a.manager });
-    let bDone = false;
-    const b = f.ds
-      .transaction((m) => consumer.handle({ messages: [consumed(succeeded, m, 1)], manager: m }))
-      .then(() => (bDone = true));
-    await new Promise((r) => setTimeout(r, 300));
-    expect(bDone).toBe(false);
+    const b = f.ds.transaction((m) => consumer.handle({ messages: [consumed(succeeded, m, 1)], manager: m }));
+    // B must be waiting for the lock A holds (not merely not started yet) when A commits.
+    const [{ pid }] = (await a.query('SELECT pg_backend_pid() AS pid')) as { pid: number }[];
+    const waiting = () => db.scalar<number>(`SELECT count(*)::int FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, [pid]);
+    await eventually(waiting, (n) => n > 0, { what: 'chunk B waiting for the payment row A locked', timeoutMs: 10000 });
     await a.commitTransaction();
     await a.release();
     await b;
@@ -481,8 +480,8 @@ describe('Stripe events consumer, a chunk at a time', () => {
     expect(end.held).toEqual([]);
     expect(end.outbox.map((o) => String(o.type))).toEqual(['payment.canceled', 'payment.refunded']);
 
-    // A payment left holding a fact in a final status (a bug, or a release that read stale): the repair publishes it.
-    await chunked.ds.query(`UPDATE payments SET held_facts = 1 WHERE id = 'pay_4'`);
+    // A payment left holding a fact in a final status (a bug, or a release that read stale; its count not even
+    // raised): the repair finds and publishes it.
     await chunked.ds.query(
       `INSERT INTO held_facts (payment_id, id, topic, key, payload, headers) VALUES ('pay_4', gen_random_uuid(), 't', 'ord_pay_4', '{"type":"stranded"}', '{}')`,
     );

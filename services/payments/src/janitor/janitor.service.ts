@@ -77,9 +77,14 @@ export class JanitorService implements OnApplicationBootstrap, OnApplicationShut
 
   /** One sweep; returns how many payments changed state. */
   async sweep(): Promise<number> {
-    const stranded = await this.uow.run((m) => this.state.releaseStrandedFacts(m));
-    if (stranded > 0)
-      this.logger.pino.error({ facts: stranded }, 'released facts left held by payments in a final status');
+    try {
+      const stranded = await this.uow.run((m) => this.state.releaseStrandedFacts(m));
+      if (stranded > 0)
+        this.logger.pino.error({ facts: stranded }, 'released facts left held by payments in a final status');
+    } catch (error) {
+      // The re-reads below do not depend on it.
+      this.logger.pino.warn({ err: error }, 'could not look for facts left held; will retry');
+    }
     const ageMs = this.config.PAYMENTS_JANITOR_MIN_AGE_MS;
     const rows = await this.dataSource.query<
       [{ id: string; payment_intent_id: string; status: string }[], number]
