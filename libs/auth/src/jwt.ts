@@ -32,7 +32,15 @@ export function mintToken(
   return `${HEADER}.${payload}.${sign(`${HEADER}.${payload}`, secret)}`;
 }
 
-export class InvalidTokenError extends Error {}
+export class InvalidTokenError extends Error {
+  /** The token carried a valid signature (expired, or for another issuer or audience): a real token, not a guess. */
+  constructor(
+    message: string,
+    readonly signed = false,
+  ) {
+    super(message);
+  }
+}
 
 export interface TokenExpectations {
   /** The `iss` a token must carry. */
@@ -70,17 +78,17 @@ export function verifyToken(
   try {
     json = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
   } catch {
-    throw new InvalidTokenError('malformed token payload');
+    throw new InvalidTokenError('malformed token payload', true);
   }
   const claims = claimsSchema.safeParse(json);
-  if (!claims.success) throw new InvalidTokenError(`invalid claims: ${claims.error.issues[0]?.message ?? 'unknown'}`);
+  if (!claims.success) throw new InvalidTokenError(`invalid claims: ${claims.error.issues[0]?.message ?? 'unknown'}`, true);
   const c = claims.data;
-  if (c.exp <= now) throw new InvalidTokenError('token expired');
-  if (c.exp - c.iat > MAX_TOKEN_LIFETIME_S) throw new InvalidTokenError('token lives longer than 24 hours');
-  if (c.iat > now + CLOCK_SKEW_S) throw new InvalidTokenError('token issued in the future');
-  if (c.nbf !== undefined && c.nbf > now + CLOCK_SKEW_S) throw new InvalidTokenError('token not valid yet');
-  if (c.iss !== expect.issuer) throw new InvalidTokenError('token issuer not accepted');
+  if (c.exp <= now) throw new InvalidTokenError('token expired', true);
+  if (c.exp - c.iat > MAX_TOKEN_LIFETIME_S) throw new InvalidTokenError('token lives longer than 24 hours', true);
+  if (c.iat > now + CLOCK_SKEW_S) throw new InvalidTokenError('token issued in the future', true);
+  if (c.nbf !== undefined && c.nbf > now + CLOCK_SKEW_S) throw new InvalidTokenError('token not valid yet', true);
+  if (c.iss !== expect.issuer) throw new InvalidTokenError('token issuer not accepted', true);
   const audiences = c.aud === undefined ? [] : Array.isArray(c.aud) ? c.aud : [c.aud];
-  if (!audiences.includes(expect.audience)) throw new InvalidTokenError('token not issued for this audience');
+  if (!audiences.includes(expect.audience)) throw new InvalidTokenError('token not issued for this audience', true);
   return c;
 }

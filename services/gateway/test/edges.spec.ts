@@ -10,6 +10,12 @@ import { ServiceProcess, TestDatabase, engines, eventually, freePort, isolatedSe
 // Room for the other tests' unauthenticated calls from loopback in the same minute.
 const UNAUTHENTICATED_LIMIT = 12;
 
+/** Rate limits count in fixed minutes: a test that counts its answers must not straddle the turn of one. */
+async function awayFromMinuteEdge(): Promise<void> {
+  const second = (Date.now() / 1000) % 60;
+  if (second > 55) await new Promise((r) => setTimeout(r, (61 - second) * 1000));
+}
+
 describe('gateway edges', () => {
   const run = uniqueName('gw_edges');
   const secret = 'edges-test-jwt-secret-0123456789';
@@ -91,6 +97,7 @@ describe('gateway edges', () => {
   });
 
   it('limits each client per route and minute, with Retry-After, without touching other clients', async () => {
+    await awayFromMinuteEdge();
     const statuses: number[] = [];
     for (let i = 0; i < 7; i++) statuses.push((await call('busy_client', '/v1/orders')).status);
     expect(statuses.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
@@ -233,6 +240,7 @@ describe('gateway edges', () => {
   });
 
   it('answers 429 to an address past its unauthenticated requests per minute, and counts calls a role may not make', async () => {
+    await awayFromMinuteEdge();
     // The test runs on loopback, which the gateway trusts for X-Forwarded-For (TRUST_PROXY): each case its own address.
     const from = (ip: string, headers: Record<string, string> = {}) =>
       fetch(`${gateway.url}/v1/orders`, { headers: { 'x-forwarded-for': ip, ...headers } });
@@ -243,8 +251,15 @@ describe('gateway edges', () => {
     const limited = await from('203.0.113.7');
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(((await limited.json()) as { error: string }).error).toBe('rate_limited');
-    // Another address, and a valid token from the limited address, are not held back by it.
+    // Another address, a token we signed that has expired (a real client that must sign in again), and a valid token
+    // from the limited address are not held back by it; another address of the same IPv6 /64 is.
     expect((await from('203.0.113.8')).status).toBe(401);
+    const expired = mintToken({ sub: 'cus_late', role: 'customer', iss: issuer, aud: audience }, secret, Math.floor(Date.now() / 1000) - 7200);
+    const late = await from('203.0.113.7', { authorization: `Bearer ${expired}` });
+    expect([late.status, ((await late.json()) as { message: string }).message]).toEqual([401, 'token expired']);
+    for (let i = 0; i < UNAUTHENTICATED_LIMIT; i++) expect((await from(`2001:db8:7:7::${i + 1}`)).status).toBe(401);
+    expect((await from('2001:db8:7:7:ffff::1')).status).toBe(429);
+    expect((await from('2001:db8:7:8::1')).status).toBe(401);
     expect((await call('fresh_client', '/v1/orders', { headers: { 'x-forwarded-for': '203.0.113.7' } })).status).toBe(200);
     // A valid user calling a route of another role: 403, counted against that user's limit like any call.
     const refused: number[] = [];

@@ -11,6 +11,7 @@ import { InvalidTokenError, verifyToken, type Role } from '@omnipay/auth';
 import { APP_CONFIG } from '@omnipay/platform';
 import type { Response } from 'express';
 import type { GatewayConfig } from '../config';
+import { clientNetwork } from '../rate-limit/client-network';
 import { RateLimiter } from '../rate-limit/rate-limiter';
 import { PUBLIC_KEY, ROLES_KEY, type AuthedRequest } from './auth.decorators';
 
@@ -20,9 +21,10 @@ export function isOperationalPath(path: string): boolean {
 }
 
 /**
- * Who calls: the bearer token's user on `req.user`. A request without a valid token is answered 401, and counted
- * per client address: past RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE an address gets 429 instead, so guessing tokens
- * or flooding the port without one is limited like any other traffic (the per-user limit needs a user).
+ * Who calls: the bearer token's user on `req.user`. A request without a valid token is answered 401; those without
+ * a validly signed one are counted per client network (`clientNetwork`): past RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE
+ * it gets 429 instead, so guessing tokens or flooding the port without one is limited like any other traffic (the
+ * per-user limit needs a user).
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -39,6 +41,7 @@ export class AuthGuard implements CanActivate {
       return true;
     const match = /^Bearer ([A-Za-z0-9._-]+)$/.exec(req.header('authorization') ?? '');
     let reason = 'a bearer token is required';
+    let genuine = false;
     if (match) {
       try {
         req.user = verifyToken(match[1], this.config.JWT_SECRET, {
@@ -48,14 +51,19 @@ export class AuthGuard implements CanActivate {
         return true;
       } catch (error) {
         reason = error instanceof InvalidTokenError ? error.message : 'invalid token';
+        genuine = error instanceof InvalidTokenError && error.signed;
       }
     }
-    const res = context.switchToHttp().getResponse<Response>();
-    await this.limiter.take(
-      `unauthenticated:${req.ip ?? 'unknown'}`,
-      this.config.RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE,
-      res,
-    );
+    // A token we signed that has expired (or is for another audience) is a real client that must see its 401 to
+    // sign in again, not someone guessing: only what carries no valid signature counts.
+    if (!genuine) {
+      const res = context.switchToHttp().getResponse<Response>();
+      await this.limiter.take(
+        `unauthenticated:${clientNetwork(req.ip)}`,
+        this.config.RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE,
+        res,
+      );
+    }
     throw new UnauthorizedException(reason);
   }
 }
@@ -70,11 +78,15 @@ export class RolesGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     const req = context.switchToHttp().getRequest<AuthedRequest>();
-    if (!req.user) return true; // a public or operational route
-    const allowed = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
+    const targets = [context.getHandler(), context.getClass()];
+    // No user: only a public or operational route gets here without one (AuthGuard); anything else is refused, so
+    // that reordering the guards can never open a route.
+    if (!req.user) {
+      if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets) || isOperationalPath(req.path))
+        return true;
+      throw new UnauthorizedException('a bearer token is required');
+    }
+    const allowed = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, targets);
     if (allowed && !allowed.includes(req.user.role))
       throw new ForbiddenException(`role ${req.user.role} may not do this`);
     return true;
