@@ -17,7 +17,7 @@ import { PaymentsController } from './payments/payments.controller';
 import { PaymentsRepository } from './payments/payments.repository';
 import { PaymentsService } from './payments/payments.service';
 import { PayoutsController } from './payouts/payouts.controller';
-import { PayoutsRepository, payoutLinesRetention } from './payouts/payouts.repository';
+import { PayoutsRepository } from './payouts/payouts.repository';
 import { PayoutsService } from './payouts/payouts.service';
 import { AuditController } from './reconciliation/audit.controller';
 import { AuditRepository } from './reconciliation/audit.repository';
@@ -42,7 +42,6 @@ export class AppModule {
           retention: [
             olderThan('applied_stripe_events', 'applied_at', config.STRIPE_EVENT_DEDUP_DAYS * 24 * 3_600_000),
             olderThan('idempotent_requests', 'created_at', config.IDEMPOTENT_REQUESTS_RETENTION_HOURS * 3_600_000),
-            payoutLinesRetention(config.PAYOUT_LINES_RETENTION_DAYS * 86_400_000),
           ],
         }),
         StripeModule.forRoot(config),

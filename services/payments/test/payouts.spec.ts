@@ -9,10 +9,9 @@ import { TestDatabase, engines, uniqueName } from '@omnipay/testing';
 import type Stripe from 'stripe';
 import type { DataSource } from 'typeorm';
 import type { PaymentsConfig } from '../src/config';
-import { pruneBatch } from '@omnipay/persistence';
 import { ApiError } from '../src/common/http-errors';
 import { PayoutsController } from '../src/payouts/payouts.controller';
-import { PayoutsRepository, payoutLinesRetention } from '../src/payouts/payouts.repository';
+import { PayoutsRepository } from '../src/payouts/payouts.repository';
 import { PayoutsService } from '../src/payouts/payouts.service';
 import { paymentsSchema } from './harness';
 
@@ -342,28 +341,26 @@ describe('Payout reconciliation on PostgreSQL', () => {
     expect((await repo.lines('po_h', 1_000, 'txn_h_02000')).length).toBe(344);
   });
 
-  it('forgets the lines of payouts reconciled longer ago than they are kept, keeps the payout and its result, and says so', async () => {
+  it('deletes the lines of payouts reconciled longer ago than they are kept, one payout at a time, keeps the payout and its result, and says so', async () => {
     stripe.lines.set('po_old', [await charge('o1', 800, 53)]);
     stripe.lines.set('po_new', [await charge('o2', 900, 56)]);
-    stripe.lines.set('po_wait', [await charge('o3', 700, 50)]);
     expect(await observe(payout('po_old', 747))).toBe(true);
     expect(await observe(payout('po_new', 844))).toBe(true);
     await drain();
-    // Not yet attributed by Stripe: its lines are not even copied, and nothing of it may go.
+    // Not yet attributed by Stripe: not reconciled, so nothing of it may go however old it is.
     expect(await observe(payout('po_wait', 650, { reconciliation_status: 'in_progress' }))).toBe(true);
     await q(`INSERT INTO §.payout_lines (payout_id, txn_id, type, amount, fee, net, currency, created)
              VALUES ('po_wait', 'txn_early', 'charge', 700, 50, 650, 'usd', now() - interval '2 years')`);
     await q(`UPDATE §.payouts SET reconciled_at = now() - interval '401 days' WHERE id = 'po_old'`);
-    await q(`UPDATE §.payouts SET recorded_at = now() - interval '2 years' WHERE id = 'po_wait'`);
+    await q(`UPDATE §.payouts SET recorded_at = now() - interval '2 years', updated_at = now() - interval '2 years' WHERE id = 'po_wait'`);
     const lines = async () =>
       (await q<{ payout_id: string }>(`SELECT payout_id FROM §.payout_lines WHERE payout_id IN ('po_old','po_new','po_wait') ORDER BY 1`)).map(
         (r) => r.payout_id,
       );
     expect(await lines()).toEqual(['po_new', 'po_old', 'po_wait']);
 
-    const rule = payoutLinesRetention(config.PAYOUT_LINES_RETENTION_DAYS * 86_400_000);
-    expect(await pruneBatch(ds, rule, new Date(), 1000)).toBe(1);
-    expect(await pruneBatch(ds, rule, new Date(), 1000)).toBe(0);
+    expect(await service.pruneLinesOnce()).toBe(true);
+    expect(await service.pruneLinesOnce()).toBe(false);
     expect(await lines()).toEqual(['po_new', 'po_wait']);
     expect(await service.get('po_old')).toMatchObject({ recon_state: 'done', outcome: 'balanced', result: expect.objectContaining({ difference: 0 }) });
 
@@ -372,5 +369,10 @@ describe('Payout reconciliation on PostgreSQL', () => {
     expect(gone).toBeInstanceOf(ApiError);
     expect([(gone as ApiError).getStatus(), (gone as ApiError).code]).toEqual([410, 'payout_lines_expired']);
     expect((await controller.lines('po_new', {})).data).toHaveLength(1);
+    // 0 keeps them for ever.
+    await q(`UPDATE §.payouts SET reconciled_at = now() - interval '9 years' WHERE id = 'po_new'`);
+    const keepAll = new PayoutsService(new PayoutsRepository(ds), new UnitOfWork(ds, outbox), outbox, logger, stripe.client, { ...config, PAYOUT_LINES_RETENTION_DAYS: 0 });
+    expect(await keepAll.pruneLinesOnce()).toBe(false);
+    expect(await lines()).toEqual(['po_new', 'po_wait']);
   });
 });

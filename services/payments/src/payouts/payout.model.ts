@@ -38,6 +38,8 @@ export interface PayoutRow {
   result: PayoutResult | null;
   reconciled_at: Date | null;
   recorded_at: Date;
+  /** When its copied lines were deleted (PAYOUT_LINES_RETENTION_DAYS after its reconciliation), or null. */
+  lines_pruned_at: Date | null;
 }
 
 export const zeroTotals = (): LineTotals => ({ count: 0, gross: 0, fee: 0, net: 0 });

@@ -69,13 +69,13 @@ export class PayoutsController {
     const id = parseInput(payoutId, rawId);
     const q = parseInput(linesQuery, raw);
     const payout = await this.payouts.get(id); // 404 for a payout the platform has not seen
-    const rows = await this.repo.lines(id, q.limit + 1, q.cursor ? decode(q.cursor, isLineCursor)[0] : undefined);
-    if (rows.length === 0 && this.payouts.linesExpired(payout))
+    if (payout.lines_pruned_at)
       throw new ApiError(
         410,
         'payout_lines_expired',
         `the lines of a payout are kept ${this.payouts.linesKeptDays} days after its reconciliation (PAYOUT_LINES_RETENTION_DAYS); its result keeps the totals and problems`,
       );
+    const rows = await this.repo.lines(id, q.limit + 1, q.cursor ? decode(q.cursor, isLineCursor)[0] : undefined);
     const page = rows.slice(0, q.limit).map((r) => ({
       balanceTransactionId: String(r.txn_id),
       type: r.type,

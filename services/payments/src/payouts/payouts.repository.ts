@@ -1,25 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import type { RetentionRule } from '@omnipay/persistence';
 import { DataSource, type EntityManager } from 'typeorm';
 import { NO_JIT } from '../reconciliation/audit.repository';
 import { zeroTotals, type LineTotals, type PayoutResult, type PayoutRow } from './payout.model';
 import type { PayoutChange, PayoutObservation, PayoutStatus } from './payout-state';
 
 /** A balance transaction of a payout, as Stripe listed it. */
-/**
- * The lines of payouts reconciled longer than `keepMs` ago (PAYOUT_LINES_RETENTION_DAYS): a day's worth of balance
- * transactions per payout would otherwise pile up for ever. Cheap when nothing is due: reconciled payouts by time
- * (`payouts_reconciled`), then their lines by the primary key.
- */
-export function payoutLinesRetention(keepMs: number): RetentionRule {
-  return {
-    table: 'payout_lines',
-    keepMs,
-    candidates: `SELECT pl.ctid FROM payouts p JOIN payout_lines pl ON pl.payout_id = p.id
-                  WHERE p.recon_state = 'done' AND p.reconciled_at < $1 LIMIT $2`,
-  };
-}
-
 export interface PayoutLine {
   id: string;
   type: string;
@@ -36,7 +21,8 @@ export interface PayoutLine {
 const LONG_STATEMENT = "SET LOCAL statement_timeout = '10min'";
 
 const COLUMNS = `id, amount, currency, arrival_date, automatic, status, stripe_reconciliation_status, balance_transaction_id,
-  failure_code, failure_message, recon_state, attempts, next_attempt_at, last_error, outcome, result, reconciled_at, recorded_at`;
+  failure_code, failure_message, recon_state, attempts, next_attempt_at, last_error, outcome, result, reconciled_at, recorded_at,
+  lines_pruned_at`;
 
 /** SQL of payouts (decision 0019): what Stripe said of each, its reconciliation's claim, its copied lines. */
 @Injectable()
@@ -280,6 +266,27 @@ export class PayoutsRepository {
   }
 
   /** A payout's lines in balance-transaction order, each with the entry (order, channel, store) that names it. */
+  /**
+   * Deletes the copied lines of one payout whose reconciliation (or failure) is older than `keepMs`, and marks it;
+   * undefined when none is due. A payout's lines go all at once, so the lines API never shows part of them.
+   */
+  async pruneLines(keepMs: number): Promise<{ payoutId: string; lines: number } | undefined> {
+    return this.dataSource.transaction(async (m) => {
+      const [due] = await m.query<{ id: string }[]>(
+        `SELECT id FROM payouts
+          WHERE recon_state = 'done' AND lines_pruned_at IS NULL
+            AND COALESCE(reconciled_at, updated_at) < now() - $1 * interval '1 millisecond'
+          ORDER BY COALESCE(reconciled_at, updated_at) LIMIT 1 FOR UPDATE SKIP LOCKED`,
+        [keepMs],
+      );
+      if (!due) return undefined;
+      // TypeORM answers a DELETE with [rows, affected count].
+      const [, deleted] = await m.query<[unknown[], number]>(`DELETE FROM payout_lines WHERE payout_id = $1`, [due.id]);
+      await m.query(`UPDATE payouts SET lines_pruned_at = now() WHERE id = $1`, [due.id]);
+      return { payoutId: due.id, lines: deleted };
+    });
+  }
+
   async lines(payoutId: string, limit: number, afterTxnId?: string) {
     const params: unknown[] = [payoutId];
     const after = afterTxnId ? ` AND pl.txn_id > $${params.push(afterTxnId)}` : '';

@@ -10,7 +10,7 @@ import type { EntityManager } from 'typeorm';
 import { notFound } from '../common/http-errors';
 import { deterministicUuid } from '../common/ids';
 import type { PaymentsConfig } from '../config';
-import { zeroTotals, type PayoutResult, type PayoutRow } from './payout.model';
+import { zeroTotals, type PayoutResult } from './payout.model';
 import { decidePayout, observePayout } from './payout-state';
 import { PayoutsRepository, type PayoutLine } from './payouts.repository';
 
@@ -79,8 +79,18 @@ export class PayoutsService extends PolledWorker {
     overdue = () => repo.overdue();
   }
 
-  protected pass(): Promise<boolean> {
-    return this.runOnce();
+  /** A payout due for reconciliation first; when none is, the lines of one payout past their retention. */
+  protected async pass(): Promise<boolean> {
+    return (await this.runOnce()) || (await this.pruneLinesOnce());
+  }
+
+  /** Deletes the copied lines of one payout reconciled longer ago than they are kept; true if one was due. */
+  async pruneLinesOnce(): Promise<boolean> {
+    const keepDays = this.config.PAYOUT_LINES_RETENTION_DAYS;
+    if (keepDays === 0) return false;
+    const pruned = await this.repo.pruneLines(keepDays * 86_400_000);
+    if (pruned) this.logger.pino.info(pruned, 'deleted the lines of a payout past their retention');
+    return pruned !== undefined;
   }
 
   /**
@@ -127,12 +137,6 @@ export class PayoutsService extends PolledWorker {
 
   get linesKeptDays(): number {
     return this.config.PAYOUT_LINES_RETENTION_DAYS;
-  }
-
-  /** Whether the retention may have deleted this payout's lines (reconciled longer ago than they are kept). */
-  linesExpired(row: PayoutRow): boolean {
-    const keepMs = this.config.PAYOUT_LINES_RETENTION_DAYS * 86_400_000;
-    return keepMs > 0 && row.recon_state === 'done' && row.reconciled_at !== null && row.reconciled_at.getTime() < Date.now() - keepMs;
   }
 
   /** One pass: reconciles one due payout; true if one was claimed (the next pass follows at once). */
