@@ -9,7 +9,7 @@ import { JsonLogger, createLogger } from '@omnipay/observability';
 import { ensureSchema } from '@omnipay/persistence';
 import { RetryableErrorsFilter } from './retryable-errors.filter';
 import type { z } from 'zod';
-import { exitOnSecondSignal } from './exit-after-signal';
+import { exitOnSecondSignal, listenersOf } from './exit-after-signal';
 import { serviceTokens } from './service-token';
 
 /** Any schema whose output has at least the edge settings (HTTP, logs, Redis). */
@@ -66,8 +66,9 @@ export async function bootstrapService<S extends ServiceConfigSchema>(
     app.set('etag', false);
     app.disable('x-powered-by');
     def.configureApp?.(app, config);
+    const before = listenersOf();
     app.enableShutdownHooks();
-    exitOnSecondSignal();
+    exitOnSecondSignal(undefined, before);
     app.useGlobalFilters(new RetryableErrorsFilter(app.get(HttpAdapterHost).httpAdapter, logger, def.errorBody));
     if (!def.edge) {
       app

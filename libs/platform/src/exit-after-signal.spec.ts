@@ -1,4 +1,4 @@
-import { exitOnSecondSignal } from './exit-after-signal';
+import { exitOnSecondSignal, listenersOf } from './exit-after-signal';
 
 describe('exitOnSecondSignal', () => {
   let exit: jest.SpyInstance;
@@ -31,6 +31,19 @@ describe('exitOnSecondSignal', () => {
     expect(exit).toHaveBeenLastCalledWith(128 + 12); // SIGUSR2 is 12 on Linux
     process.removeListener('SIGUSR2', close);
     process.emit('SIGUSR2', 'SIGUSR2'); // the re-raise after the close
+    expect(exit).toHaveBeenLastCalledWith(0);
+  });
+
+  it('does not take a listener attached before the close for the close itself', () => {
+    const permanent = () => undefined; // e.g. a library's own, attached before Nest's and never removed
+    process.on('SIGUSR2', permanent);
+    const before = listenersOf(['SIGUSR2']);
+    const close = () => undefined;
+    process.on('SIGUSR2', close);
+    removers.push(exitOnSecondSignal(['SIGUSR2'], before));
+    process.emit('SIGUSR2', 'SIGUSR2');
+    process.removeListener('SIGUSR2', close);
+    process.emit('SIGUSR2', 'SIGUSR2'); // the re-raise after the close: a clean stop
     expect(exit).toHaveBeenLastCalledWith(0);
   });
 });
