@@ -33,6 +33,8 @@ export function exitOnSecondSignal(
 }
 
 /** The listeners of each signal now: what `exitOnSecondSignal` leaves out of the close. */
-export function listenersOf(signals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT']): Map<NodeJS.Signals, unknown[]> {
+export function listenersOf(
+  signals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT'],
+): Map<NodeJS.Signals, unknown[]> {
   return new Map(signals.map((signal) => [signal, process.listeners(signal)]));
 }
