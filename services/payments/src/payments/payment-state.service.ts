@@ -50,8 +50,8 @@ const observationsIgnored = new Counter({
   registers: [metricsRegistry],
 });
 
-/** Facts that only make sense after the payment's success: held back until a final status is announced. */
-const AFTER_SUCCESS: readonly MessageDefinition[] = [PaymentRefunded, PaymentRefundFailed, PaymentDisputed, PaymentDisputeClosed];
+/** Facts that only make sense once the payment has succeeded: held back until a final status is announced. */
+const HELD_UNTIL_FINAL: readonly MessageDefinition[] = [PaymentRefunded, PaymentRefundFailed, PaymentDisputed, PaymentDisputeClosed];
 
 const factsHeld = new Counter({
   name: 'payments_facts_held_total',
@@ -434,7 +434,7 @@ export class PaymentStateService {
     data: Record<string, unknown>,
   ): Promise<void> {
     const opts = { id: deterministicUuid(`${p.id}:${key}`) };
-    if (!AFTER_SUCCESS.includes(def) || isFinal(p.status)) return m.emit(def, data, opts);
+    if (!HELD_UNTIL_FINAL.includes(def) || isFinal(p.status)) return m.emit(def, data, opts);
     await m.hold(p.id, def, data, opts);
     factsHeld.inc({ type: def.type });
     this.logger.pino.info({ paymentId: p.id, orderId: p.orderId, type: def.type }, 'fact held until the payment succeeds or is cancelled');
