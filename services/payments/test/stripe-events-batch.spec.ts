@@ -439,6 +439,30 @@ describe('Stripe events consumer, a chunk at a time', () => {
     ]);
   });
 
+  it('publishes a refund that overtook a partial capture with the amount captured, not the amount authorised', async () => {
+    const [oneByOne, chunked] = [await fixture('pay_h_part_seq'), await fixture('pay_h_part_chunk')];
+    fixtures.push(oneByOne, chunked);
+    const envs = [
+      // 2000 authorised, 1200 captured (a reader sale settled short), then all of it refunded: the refunds come first.
+      event('evt_p1', 'refund.created', T + 10, refund('re_p1', 'pi_1', 700, 'succeeded')),
+      event('evt_p2', 'refund.created', T + 11, refund('re_p2', 'pi_1', 500, 'succeeded')),
+      event('evt_p3', 'payment_intent.succeeded', T + 2, intent('pi_1', 'pay_1', 'succeeded', { latest_charge: 'ch_1', amount_received: 1200 })),
+    ].map(envelope);
+    await applyOneByOne(oneByOne, envs);
+    await applyInChunks(chunked, envs, [2, 1]);
+    const actual = await endState(db, chunked.schema);
+    expect(actual).toEqual(await endState(db, oneByOne.schema));
+    const facts = actual.outbox.map((o) => {
+      const d = o.data as { amountReceived?: number; totalRefunded?: number; amountCaptured?: number; fullyRefunded?: boolean };
+      return [String(o.type), d.amountReceived ?? d.totalRefunded, d.amountCaptured ?? null, d.fullyRefunded ?? null];
+    });
+    expect(facts).toEqual([
+      ['payment.succeeded', 1200, null, null],
+      ['payment.refunded', 700, 1200, false],
+      ['payment.refunded', 1200, 1200, true],
+    ]);
+  });
+
   it('releases a fact held by a chunk that committed while the releasing chunk waited for the payment', async () => {
     const f = await fixture('pay_h_race');
     fixtures.push(f);

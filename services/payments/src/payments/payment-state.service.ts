@@ -21,7 +21,7 @@ import type { EntityManager } from 'typeorm';
 import { deterministicUuid } from '../common/ids';
 import { FINAL_STATUSES, decide, isFinal, refundStatusAdvances, statusOfIntent, type PaymentStatus } from './payment-state';
 import { paymentRef, type Payment } from './payment.model';
-import { RELEASE_HELD, SqlPaymentStore, type PaymentStore } from './payment-store';
+import { SqlPaymentStore, type PaymentStore } from './payment-store';
 import { PaymentsRepository } from './payments.repository';
 
 /** Where an observation comes from: a Stripe event (its id and `created`), an API answer or the janitor. */
@@ -87,16 +87,14 @@ export class PaymentStateService {
   async releaseStrandedFacts(m: EntityManager): Promise<number> {
     // Found through held_facts itself (few rows), not the count, which a bug could have left wrong; a payment a chunk
     // or a request has locked is left to the next pass.
-    const stranded = await m.query<{ id: string }[]>(
-      `SELECT id FROM payments WHERE id IN (SELECT payment_id FROM held_facts) AND status = ANY($1::text[])
+    const stranded = await m.query<{ id: string; amount_received: string }[]>(
+      `SELECT id, amount_received FROM payments WHERE id IN (SELECT payment_id FROM held_facts) AND status = ANY($1::text[])
         ORDER BY id FOR UPDATE SKIP LOCKED`,
       [FINAL_STATUSES],
     );
-    if (stranded.length === 0) return 0;
-    const [{ moved }] = await m.query<{ moved: number }[]>(`WITH ${RELEASE_HELD} SELECT count(*)::int AS moved FROM moved`, [
-      stranded.map((r) => r.id),
-    ]);
-    if (moved > 0) this.outbox.addedIn(m);
+    const store = this.store(m);
+    let moved = 0;
+    for (const p of stranded) moved += await store.releaseHeld(p.id, Number(p.amount_received));
     return moved;
   }
 
@@ -173,7 +171,7 @@ export class PaymentStateService {
     await m.update(payment.id, update);
     const next: Payment = { ...payment, status: d.to, cycle: d.cycle, statusObservedAt: source.created };
     await this.announce(m, next, d.to, d.transitionKey, pi);
-    if (isFinal(d.to)) await m.releaseHeld(next.id);
+    if (isFinal(d.to)) await m.releaseHeld(next.id, next.amountReceived);
     transitionsApplied.inc({ status: d.to, source: source.kind });
     if (d.to === 'succeeded' && next.chargeId)
       await m.enqueueReconciliation(next.chargeId, 'charge', next.id);

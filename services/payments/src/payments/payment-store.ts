@@ -3,6 +3,7 @@ import { currentContext } from '@omnipay/observability';
 import type { EnvelopeOptions, OutboxItem, OutboxRow, OutboxService } from '@omnipay/messaging';
 import type { EntityManager } from 'typeorm';
 import { together, type Statement } from '@omnipay/persistence';
+import { withCapturedAmount } from './held-facts';
 import { toPayment, type Payment } from './payment.model';
 import type { PaymentsRepository } from './payments.repository';
 
@@ -43,8 +44,11 @@ export interface PaymentStore {
   emit(definition: MessageDefinition, data: Record<string, unknown>, opts: EnvelopeOptions): Promise<void>;
   /** Keeps a message back, built as it will be published, until `releaseHeld` for its payment. */
   hold(paymentId: string, definition: MessageDefinition, data: Record<string, unknown>, opts: EnvelopeOptions): Promise<void>;
-  /** Adds the payment's held messages to the outbox, in the order they were held, after what was emitted so far. */
-  releaseHeld(paymentId: string): Promise<number>;
+  /**
+   * Adds the payment's held messages to the outbox, in the order they were held, after what was emitted so far;
+   * refund facts restated with the amount the payment captured (0: as decided).
+   */
+  releaseHeld(paymentId: string, amountCaptured: number): Promise<number>;
 }
 
 export interface PaymentAmounts {
@@ -55,16 +59,6 @@ export interface PaymentAmounts {
   /** How many refund facts (`payment.refunded`, `payment.refund_failed`) were announced so far. */
   refundSeq: number;
 }
-
-/**
- * Moves the held facts of the payments `$1` (text[], rows locked by the caller) into the outbox and zeroes their
- * count: CTEs `released`, `moved` (the outbox ids inserted) and `reset`. Inserted in `seq` order, so the outbox's
- * own seq (which the relay publishes by) keeps the order they were held in.
- */
-export const RELEASE_HELD = `released AS (DELETE FROM held_facts WHERE payment_id = ANY($1::text[]) RETURNING seq, id, topic, key, payload, headers),
-       moved AS (INSERT INTO outbox (id, topic, key, payload, headers)
-                 SELECT id, topic, key, payload, headers FROM released ORDER BY seq ON CONFLICT (id) DO NOTHING RETURNING id),
-       reset AS (UPDATE payments SET held_facts = 0 WHERE id = ANY($1::text[]) AND held_facts <> 0)`;
 
 /** A statement per call, in the caller's transaction. */
 export class SqlPaymentStore implements PaymentStore {
@@ -153,15 +147,17 @@ export class SqlPaymentStore implements PaymentStore {
       [paymentId, r.id, r.topic, r.key, r.payload, r.headers],
     );
   }
-  async releaseHeld(paymentId: string) {
-    // The outbox's seq follows the SELECT's order: the held facts keep theirs, behind what this transaction added.
-    const [{ moved }] = await this.m.query<{ moved: number }[]>(
-      `WITH ${RELEASE_HELD}
-       SELECT count(*)::int AS moved FROM moved`,
-      [[paymentId]],
+  async releaseHeld(paymentId: string, amountCaptured: number) {
+    const released = await this.m.query<OutboxRow[]>(
+      `WITH released AS (DELETE FROM held_facts WHERE payment_id = $1 RETURNING seq, id, topic, key, payload, headers),
+            reset AS (UPDATE payments SET held_facts = 0 WHERE id = $1 AND held_facts <> 0)
+       SELECT id, topic, key, payload, headers FROM released ORDER BY seq`,
+      [paymentId],
     );
-    if (moved > 0) this.outbox.addedIn(this.m);
-    return moved;
+    // Inserted in the order they were held, behind what this transaction added: the relay publishes by the outbox's seq.
+    const insert = this.outbox.insertion(this.m, released.map((r) => withCapturedAmount(r, amountCaptured)));
+    if (insert) await this.m.query(insert.sql, insert.params);
+    return released.length;
   }
 }
 
@@ -413,7 +409,7 @@ export class BatchPaymentStore implements PaymentStore {
     payment.held_facts = list.length;
     this.dirty.add(paymentId);
   }
-  async releaseHeld(paymentId: string) {
+  async releaseHeld(paymentId: string, amountCaptured: number) {
     const list = this.held.get(paymentId) ?? [];
     this.held.delete(paymentId);
     const payment = this.loaded(paymentId);
@@ -422,7 +418,7 @@ export class BatchPaymentStore implements PaymentStore {
       this.dirty.add(paymentId);
     }
     for (const { row, stored } of list) {
-      this.messages.push(row);
+      this.messages.push(withCapturedAmount(row, amountCaptured));
       if (stored) this.releasedStored.push(row.id);
     }
     return list.length;
