@@ -387,6 +387,37 @@ describe('terminal: stores, readers and payments on simulated readers', () => {
     expect(payment).toMatchObject({ status: 'succeeded', amountReceived: order.total });
   });
 
+  it.each([
+    ['the cart is being shown', '^/v1/terminal/readers/[^/]+/set_reader_display$'],
+    ['the hand-off is on its way to the reader', '^/v1/terminal/readers/[^/]+/process_payment_intent$'],
+  ])('leaves nothing waiting for a card when the cashier cancels while %s; the retry takes the payment once', async (_while, path) => {
+    const readerId = reader.readerId as string;
+    const order = await placePosOrder(1);
+    const slow = s.emu.addApiFault({ method: 'POST', path, delay_ms: 2000, times: 1 });
+    const starting = payOnReader(term(), readerId, order);
+    await eventually(async () => slow.hits, (n) => n >= 1, { what: 'the start to reach the slow Stripe call' });
+    // The reader has nothing to cancel yet: the cancel settles the action from what Stripe says.
+    const canceled = await post(`/stores/store_berlin/readers/${readerId}/cancel-action`, {});
+    expect(canceled.status).toBe(200);
+    expect(canceled.body.status).toBe('canceled');
+    const started = await starting;
+    expect(started.status).toBe(201);
+    expect(started.body).toMatchObject({ actionId: canceled.body.actionId, status: 'canceled' });
+    // What the cashier was told holds at the reader too: it does not wait for a card.
+    const sr = (await s.stripe.terminal.readers.retrieve(reader.stripeReaderId as string)) as unknown as Json;
+    expect(sr.action?.status ?? null).not.toBe('in_progress');
+    expect((await s.stripe.paymentIntents.retrieve(started.body.paymentIntentId as string)).status).toBe('requires_payment_method');
+
+    // The reader is free, and the retry runs on the same PaymentIntent.
+    const retry = await payOnReader(term(), readerId, order);
+    expect(retry.status).toBe(201);
+    expect(retry.body).toMatchObject({ status: 'in_progress', paymentIntentId: started.body.paymentIntentId });
+    await present(reader.stripeReaderId as string);
+    await waitAction(readerId, retry.body.actionId as string, (a) => a.status === 'succeeded' && a.capture.status === 'captured', 'the retry captured');
+    await assertOneCapture(started.body.paymentIntentId as string, order.total as number);
+    expect((await actionOf(readerId, started.body.actionId as string)).status).toBe('canceled');
+  });
+
   describe("when Stripe's answer or its event is lost", () => {
     const PROCESS = '^/v1/terminal/readers/[^/]+/process_payment_intent$';
     // A replica whose Stripe client does not retry, so the lost answer reaches our code (the SDK's own retries

@@ -133,16 +133,18 @@ export class ReaderActionsRepository {
     return rows.map(toAction);
   }
 
+  /** False when the action is no longer pending (cancelled or timed out meanwhile): nothing attached. */
   async attachPayment(
     m: EntityManager,
     id: string,
     paymentId: string,
     paymentIntentId: string,
-  ): Promise<void> {
-    await m.query(
-      `UPDATE reader_actions SET payment_id = $2, payment_intent_id = $3, updated_at = now() WHERE id = $1`,
+  ): Promise<boolean> {
+    const [, count] = await m.query<[unknown[], number]>(
+      `UPDATE reader_actions SET payment_id = $2, payment_intent_id = $3, updated_at = now() WHERE id = $1 AND state = 'pending'`,
       [id, paymentId, paymentIntentId],
     );
+    return count > 0;
   }
 
   /**

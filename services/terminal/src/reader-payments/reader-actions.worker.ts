@@ -36,6 +36,12 @@ const checks = new Counter({
 export class ReaderActionsWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private timer?: NodeJS.Timeout;
   private running = false;
+  /**
+   * Actions this replica failed to time out (Stripe refusing the cancel, the reader offline), and when to try again:
+   * from twice the sweep interval, doubling to a minute, instead of on every sweep. Left out of the query meanwhile,
+   * so a few stuck actions do not keep the others from their turn.
+   */
+  private readonly timeOutRetries = new Map<string, { attempts: number; at: number }>();
   private stopped = false;
 
   constructor(
@@ -215,13 +221,19 @@ export class ReaderActionsWorker implements OnApplicationBootstrap, OnModuleDest
    * action whose reader runs our PaymentIntent is followed, not cancelled (its hand-off landed late, decision 0022).
    */
   private async timeOutSilentReaders(): Promise<void> {
+    const now = Date.now();
+    const waiting = [...this.timeOutRetries].filter(([, r]) => r.at > now).map(([id]) => id);
     const rows = await this.dataSource.query<Record<string, unknown>[]>(
       `SELECT * FROM reader_actions
-       WHERE (state = 'in_progress' AND deadline_at < now())
-          OR (state = 'pending' AND deadline_at < now() - make_interval(secs => $1::float8 / 1000))
+       WHERE ((state = 'in_progress' AND deadline_at < now())
+          OR (state = 'pending' AND deadline_at < now() - make_interval(secs => $1::float8 / 1000)))
+         AND NOT (id = ANY($2::text[]))
        ORDER BY deadline_at LIMIT 20`,
-      [this.config.READER_PENDING_GRACE_MS],
+      [this.config.READER_PENDING_GRACE_MS, waiting],
     );
+    const due = new Set(rows.map((r) => String(r.id)));
+    // Entries of actions settled meanwhile (by their event, the cashier or another replica) are dropped.
+    for (const [id, r] of this.timeOutRetries) if (r.at <= now && !due.has(id)) this.timeOutRetries.delete(id);
     for (const action of rows.map(toAction)) {
       try {
         const reader = await this.readers.byId(action.readerId);
@@ -234,14 +246,20 @@ export class ReaderActionsWorker implements OnApplicationBootstrap, OnModuleDest
           continue;
         }
         const after = await this.payments.stop(reader, action, 'timed_out');
+        this.timeOutRetries.delete(action.id);
         this.logger.pino.warn(
           { actionId: action.id, readerId: action.readerId, orderId: action.orderId, state: after.state },
           'reader action past its deadline settled',
         );
       } catch (error) {
+        const attempts = (this.timeOutRetries.get(action.id)?.attempts ?? 0) + 1;
+        const delay = Math.min(this.config.TERMINAL_SWEEP_MS * 2 ** Math.min(attempts, 10), 60_000);
+        this.timeOutRetries.set(action.id, { attempts, at: Date.now() + delay });
         this.logger.pino.warn(
           {
             actionId: action.id,
+            attempts,
+            retryInMs: delay,
             err:
               error instanceof ApiError ? error.code : error instanceof Error ? error.message : String(error),
           },

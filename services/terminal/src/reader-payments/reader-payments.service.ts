@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { UnitOfWork } from '@omnipay/messaging';
 import { JsonLogger } from '@omnipay/observability';
@@ -83,13 +84,17 @@ export class ReaderPaymentsService {
     const log = { storeId, readerId, actionId: action.id, orderId: body.orderId, attempt };
     try {
       const payment = await this.paymentFor(action, body);
-      await this.repo.attachPayment(
+      // The cashier may have cancelled while payments was asked (the cancel found nothing on the reader and settled
+      // the action): then the reader is not sent the payment at all.
+      const attached = await this.repo.attachPayment(
         this.dataSource.manager,
         action.id,
         payment.paymentId,
         payment.paymentIntentId!,
       );
+      if (!attached) return this.notHandedOff(action, log);
       await this.showCart(reader, body);
+      if ((await this.repo.byId(this.dataSource.manager, action.id))?.state !== 'pending') return this.notHandedOff(action, log);
       await this.handOff(reader, action, payment.paymentIntentId!);
       this.logger.pino.info({ ...log, paymentIntentId: payment.paymentIntentId }, 'payment sent to reader');
     } catch (error) {
@@ -121,7 +126,47 @@ export class ReaderPaymentsService {
       // A reader that answered before we got here (event already applied) keeps its newer state.
       return a.state === 'pending' ? ((await this.repo.transition(m, a, 'in_progress')) ?? a) : a;
     });
+    if (after.state === 'canceled' || after.state === 'timed_out') await this.withdraw(reader, after);
     return actionView(after);
+  }
+
+  private async notHandedOff(action: ReaderAction, log: Record<string, unknown>): Promise<ActionView> {
+    const now = (await this.repo.byId(this.dataSource.manager, action.id))!;
+    this.logger.pino.info({ ...log, state: now.state }, 'reader action settled before the hand-off; the reader was not sent the payment');
+    return actionView(now);
+  }
+
+  /**
+   * The hand-off reached the reader after the cashier's cancel (or the sweeper) had settled the action, having found
+   * nothing on the reader to cancel: the reader now waits for a card that nobody follows and that the cashier was
+   * told is cancelled. Cancel it there too, unless the reader already belongs to another action of ours. A tap that
+   * wins the race is still recorded and captured (a success overrides a cancel, decision 0022).
+   */
+  private async withdraw(reader: Reader, action: ReaderAction): Promise<void> {
+    const log = { actionId: action.id, readerId: reader.id, orderId: action.orderId, state: action.state };
+    const other = await this.repo.activeForReader(this.dataSource.manager, reader.id);
+    if (other) return;
+    try {
+      await this.cancelAtStripe(reader);
+      this.logger.pino.warn(log, 'the hand-off landed after the action was settled; cancelled on the reader');
+    } catch (error) {
+      if (nothingToCancel(error)) return;
+      this.logger.pino.error({ ...log, err: stripeMessage(error) }, 'the hand-off landed after the action was settled and could not be cancelled on the reader');
+    }
+  }
+
+  /**
+   * `cancel_action` under a key of its own per attempt: Stripe keeps an error (a 500, a reader briefly offline) under
+   * its key and answers every retry with it, and one key per action would make the action uncancellable for a day.
+   * A repeat is harmless: it cancels whatever the reader runs, and while our action is active nothing else of ours
+   * can run there.
+   */
+  private cancelAtStripe(reader: Reader) {
+    return this.stripe.terminal.readers.cancelAction(
+      reader.stripeReaderId,
+      {},
+      { idempotencyKey: stripeIdempotencyKey('terminal.reader.cancel', reader.id, randomUUID()) },
+    );
   }
 
   /**
@@ -306,18 +351,9 @@ export class ReaderPaymentsService {
    */
   async stop(reader: Reader, action: ReaderAction, outcome: 'canceled' | 'timed_out'): Promise<ReaderAction> {
     try {
-      await this.stripe.terminal.readers.cancelAction(
-        reader.stripeReaderId,
-        {},
-        {
-          idempotencyKey: stripeIdempotencyKey('terminal.reader.cancel', action.id),
-        },
-      );
+      await this.cancelAtStripe(reader);
     } catch (error) {
-      const info = stripeErrorInfo(error);
-      const nothingToCancel =
-        info?.code === 'terminal_reader_invalid_action' || info?.code === 'resource_missing';
-      if (!nothingToCancel) throw fromStripeError(error) ?? error;
+      if (!nothingToCancel(error)) throw fromStripeError(error) ?? error;
       return this.reconcile(reader, action, outcome);
     }
     // Cancelled at Stripe, but the PaymentIntent may have been authorised just before: Stripe's word wins.
@@ -421,6 +457,12 @@ export function runsIntent(
   paymentIntentId: string | null,
 ): action is Stripe.Terminal.Reader.Action {
   return action?.type === 'process_payment_intent' && action.status === 'in_progress' && !!paymentIntentId && intentOf(action) === paymentIntentId;
+}
+
+/** `cancel_action` found nothing running on the reader (or no reader). */
+function nothingToCancel(error: unknown): boolean {
+  const code = stripeErrorInfo(error)?.code;
+  return code === 'terminal_reader_invalid_action' || code === 'resource_missing';
 }
 
 export function intentOf(action: Stripe.Terminal.Reader.Action): string | null {
