@@ -5,7 +5,7 @@ import {
   type MessageDefinition,
 } from '@omnipay/contracts';
 import { createEnvelope, type OutboxRow } from '@omnipay/messaging';
-import { withCapturedAmount } from './held-facts';
+import { asReleased } from './held-facts';
 
 const ref = {
   paymentId: 'pay_1',
@@ -26,7 +26,7 @@ function row(definition: MessageDefinition, data: Record<string, unknown>): Outb
     headers: { h: '1' },
   };
 }
-const dataOf = (r: OutboxRow) => (JSON.parse(r.payload) as { data: Record<string, unknown> }).data;
+const dataOf = (r: OutboxRow | undefined) => (JSON.parse(r!.payload) as { data: Record<string, unknown> }).data;
 
 // Decided before the payment's success: the order's 2000 taken as captured.
 const refunded = row(PaymentRefunded, {
@@ -41,9 +41,9 @@ const refunded = row(PaymentRefunded, {
   reason: null,
 });
 
-describe('held refund facts restated with the captured amount', () => {
+describe('held facts as released when the payment is final', () => {
   it('makes a refund of everything a partial capture took a full refund', () => {
-    const out = withCapturedAmount(refunded, 1200);
+    const out = asReleased(refunded, 1200);
     expect(dataOf(out)).toMatchObject({
       amountCaptured: 1200,
       totalRefunded: 1200,
@@ -61,7 +61,7 @@ describe('held refund facts restated with the captured amount', () => {
   });
 
   it('keeps a partial refund of a partial capture partial', () => {
-    expect(dataOf(withCapturedAmount(refunded, 1500))).toMatchObject({
+    expect(dataOf(asReleased(refunded, 1500))).toMatchObject({
       amountCaptured: 1500,
       totalRefunded: 1200,
       fullyRefunded: false,
@@ -69,7 +69,7 @@ describe('held refund facts restated with the captured amount', () => {
   });
 
   it('never announces more refunded than was captured', () => {
-    expect(dataOf(withCapturedAmount(refunded, 1000))).toMatchObject({
+    expect(dataOf(asReleased(refunded, 1000))).toMatchObject({
       amountCaptured: 1000,
       totalRefunded: 1000,
       fullyRefunded: true,
@@ -87,14 +87,17 @@ describe('held refund facts restated with the captured amount', () => {
       currency: 'usd',
       failureReason: 'declined',
     });
-    const data = dataOf(withCapturedAmount(failed, 1200));
+    const data = dataOf(asReleased(failed, 1200));
     expect(data).toMatchObject({ amountCaptured: 1200, totalRefunded: 0 });
     expect(data).not.toHaveProperty('fullyRefunded');
   });
 
-  it('leaves facts alone when nothing was captured, the amount was right, or the fact carries no amount captured', () => {
-    expect(withCapturedAmount(refunded, 0)).toBe(refunded);
-    expect(withCapturedAmount(refunded, 2000)).toBe(refunded);
+  it('drops the refund facts of a payment that captured nothing (an authorisation released by a cancel)', () => {
+    expect(asReleased(refunded, 0)).toBeUndefined();
+  });
+
+  it('leaves facts alone when the amount was right or the fact carries no amount captured', () => {
+    expect(asReleased(refunded, 2000)).toBe(refunded);
     const disputed = row(PaymentDisputed, {
       ...ref,
       disputeId: 'dp_1',
@@ -102,6 +105,7 @@ describe('held refund facts restated with the captured amount', () => {
       currency: 'usd',
       reason: null,
     });
-    expect(withCapturedAmount(disputed, 1200)).toBe(disputed);
+    expect(asReleased(disputed, 1200)).toBe(disputed);
+    expect(asReleased(disputed, 0)).toBe(disputed);
   });
 });

@@ -314,7 +314,8 @@ export class PaymentStateService {
       // Its balance transactions (the refund's, and the failure's that gives the money back) are finance's, whether
       // or not we saw it succeed first: a refund seen pending, or whose failure was delivered first, has them too.
       await m.enqueueReconciliation(refund.id, 'refund', payment.id, true);
-      if (status === 'failed' && existing === 'succeeded') await this.announceRefundFailure(m, payment, refund, source);
+      if (status === 'failed' && existing === 'succeeded' && payment.status !== 'canceled')
+        await this.announceRefundFailure(m, payment, refund, source);
     }
     if (status !== 'succeeded') return;
     await m.enqueueReconciliation(refund.id, 'refund', payment.id);
@@ -326,6 +327,13 @@ export class PaymentStateService {
     const fresh = await m.amounts(payment.id);
     const captured = fresh.amountReceived || payment.amount;
     const total = Math.min(captured, Math.max(fresh.amountRefunded, known));
+    if (payment.status === 'canceled') {
+      // Stripe "refunds" an authorisation released by a cancel: no money was captured, so it is no refund to the
+      // order, its stock or its points (held-facts.ts drops those decided before the cancel). Finance has its entry.
+      if (total > fresh.amountRefunded) await m.update(payment.id, { amount_refunded: total });
+      this.logger.pino.info({ paymentId: payment.id, orderId: payment.orderId, refundId: refund.id }, 'released authorisation of a cancelled payment; not announced as a refund');
+      return;
+    }
     const refundSeq = fresh.refundSeq + 1;
     await m.update(payment.id, { ...(total > fresh.amountRefunded ? { amount_refunded: total } : {}), refund_seq: refundSeq });
     const request = requestId ? await m.refundRequest(requestId) : undefined;

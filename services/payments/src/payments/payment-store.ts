@@ -3,7 +3,7 @@ import { currentContext } from '@omnipay/observability';
 import type { EnvelopeOptions, OutboxItem, OutboxRow, OutboxService } from '@omnipay/messaging';
 import type { EntityManager } from 'typeorm';
 import { together, type Statement } from '@omnipay/persistence';
-import { withCapturedAmount } from './held-facts';
+import { asReleased } from './held-facts';
 import { toPayment, type Payment } from './payment.model';
 import type { PaymentsRepository } from './payments.repository';
 
@@ -45,8 +45,8 @@ export interface PaymentStore {
   /** Keeps a message back, built as it will be published, until `releaseHeld` for its payment. */
   hold(paymentId: string, definition: MessageDefinition, data: Record<string, unknown>, opts: EnvelopeOptions): Promise<void>;
   /**
-   * Adds the payment's held messages to the outbox, in the order they were held, after what was emitted so far;
-   * refund facts restated with the amount the payment captured (0: as decided).
+   * Adds the payment's held messages to the outbox, in the order they were held, after what was emitted so far, as
+   * `asReleased` makes them with the amount the payment captured (0: nothing captured).
    */
   releaseHeld(paymentId: string, amountCaptured: number): Promise<number>;
 }
@@ -155,7 +155,8 @@ export class SqlPaymentStore implements PaymentStore {
       [paymentId],
     );
     // Inserted in the order they were held, behind what this transaction added: the relay publishes by the outbox's seq.
-    const insert = this.outbox.insertion(this.m, released.map((r) => withCapturedAmount(r, amountCaptured)));
+    const rows = released.map((r) => asReleased(r, amountCaptured)).filter((r) => r !== undefined);
+    const insert = this.outbox.insertion(this.m, rows);
     if (insert) await this.m.query(insert.sql, insert.params);
     return released.length;
   }
@@ -418,7 +419,8 @@ export class BatchPaymentStore implements PaymentStore {
       this.dirty.add(paymentId);
     }
     for (const { row, stored } of list) {
-      this.messages.push(withCapturedAmount(row, amountCaptured));
+      const released = asReleased(row, amountCaptured);
+      if (released) this.messages.push(released);
       if (stored) this.releasedStored.push(row.id);
     }
     return list.length;
