@@ -9,6 +9,7 @@ import { InventoryConsumer } from './inventory/inventory.consumer';
 import { InventoryController } from './inventory/inventory.controller';
 import {
   Inventory1710000000300,
+  InventoryFlaggedReleased1710000001100,
   InventoryPendingReturns1710000000500,
 } from './inventory/inventory.migration';
 import { InventoryService } from './inventory/inventory.service';
@@ -60,6 +61,7 @@ export class AppModule {
             OrdersRefundSeq1710000000800,
             LoyaltyRefundSeq1710000000900,
             LoyaltyAppendOnly1710000001000,
+            InventoryFlaggedReleased1710000001100,
           ],
         }),
       ],

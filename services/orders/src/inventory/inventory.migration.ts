@@ -80,3 +80,30 @@ export class InventoryPendingReturns1710000000500 implements MigrationInterface 
     await q.query('DROP INDEX inventory_returns_pending_by_order');
   }
 }
+
+/**
+ * `flagged_released` (see `HoldStatus`): a released hold decided by a mismatched payment, so that a later success of
+ * another payment (a duplicate, refunded) does not take the stock. NOT VALID then VALIDATE: the table is not locked
+ * against writes while existing rows are checked.
+ */
+export class InventoryFlaggedReleased1710000001100 implements MigrationInterface {
+  name = 'InventoryFlaggedReleased1710000001100';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query('ALTER TABLE inventory_holds DROP CONSTRAINT inventory_holds_status_check');
+    await q.query(
+      `ALTER TABLE inventory_holds ADD CONSTRAINT inventory_holds_status_check
+         CHECK (status IN ('open', 'committed', 'released', 'flagged', 'shortfall', 'flagged_released')) NOT VALID`,
+    );
+    await q.query('ALTER TABLE inventory_holds VALIDATE CONSTRAINT inventory_holds_status_check');
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`UPDATE inventory_holds SET status = 'released' WHERE status = 'flagged_released'`);
+    await q.query('ALTER TABLE inventory_holds DROP CONSTRAINT inventory_holds_status_check');
+    await q.query(
+      `ALTER TABLE inventory_holds ADD CONSTRAINT inventory_holds_status_check
+         CHECK (status IN ('open', 'committed', 'released', 'flagged', 'shortfall'))`,
+    );
+  }
+}

@@ -21,6 +21,7 @@ import {
   stockKeysFor,
   type HoldLineState,
   type HoldState,
+  type HoldStatus,
   type InventoryPlan,
   type InventorySnapshot,
   type ReturnState,
@@ -49,7 +50,7 @@ interface Hold {
   location_id: string;
   currency: string;
   total: string;
-  status: 'open' | 'committed' | 'released' | 'flagged' | 'shortfall';
+  status: HoldStatus;
 }
 interface HoldLine {
   sku: string;
@@ -137,7 +138,8 @@ export class InventoryService {
       );
       events.push(this.event(line.sku, hold.location_id, 'released', line.quantity, row, orderId));
     }
-    await this.setStatus(manager, orderId, 'released');
+    // A flagged hold stays decided by its mismatched payment (see HoldStatus).
+    await this.setStatus(manager, orderId, hold.status === 'flagged' ? 'flagged_released' : 'released');
     await this.emit(manager, events);
     this.logger.pino.info({ orderId, why, locationId: hold.location_id }, 'reservation released');
     return true;

@@ -215,7 +215,32 @@ describe('inventory: a chunk of payment events', () => {
       recordingLog(),
     );
     expect(plan.events.map((e) => [e.data.change, e.data.reserved])).toEqual([['released', 3]]);
-    expect(plan.holds).toEqual([expect.objectContaining({ order_id: 'o_b', status: 'released' })]);
+    expect(plan.holds).toEqual([expect.objectContaining({ order_id: 'o_b', status: 'flagged_released' })]);
+  });
+
+  it('takes no stock for a matching payment after a mismatched one decided the order, whether its hold was open or released', () => {
+    const s = twoOpenOrders();
+    s.holds.get('o_a')!.status = 'released'; // expired, its reservation given back
+    s.stock.get(stockKey('MUG', 'paris'))!.reserved = 1;
+    const plan = planInventoryPayments(
+      s,
+      [
+        // o_a: released, then paid short, then paid in full by a second payment (a duplicate orders refunds)
+        pay.succeeded(A, 'pi_a1', { amount: 2000 }),
+        pay.succeeded(A, 'pi_a2'),
+        // o_b: flagged, its mismatched payment refunded in full (stock released), then paid in full by another
+        pay.succeeded(B, 'pi_b1', { amount: 999 }),
+        pay.refunded(B, 'pi_b1', { refundId: 're_b1', totalRefunded: 1000 }),
+        pay.succeeded(B, 'pi_b2'),
+      ],
+      recordingLog(),
+    );
+    expect(plan.events.map((e) => [e.data.orderId, e.data.change])).toEqual([['o_b', 'released']]);
+    expect(s.stock.get(stockKey('MUG', 'paris'))).toMatchObject({ on_hand: 10, reserved: 0 });
+    expect(plan.holds.map((h) => [h.order_id, h.status])).toEqual([
+      ['o_a', 'flagged_released'],
+      ['o_b', 'flagged_released'],
+    ]);
   });
 
   it('refuses a chunk that would take stock below what its CHECKs allow', () => {

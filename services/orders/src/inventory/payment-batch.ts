@@ -14,7 +14,12 @@ import { isEvent, type PlanLog } from '../shared/payment-events';
 type Change = DataOf<typeof StockChanged>['change'];
 /** `retaken`: a released hold's stock taken again (on hand only; reported as `committed`). */
 type StockOp = Exclude<Change, 'reserved' | 'adjusted'> | 'retaken';
-export type HoldStatus = 'open' | 'committed' | 'released' | 'flagged' | 'shortfall';
+/**
+ * `flagged_released`: released (cancel, expiry, or the mismatched payment refunded in full) and decided by a payment
+ * that did not match the order. Orders keeps the first success for good, so a later success here is a duplicate
+ * being refunded, and must not take the stock.
+ */
+export type HoldStatus = 'open' | 'committed' | 'released' | 'flagged' | 'shortfall' | 'flagged_released';
 
 export interface HoldState {
   order_id: string;
@@ -101,9 +106,9 @@ class CheckViolation extends Error {
 /**
  * Stock effects of a chunk of payment events (offset order), decided in memory on locked rows exactly as handling
  * them one at a time would, including the stock counts each `StockChanged` reports:
- * - succeeded: commit an open hold (or flag it when the payment does not match the order); re-take the stock of a
- *   hold released by expiry if it is all still there, else record a shortfall; then restock returns that
- *   overtook the success. A second success changes nothing.
+ * - succeeded: commit an open hold (or flag it when the payment does not match the order, a released one as
+ *   `flagged_released`); re-take the stock of a hold released by expiry if it is all still there, else record a
+ *   shortfall; then restock returns that overtook the success. A second success changes nothing.
  * - refunded: release a flagged hold once fully refunded; record a return's items once per refund id and restock
  *   them at the return store once the sale is committed (only what was sold, not more than was sold).
  * Failures and cancels change nothing: the reservation holds until the order is paid, cancelled or expires.
@@ -170,7 +175,7 @@ export function planInventoryPayments(s: InventorySnapshot, events: Envelope[], 
     if (hold.status !== 'open' && hold.status !== 'flagged') return;
     for (const line of linesOf(hold.order_id))
       changeStock(line.sku, hold.location_id, 'released', line.quantity, hold.order_id, cause);
-    setStatus(hold, 'released');
+    setStatus(hold, hold.status === 'flagged' ? 'flagged_released' : 'released');
     log.info({ orderId: hold.order_id, why, locationId: hold.location_id }, 'reservation released');
   };
 
@@ -228,8 +233,10 @@ export function planInventoryPayments(s: InventorySnapshot, events: Envelope[], 
         continue;
       }
       if (!paymentMatches({ total: hold.total, currency: hold.currency }, d)) {
-        // Neither commit nor release: the stock stays held for the flagged order until finance refunds it.
+        // Neither commit nor release: the stock stays held for the flagged order until finance refunds it. A released
+        // hold is decided all the same: the first success is the order's, in orders as here.
         if (hold.status === 'open') setStatus(hold, 'flagged');
+        else if (hold.status === 'released') setStatus(hold, 'flagged_released');
         continue;
       }
       if (hold.status === 'open') {
@@ -239,7 +246,7 @@ export function planInventoryPayments(s: InventorySnapshot, events: Envelope[], 
       } else if (hold.status === 'released') {
         retake(hold, e);
       } else {
-        continue; // committed, flagged or shortfall already: a second success changes nothing
+        continue; // committed, flagged, flagged_released or shortfall already: a second success changes nothing
       }
       applyPendingReturns(d.orderId, e);
     } else if (isEvent(e, PaymentRefunded)) {
