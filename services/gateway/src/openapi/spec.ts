@@ -21,6 +21,8 @@ interface Route {
   params?: string[];
   /** the success status: by default 201 for a POST (Nest's default), 200 for a GET */
   status?: '200' | '201' | '202';
+  /** when the route answers 202 instead (accepted, still under way) */
+  accepted?: string;
 }
 
 /**
@@ -66,7 +68,7 @@ export const routes: Route[] = [
   { method: 'get', path: '/v1/pos/readers', summary: "POS: the store's readers with status and current action", roles: ['cashier', 'manager'] },
   { method: 'post', path: '/v1/pos/readers', summary: 'POS: register a reader to the store', roles: ['manager'], body: registerReaderBody, idempotent: true },
   { method: 'get', path: '/v1/pos/readers/{readerId}/payments/{actionId}', summary: 'POS: one reader payment', roles: ['cashier', 'manager'], params: ['readerId', 'actionId'] },
-  { method: 'post', path: '/v1/pos/readers/{readerId}/payments/{actionId}/capture', summary: 'POS: capture an authorised reader payment (its whole total; an item taken off is refunded after)', roles: ['cashier', 'manager'], body: captureBody, params: ['readerId', 'actionId'], status: '200' },
+  { method: 'post', path: '/v1/pos/readers/{readerId}/payments/{actionId}/capture', summary: 'POS: capture an authorised reader payment (its whole total; an item taken off is refunded after)', roles: ['cashier', 'manager'], body: captureBody, params: ['readerId', 'actionId'], status: '200', accepted: 'Capture requested, not done yet: payments has not seen the authorisation; terminal keeps trying, follow the reader payment (`capture.status`)' },
   { method: 'post', path: '/v1/pos/readers/{readerId}/cancel-action', summary: "POS: cancel what the reader is doing", roles: ['cashier', 'manager'], params: ['readerId'], status: '200' },
   { method: 'post', path: '/v1/pos/connection-tokens', summary: "POS: Terminal SDK connection token scoped to the store's location", roles: ['cashier', 'manager'] },
   { method: 'post', path: '/v1/admin/stores', summary: 'Admin: open a store (a Terminal location)', roles: ['admin'], body: storeBody },
@@ -136,6 +138,7 @@ export function buildOpenApi(): Record<string, unknown> {
         description: 'OK',
         ...(r.response ? { content: { 'application/json': { schema: zodToJsonSchema(r.response as z.ZodType, { target: 'openApi3' }) } } } : {}),
       },
+      ...(r.accepted ? { '202': { description: r.accepted } } : {}),
       '400': failure('Invalid request: `issues` names each bad field'),
       ...(r.roles === 'public'
         ? {}

@@ -1,5 +1,6 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
 import type { Claims } from '@omnipay/auth';
+import type { Response } from 'express';
 import { CurrentUser, Roles } from '../auth/auth.decorators';
 import { parseInput, rejectClientPrices } from '../common/validation';
 import { captureBody, idParam, payOnReaderBody, posOrderBody, registerReaderBody, storeBody } from './dto/pos.dto';
@@ -47,11 +48,20 @@ export class PosController {
     return this.pos.readerAction(user, parseInput(idParam, readerId, 'readerId'), parseInput(idParam, actionId, 'actionId'));
   }
 
+  /** 200 when captured; 202 while payments has not seen the authorisation yet (terminal keeps trying), as terminal says. */
   @Post('readers/:readerId/payments/:actionId/capture')
   @HttpCode(200)
-  capture(@CurrentUser() user: Claims, @Param('readerId') readerId: string, @Param('actionId') actionId: string, @Body() raw: unknown) {
+  async capture(
+    @CurrentUser() user: Claims,
+    @Param('readerId') readerId: string,
+    @Param('actionId') actionId: string,
+    @Body() raw: unknown,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     parseInput(captureBody, raw); // nothing to name: an amount is refused, not ignored
-    return this.pos.capture(user, parseInput(idParam, readerId, 'readerId'), parseInput(idParam, actionId, 'actionId'));
+    const action = await this.pos.capture(user, parseInput(idParam, readerId, 'readerId'), parseInput(idParam, actionId, 'actionId'));
+    if ((action as { capture?: { status?: string } }).capture?.status === 'pending') res.status(202);
+    return action;
   }
 
   @Post('readers/:readerId/cancel-action')
