@@ -9,7 +9,14 @@ const identifier = /^[a-z_][a-z0-9_]*$/;
  * timeout would fail the start over and over). An index a failed earlier attempt left invalid is dropped first
  * (`IF NOT EXISTS` would keep it).
  */
-export async function createIndexConcurrently(q: QueryRunner, name: string, table: string, columns: string[]): Promise<void> {
+export async function createIndexConcurrently(
+  q: QueryRunner,
+  name: string,
+  table: string,
+  columns: string[],
+  /** A partial index's predicate: SQL of the migration's own, never input. */
+  where?: string,
+): Promise<void> {
   for (const id of [name, table, ...columns]) if (!identifier.test(id)) throw new Error(`not a plain identifier: ${id}`);
   await q.query('SET statement_timeout = 0');
   await q.query('SET lock_timeout = 0');
@@ -20,7 +27,7 @@ export async function createIndexConcurrently(q: QueryRunner, name: string, tabl
       [name],
     )) as { n: number }[];
     if (rows.length > 0) await q.query(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
-    await q.query(`CREATE INDEX CONCURRENTLY IF NOT EXISTS ${name} ON ${table} (${columns.join(', ')})`);
+    await q.query(`CREATE INDEX CONCURRENTLY IF NOT EXISTS ${name} ON ${table} (${columns.join(', ')})${where ? ` WHERE ${where}` : ''}`);
   } finally {
     await q.query('RESET statement_timeout');
     await q.query('RESET lock_timeout');

@@ -316,6 +316,56 @@ describe('payments end to end (emulator → events → payments → Kafka)', () 
     }
   });
 
+  it('completes a refund request Stripe never answered through the janitor, once, and releases one Stripe then refuses', async () => {
+    const orderId = order();
+    const created = await createWeb(orderId, 3000);
+    await confirmInBrowser(created, 'pm_card_visa');
+    await waitForEvent(orderId, 'payment.succeeded');
+    const refundsAtStripe = async () => (await s.stripe.refunds.list({ payment_intent: created.paymentIntentId })).data;
+    const request = async (id: string) =>
+      (await s.db.query<{ status: string; refund_id: string | null }>(
+        `SELECT status, refund_id FROM "${s.w.schema}_pay".refund_requests WHERE id = $1`,
+        [id],
+      ))[0];
+
+    // Stripe answers 500 to every try of the call, and the client never retries: the amount stays reserved.
+    const down = s.emu.addApiFault({ method: 'POST', path: '/v1/refunds', status: 500 });
+    const unanswered = await post(s, `/payments/${created.paymentId}/refunds`, { refundRequestId: `rr_${orderId}_stalled`, amount: 1200 });
+    s.emu.emulator.faults.remove(down.id);
+    expect(unanswered.status).toBeGreaterThanOrEqual(500);
+    expect(await request(`rr_${orderId}_stalled`)).toEqual({ status: 'pending', refund_id: null });
+    expect(await refundsAtStripe()).toEqual([]);
+
+    // Past the janitor's min age (4 s here) the janitor makes the refund under the request's own key.
+    const done = await eventually(() => request(`rr_${orderId}_stalled`), (r) => r.status === 'succeeded', {
+      what: 'the janitor to complete the stalled refund',
+      timeoutMs: 20_000,
+    });
+    const atStripe = await refundsAtStripe();
+    expect(atStripe).toHaveLength(1);
+    expect(atStripe[0]).toMatchObject({ id: done.refund_id, amount: 1200, metadata: { refundRequestId: `rr_${orderId}_stalled` } });
+    await waitForEvent(orderId, 'payment.refunded');
+
+    // Another request stalls the same way, and by the time the janitor tries it Stripe refuses it for good: the
+    // reservation is released, so the rest of the payment can still be refunded.
+    const down2 = s.emu.addApiFault({ method: 'POST', path: '/v1/refunds', status: 500 });
+    await post(s, `/payments/${created.paymentId}/refunds`, { refundRequestId: `rr_${orderId}_refused`, amount: 1800 });
+    s.emu.emulator.faults.remove(down2.id);
+    const refused = s.emu.addApiFault({ method: 'POST', path: '/v1/refunds', status: 400, code: 'charge_already_refunded' });
+    try {
+      await eventually(() => request(`rr_${orderId}_refused`), (r) => r.status === 'failed', {
+        what: 'the janitor to release the refused request',
+        timeoutMs: 20_000,
+      });
+    } finally {
+      s.emu.emulator.faults.remove(refused.id);
+    }
+    expect(await refundsAtStripe()).toHaveLength(1);
+    const rest = await post(s, `/payments/${created.paymentId}/refunds`, { refundRequestId: `rr_${orderId}_rest`, amount: 1800 });
+    expect(rest.status).toBe(201);
+    await eventually(async () => count(orderId, 'payment.refunded'), (n) => n === 2, { what: 'two refunds announced' });
+  });
+
   it('follows a dispute from opening to its outcome: one payment.disputed, one payment.dispute_closed, and the money out and back for finance', async () => {
     const won = order();
     const lost = order();

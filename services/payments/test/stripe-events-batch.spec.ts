@@ -21,6 +21,7 @@ import type { PaymentsConfig } from '../src/config';
 import { JanitorService } from '../src/janitor/janitor.service';
 import { PaymentStateService, type ObservationSource } from '../src/payments/payment-state.service';
 import { PaymentsRepository } from '../src/payments/payments.repository';
+import type { PaymentsService } from '../src/payments/payments.service';
 import type { ReconciliationWorker } from '../src/reconciliation/reconciliation.worker';
 import type { PayoutsService } from '../src/payouts/payouts.service';
 import { StripeEventsConsumer } from '../src/stripe-events/stripe-events.consumer';
@@ -584,6 +585,7 @@ describe('Stripe events consumer, a chunk at a time', () => {
       chunked.ds,
       {} as UnitOfWork,
       state,
+      {} as PaymentsService,
       logger,
       {} as Stripe,
       { PAYMENTS_JANITOR_INTERVAL_MS: 0 } as PaymentsConfig,

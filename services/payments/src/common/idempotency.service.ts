@@ -11,6 +11,9 @@ export interface HttpResult {
   body: unknown;
 }
 
+/** Refusals that a retry with the same key can change. */
+const TRANSIENT_REFUSALS = new Set(['request_in_progress']);
+
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
 /**
@@ -87,8 +90,10 @@ export class IdempotencyService {
       try {
         result = await exec();
       } catch (error) {
-        // Deterministic refusals (4xx) are answers too; 5xx/502 are not stored, so a retry can succeed.
-        if (error instanceof ApiError && error.getStatus() < 500) {
+        // Deterministic refusals (4xx) are answers too; 5xx/502 are not stored, so a retry can succeed. Nor is a 409
+        // `request_in_progress` (Stripe still running the first request under its key): kept, it would answer every
+        // retry for the key's lifetime, and the first request's answer would no longer be stored.
+        if (error instanceof ApiError && error.getStatus() < 500 && !TRANSIENT_REFUSALS.has(error.code)) {
           result = { status: error.getStatus(), body: error.getResponse() };
           await this.store(scope, key, fingerprint, result, opts);
         }

@@ -9,6 +9,7 @@ import { DataSource } from 'typeorm';
 import { nowSeconds } from '../common/ids';
 import type { PaymentsConfig } from '../config';
 import { PaymentStateService } from '../payments/payment-state.service';
+import { PaymentsService } from '../payments/payments.service';
 
 const BATCH = 50;
 
@@ -29,7 +30,8 @@ new Gauge({
 /**
  * A lost webhook must not leave a payment stuck: payments in a non-final state that have not changed for
  * `PAYMENTS_JANITOR_MIN_AGE_MS` are re-read from Stripe and what Stripe says goes through the same state
- * machine. Each payment is re-checked at most once per min-age, so abandoned checkouts cost little.
+ * machine. Each payment is re-checked at most once per min-age, so abandoned checkouts cost little. Refund requests
+ * Stripe never answered are completed (or released) the same way (`PaymentsService.completeStalledRefunds`).
  */
 @Injectable()
 export class JanitorService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -41,6 +43,7 @@ export class JanitorService implements OnApplicationBootstrap, OnApplicationShut
     private readonly dataSource: DataSource,
     private readonly uow: UnitOfWork,
     private readonly state: PaymentStateService,
+    private readonly payments: PaymentsService,
     private readonly logger: JsonLogger,
     @Inject(STRIPE) private readonly stripe: Stripe,
     @Inject(APP_CONFIG) private readonly config: PaymentsConfig,
@@ -86,6 +89,12 @@ export class JanitorService implements OnApplicationBootstrap, OnApplicationShut
       this.logger.pino.warn({ err: error }, 'could not look for facts left held; will retry');
     }
     const ageMs = this.config.PAYMENTS_JANITOR_MIN_AGE_MS;
+    try {
+      const refunds = await this.payments.completeStalledRefunds(ageMs, BATCH);
+      if (refunds > 0) this.logger.pino.warn({ refundRequests: refunds }, 'janitor settled refund requests Stripe never answered');
+    } catch (error) {
+      this.logger.pino.warn({ err: error }, 'could not look for stalled refund requests; will retry');
+    }
     const rows = await this.dataSource.query<
       [{ id: string; payment_intent_id: string; status: string }[], number]
     >(

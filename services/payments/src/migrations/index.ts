@@ -13,6 +13,7 @@ import { Payouts1720000000011 } from './1720000000011-payouts';
 import { CreateRefusals1720000000012 } from './1720000000012-create-refusals';
 import { HeldFacts1720000000013 } from './1720000000013-held-facts';
 import { PayoutLinesRetention1720000000014 } from './1720000000014-payout-lines-retention';
+import { StalledRefundRequests1720000000015 } from './1720000000015-stalled-refund-requests';
 
 /** Every payments migration, in order: the service and the tests that build its schema use this one list. */
 export const paymentsMigrations = [
@@ -31,4 +32,5 @@ export const paymentsMigrations = [
   CreateRefusals1720000000012,
   HeldFacts1720000000013,
   PayoutLinesRetention1720000000014,
+  StalledRefundRequests1720000000015,
 ];

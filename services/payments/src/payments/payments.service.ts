@@ -318,37 +318,10 @@ export class PaymentsService {
           ? await this.refundOfRequest(p.paymentIntentId!, body.refundRequestId)
           : undefined;
       creating = !made;
-      refund = made ?? await this.stripe.refunds.create(
-        {
-          payment_intent: p.paymentIntentId!,
-          amount: request.amount,
-          reason: body.reason,
-          metadata: {
-            platform: PLATFORM,
-            orderId: p.orderId,
-            paymentId: p.id,
-            channel: p.channel,
-            refundRequestId: body.refundRequestId,
-            ...(p.storeId ? { storeId: p.storeId } : {}),
-          },
-        },
-        { idempotencyKey: stripeIdempotencyKey('refund', body.refundRequestId) },
-      );
+      refund = made ?? (await this.createRefund(p, { id: body.refundRequestId, amount: request.amount, reason: body.reason }));
     } catch (error) {
       this.logStripeError(error, 'refund', p);
-      // A key Stripe knows with other parameters may stand for a refund it made: nothing is released on that.
-      if (creating && !isRetryableStripeError(error) && !isIdempotencyMismatch(error)) {
-        // Stripe refused it for good (e.g. more than is left on the charge): release the reservation.
-        await this.dataSource.query(
-          `UPDATE refund_requests SET status = 'failed', error = $2, updated_at = now() WHERE id = $1 AND refund_id IS NULL`,
-          [
-            body.refundRequestId,
-            JSON.stringify({
-              message: redactSecrets(error instanceof Error ? error.message : String(error)),
-            }),
-          ],
-        );
-      }
+      if (creating) await this.releaseIfRefused(body.refundRequestId, error);
       throw fromStripeError(error) ?? error;
     }
     await this.uow.run((m) =>
@@ -366,6 +339,79 @@ export class PaymentsService {
       currency: refund.currency,
       payment: paymentView(after),
     };
+  }
+
+  /**
+   * Refund requests reserved but never answered by Stripe for `minAgeMs`: a 429 or 5xx the client did not retry with
+   * the same key, or a crash between the reservation and the call. Without this the amount stays reserved for good
+   * (a new request is refused as `nothing_to_refund`) and nobody hears of it. Each is found at Stripe by its request
+   * id, else created under its own key, as the client's retry would have; one that Stripe refuses for good is
+   * released. Each request is tried at most once per `minAgeMs` (its `updated_at`), whichever replica takes it.
+   * Returns how many were settled (found, made or released).
+   */
+  async completeStalledRefunds(minAgeMs: number, limit: number): Promise<number> {
+    const [rows] = await this.dataSource.query<[{ id: string; payment_id: string; amount: string; reason: string }[], number]>(
+      `UPDATE refund_requests SET updated_at = now()
+        WHERE id IN (SELECT id FROM refund_requests
+                      WHERE status = 'pending' AND refund_id IS NULL
+                        AND updated_at < now() - make_interval(secs => $1::float8 / 1000)
+                      ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+        RETURNING id, payment_id, amount, reason`,
+      [minAgeMs, limit],
+    );
+    let settled = 0;
+    for (const r of rows) {
+      const p = await this.mustGetWithIntent(r.payment_id);
+      const log = { refundRequestId: r.id, paymentId: p.id, orderId: p.orderId };
+      try {
+        // Found first: after 24 h Stripe has forgotten the key, and a create would refund a second time.
+        const refund =
+          (await this.refundOfRequest(p.paymentIntentId!, r.id)) ??
+          (await this.createRefund(p, { id: r.id, amount: Number(r.amount), reason: r.reason as RefundBody['reason'] }));
+        await this.uow.run((m) => this.state.applyRefund(m, refund, { kind: 'janitor', id: refund.id, created: nowSeconds() }));
+        this.logger.pino.warn({ ...log, refundId: refund.id, status: refund.status }, 'stalled refund request completed at Stripe');
+        settled++;
+      } catch (error) {
+        this.logStripeError(error, 'refund', p);
+        if (await this.releaseIfRefused(r.id, error)) settled++;
+        else this.logger.pino.warn({ ...log, err: redactSecrets(error instanceof Error ? error.message : String(error)) }, 'stalled refund request still not answered; will retry');
+      }
+    }
+    return settled;
+  }
+
+  /** The refund of one request at Stripe, under the request's own key (the API's call and the janitor's alike). */
+  private createRefund(p: Payment, request: { id: string; amount: number; reason: RefundBody['reason'] }): Promise<Stripe.Refund> {
+    return this.stripe.refunds.create(
+      {
+        payment_intent: p.paymentIntentId!,
+        amount: request.amount,
+        reason: request.reason,
+        metadata: {
+          platform: PLATFORM,
+          orderId: p.orderId,
+          paymentId: p.id,
+          channel: p.channel,
+          refundRequestId: request.id,
+          ...(p.storeId ? { storeId: p.storeId } : {}),
+        },
+      },
+      { idempotencyKey: stripeIdempotencyKey('refund', request.id) },
+    );
+  }
+
+  /**
+   * Stripe refused a refund's creation for good (e.g. more than is left on the charge): its reservation is released.
+   * A key Stripe knows with other parameters may stand for a refund it made, and a retryable error may have made one:
+   * nothing is released on those. True when released.
+   */
+  private async releaseIfRefused(requestId: string, error: unknown): Promise<boolean> {
+    if (isRetryableStripeError(error) || isIdempotencyMismatch(error) || !stripeErrorInfo(error)?.statusCode) return false;
+    await this.dataSource.query(
+      `UPDATE refund_requests SET status = 'failed', error = $2, updated_at = now() WHERE id = $1 AND refund_id IS NULL`,
+      [requestId, JSON.stringify({ message: redactSecrets(error instanceof Error ? error.message : String(error)) })],
+    );
+    return true;
   }
 
   /**
