@@ -35,6 +35,8 @@ function txn(id: string, amount: number, fee: number): Stripe.BalanceTransaction
 /** Stripe as the worker reads it; each source's answer is set by the test. */
 class FakeStripe {
   charges = new Map<string, Stripe.BalanceTransaction | null | Error>();
+  /** Charges never captured (an authorisation released by a cancel). */
+  uncaptured = new Set<string>();
   refunds = new Map<string, { txn: Stripe.BalanceTransaction | null; charge: string; failure?: string; status?: string }>();
   disputes = new Map<string, { charge: string; txns: Stripe.BalanceTransaction[]; status?: string }>();
   byId = new Map<string, Stripe.BalanceTransaction>();
@@ -46,7 +48,7 @@ class FakeStripe {
           const bt = this.charges.get(id);
           if (bt instanceof Error) throw bt;
           if (bt === undefined) throw new Error(`No such charge: ${id}`);
-          return { id, object: 'charge', balance_transaction: bt };
+          return { id, object: 'charge', balance_transaction: bt, captured: !this.uncaptured.has(id) };
         },
       },
       refunds: {
@@ -299,7 +301,7 @@ describe('Reconciliation worker, a pass at a time', () => {
     expect(await q<{ n: number }>('SELECT count(*)::int AS n FROM §.reconciliation_entries')).toEqual(entries);
   });
 
-  it('marks done, with no entry, an inquiry and a closed or prevented dispute that moved no funds and a refund that ended without moving money; waits for an open dispute', async () => {
+  it('marks done, with no entry, an inquiry, a closed or prevented dispute that moved no funds, a refund that ended without moving money and the release of an authorisation; waits for an open dispute', async () => {
     const stripe = new FakeStripe();
     const outbox = new OutboxService({ service: 'payments' } as MessagingSettings);
     const worker = new ReconciliationWorker(
@@ -314,7 +316,8 @@ describe('Reconciliation worker, a pass at a time', () => {
       `INSERT INTO §.reconciliation_sources (source_id, kind, payment_id, attempts, next_attempt_at)
        VALUES ('dp_inquiry','dispute','pay_a',0,now()), ('dp_closed','dispute','pay_a',0,now()), ('dp_open','dispute','pay_b',0,now()),
               ('dp_prevented','dispute','pay_a',0,now()),
-              ('re_canceled','refund','pay_a',0,now()), ('re_failed_early','refund','pay_a',0,now()), ('re_pending','refund','pay_b',0,now())`,
+              ('re_canceled','refund','pay_a',0,now()), ('re_failed_early','refund','pay_a',0,now()), ('re_pending','refund','pay_b',0,now()),
+              ('re_released','refund','pay_c',0,now())`,
     );
     stripe.disputes.set('dp_inquiry', { charge: 'ch_a', txns: [], status: 'warning_closed' });
     stripe.disputes.set('dp_closed', { charge: 'ch_a', txns: [], status: 'won' });
@@ -323,12 +326,17 @@ describe('Reconciliation worker, a pass at a time', () => {
     stripe.refunds.set('re_canceled', { txn: null, charge: 'ch_a', status: 'canceled' });
     stripe.refunds.set('re_failed_early', { txn: null, charge: 'ch_a', status: 'failed' });
     stripe.refunds.set('re_pending', { txn: null, charge: 'ch_b', status: 'pending' });
+    stripe.charges.set('ch_b', null);
+    // An authorisation released by a cancel, made a refund on API versions before 2025-03-31.basil: no money moved.
+    stripe.refunds.set('re_released', { txn: null, charge: 'ch_c', status: 'succeeded' });
+    stripe.charges.set('ch_c', null);
+    stripe.uncaptured.add('ch_c');
     const entriesBefore = await q<{ n: number }>('SELECT count(*)::int AS n FROM §.reconciliation_entries');
 
-    expect(await worker.runOnce()).toBe(7);
+    expect(await worker.runOnce()).toBe(8);
     const sources = await q<{ source_id: string; done: boolean }>(
       `SELECT source_id, done_at IS NOT NULL AS done FROM §.reconciliation_sources
-        WHERE source_id IN ('dp_inquiry','dp_closed','dp_open','dp_prevented','re_canceled','re_failed_early','re_pending') ORDER BY 1`,
+        WHERE source_id IN ('dp_inquiry','dp_closed','dp_open','dp_prevented','re_canceled','re_failed_early','re_pending','re_released') ORDER BY 1`,
     );
     expect(Object.fromEntries(sources.map((r) => [r.source_id, r.done]))).toEqual({
       dp_closed: true,
@@ -338,6 +346,7 @@ describe('Reconciliation worker, a pass at a time', () => {
       re_canceled: true,
       re_failed_early: true,
       re_pending: false,
+      re_released: true,
     });
     expect(await q<{ n: number }>('SELECT count(*)::int AS n FROM §.reconciliation_entries')).toEqual(entriesBefore);
   });

@@ -83,8 +83,9 @@ export class InventoryPendingReturns1710000000500 implements MigrationInterface 
 
 /**
  * `flagged_released` (see `HoldStatus`): a released hold decided by a mismatched payment, so that a later success of
- * another payment (a duplicate, refunded) does not take the stock. NOT VALID then VALIDATE: the table is not locked
- * against writes while existing rows are checked.
+ * another payment (a duplicate, refunded) does not take the stock. The new CHECK is validated in the migration's
+ * transaction, holding the table's lock for one scan of it (a row per order). Holds flagged and then released
+ * before this migration stay `released`: inventory keeps no trace of the mismatch to tell them apart.
  */
 export class InventoryFlaggedReleased1710000001100 implements MigrationInterface {
   name = 'InventoryFlaggedReleased1710000001100';
@@ -93,9 +94,8 @@ export class InventoryFlaggedReleased1710000001100 implements MigrationInterface
     await q.query('ALTER TABLE inventory_holds DROP CONSTRAINT inventory_holds_status_check');
     await q.query(
       `ALTER TABLE inventory_holds ADD CONSTRAINT inventory_holds_status_check
-         CHECK (status IN ('open', 'committed', 'released', 'flagged', 'shortfall', 'flagged_released')) NOT VALID`,
+         CHECK (status IN ('open', 'committed', 'released', 'flagged', 'shortfall', 'flagged_released'))`,
     );
-    await q.query('ALTER TABLE inventory_holds VALIDATE CONSTRAINT inventory_holds_status_check');
   }
 
   async down(q: QueryRunner): Promise<void> {

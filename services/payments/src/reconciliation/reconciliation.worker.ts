@@ -181,8 +181,11 @@ export class ReconciliationWorker extends PolledWorker {
         // A refund that ended (failed, canceled) without ever moving money has nothing to reconcile: done, not a
         // source retried for ever.
         if (!re.balance_transaction && (re.status === 'failed' || re.status === 'canceled')) return [];
-        if (!re.balance_transaction || typeof re.balance_transaction === 'string') return 'not_yet';
         const chargeId = typeof re.charge === 'string' ? re.charge : (re.charge?.id ?? null);
+        // On API versions before 2025-03-31.basil, cancelling an authorisation made a "refund" of it, which moved no
+        // money and never gets a balance transaction: done, not a source retried for ever.
+        if (!re.balance_transaction && chargeId && !(await this.stripe.charges.retrieve(chargeId)).captured) return [];
+        if (!re.balance_transaction || typeof re.balance_transaction === 'string') return 'not_yet';
         const out = [{ txn: re.balance_transaction, chargeId }];
         // A refund that failed after succeeding gives the money back: its own balance transaction.
         const failure = re.failure_balance_transaction;

@@ -104,7 +104,10 @@ export class ReaderPaymentsService {
         // The answer is the action as it is, `pending`: the client follows it as it follows any reader payment.
         await this.repo.settleSoon(this.dataSource.manager, action.id);
         this.logger.pino.warn({ ...log, err: stripeMessage(error.stripeError) }, 'the reader may or may not have the payment; settled later');
-        return actionView((await this.repo.byId(this.dataSource.manager, action.id))!);
+        const now = (await this.repo.byId(this.dataSource.manager, action.id))!;
+        // Cancelled (or timed out) meanwhile: no sweep follows a settled action, so what landed is withdrawn now.
+        if (now.state === 'canceled' || now.state === 'timed_out') await this.withdraw(reader, now);
+        return actionView(now);
       }
       const apiError = error instanceof ApiError ? error : fromStripeError(error);
       this.logger.pino.warn(

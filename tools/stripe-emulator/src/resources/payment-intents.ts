@@ -474,14 +474,13 @@ export function capturePaymentIntent(emu: Emulator, pi: StripeObject, p: Record<
 export function cancelPaymentIntent(emu: Emulator, pi: StripeObject, reason: string | undefined, ctx: RequestContext | null): StripeObject {
   assertPiCan(pi, 'cancel');
   const prevStatus = pi.status;
+  // The authorisation is released. Since API version 2025-03-31.basil (the emulator speaks 2026-10-28.endive) that
+  // creates no Refund: the uncaptured charge keeps `refunded: false` and `amount_refunded: 0`, its `amount_captured`
+  // is 0, and no `charge.refunded` is sent (Stripe changelog, "Partially capturing or cancelling payments no longer
+  // creates a Refund").
   if (pi.status === 'requires_capture' && pi.latest_charge) {
     const ch = emu.store.charges.get(pi.latest_charge);
-    if (ch) {
-      // the authorisation is released: Stripe marks the uncaptured charge refunded
-      ch.refunded = true;
-      ch.amount_refunded = ch.amount;
-      emu.emit('charge.refunded', ch, ctx, { amount_refunded: 0, refunded: false });
-    }
+    if (ch) ch.amount_captured = 0;
   }
   pi.status = 'canceled';
   pi.canceled_at = nowSeconds();
