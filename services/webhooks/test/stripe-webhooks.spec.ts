@@ -495,6 +495,13 @@ describe('webhooks service (real Postgres, Kafka and the Stripe emulator)', () =
         if (!ids.includes(r.event_id)) expect(published(r.event_id).length).toBe(base.get(r.event_id));
     };
 
+    // Every stored event's own publication is in before the counts are taken: one still on its way through the
+    // outbox would otherwise count as replayed.
+    await eventually(
+      async () => all.filter((r) => published(r.event_id).length === 0).map((r) => r.event_id),
+      (unpublished) => unpublished.length === 0,
+      { what: 'every stored event published once' },
+    );
     let base = copies();
     const byId = [all[0].event_id, all[3].event_id];
     expect(await service.post('/admin/replay', { eventIds: byId }, auth)).toEqual({
