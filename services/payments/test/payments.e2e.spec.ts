@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type Stripe from 'stripe';
 import { stripeIdempotencyKey } from '@omnipay/stripe';
-import { eventually } from '@omnipay/testing';
+import { engines, eventually } from '@omnipay/testing';
+import { Client } from 'pg';
 import {
   get,
   paymentEvents,
@@ -313,6 +314,42 @@ describe('payments end to end (emulator → events → payments → Kafka)', () 
       s.emu.releaseWebhooks();
       await s.emu.webhooksIdle();
     }
+  });
+
+  it('answers 409, not 500, when a refund request id is taken by a request for another payment at the same moment', async () => {
+    const [a, b] = [order(), order()];
+    const [pa, pb] = [await createWeb(a, 1500), await createWeb(b, 1500)];
+    for (const p of [pa, pb]) await confirmInBrowser(p, 'pm_card_visa');
+    await waitForEvent(a, 'payment.succeeded');
+    await waitForEvent(b, 'payment.succeeded');
+    const id = `rr_shared_${a}`;
+    // Another request takes the id for payment a and has not committed yet: b's insert waits on it.
+    const other = new Client({ connectionString: engines().databaseUrl });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(
+        `INSERT INTO "${s.w.schema}_pay".refund_requests (id, payment_id, amount, reason, fingerprint, status)
+         VALUES ($1, $2, 100, 'requested_by_customer', 'other', 'pending')`,
+        [id, pa.paymentId],
+      );
+      const { rows: [{ pid }] } = await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      const answer = post(s, `/payments/${pb.paymentId}/refunds`, { refundRequestId: id, amount: 100 });
+      await eventually(
+        () => s.db.scalar<number>(`SELECT count(*)::int FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, [pid]),
+        (n) => n > 0,
+        { what: "b's insert waiting for the other request's" },
+      );
+      await other.query('COMMIT');
+      const res = await answer;
+      expect(res.status).toBe(409);
+      expect(res.body.error.code).toBe('refund_request_conflict');
+    } finally {
+      // Not a request the janitor should complete.
+      await other.query(`UPDATE "${s.w.schema}_pay".refund_requests SET status = 'failed' WHERE id = $1`, [id]).catch(() => undefined);
+      await other.end();
+    }
+    expect(await s.stripe.refunds.list({ payment_intent: pb.paymentIntentId })).toMatchObject({ data: [] });
   });
 
   it('completes a refund request Stripe never answered through the janitor, once, and releases one Stripe then refuses', async () => {

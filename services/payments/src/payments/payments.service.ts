@@ -289,9 +289,9 @@ export class PaymentsService {
       const check = checkRefund(body.amount, remaining, p.currency);
       if (!check.ok)
         throw unprocessable(check.code, check.message, { refundable: remaining, currency: p.currency });
-      await m.query(
+      const inserted = await m.query<unknown[]>(
         `INSERT INTO refund_requests (id, payment_id, amount, reason, returned_items, return_store_id, fingerprint, status)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,'pending')`,
+         VALUES ($1,$2,$3,$4,$5,$6,$7,'pending') ON CONFLICT (id) DO NOTHING RETURNING id`,
         [
           body.refundRequestId,
           p.id,
@@ -302,6 +302,9 @@ export class PaymentsService {
           fingerprint,
         ],
       );
+      // Taken meanwhile by a request for another payment (this payment's row lock keeps out its own): its terms differ.
+      if (inserted.length === 0)
+        throw conflict('refund_request_conflict', `refund request ${body.refundRequestId} was made with other terms`);
       return { payment: p, amount: check.amount, status: 'pending', refundId: null, repeat: false };
     });
     if (request.status === 'failed')
