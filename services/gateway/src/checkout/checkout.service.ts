@@ -3,7 +3,7 @@ import type { Claims } from '@omnipay/auth';
 import { JsonLogger } from '@omnipay/observability';
 import { UpstreamClient } from '../upstream/upstream.client';
 import type { CheckoutBody, CheckoutResponse } from './dto/checkout.dto';
-import { callerRef } from '../common/caller-ref';
+import { callerRef, downstreamKey } from '../common/caller-ref';
 
 interface PlacedOrder {
   id: string;
@@ -40,7 +40,7 @@ export class CheckoutService {
 
   async checkout(user: Claims, body: CheckoutBody, idempotencyKey: string | undefined): Promise<CheckoutResponse> {
     const channel = user.channel === 'app' ? 'app' : 'web';
-    const keyFor = (step: string) => (idempotencyKey ? { 'idempotency-key': `checkout:${callerRef(user.sub)}:${idempotencyKey}:${step}` } : undefined);
+    const keyFor = (step: string) => (idempotencyKey ? { 'idempotency-key': downstreamKey(`checkout:${callerRef(user.sub)}:${idempotencyKey}:${step}`) } : undefined);
     const order = await this.upstream.expectOk<PlacedOrder>(
       'orders',
       'POST',

@@ -5,7 +5,7 @@ import { checkIdempotencyKey } from '../common/idempotency.service';
 import { parseInput } from '../common/validation';
 import { UpstreamClient } from '../upstream/upstream.client';
 import { ephemeralKeyBody } from './dto/me.dto';
-import { callerRef } from '../common/caller-ref';
+import { callerRef, downstreamKey } from '../common/caller-ref';
 
 /**
  * The app channel's customer endpoints (PaymentSheet): always for the signed-in customer, never for an id
@@ -39,7 +39,7 @@ export class MeController {
   @Post('setup-intents')
   setupIntent(@CurrentUser() user: Claims, @Headers('idempotency-key') key: string | undefined) {
     if (key !== undefined) checkIdempotencyKey(key);
-    return this.upstream.expectOk('payments', 'POST', this.path(user, 'setup-intents'), {}, key ? { 'idempotency-key': `me.${callerRef(user.sub)}.${key}` } : {});
+    return this.upstream.expectOk('payments', 'POST', this.path(user, 'setup-intents'), {}, key ? { 'idempotency-key': downstreamKey(`me.${callerRef(user.sub)}.${key}`) } : {});
   }
 
   @Get('payment-methods')

@@ -43,7 +43,7 @@ export const routes: Route[] = [
   },
   { method: 'get', path: '/v1/orders', summary: "List orders: a customer's own, a store's for its staff", roles: ['customer', 'cashier', 'manager', 'admin'], query: listQuery },
   { method: 'get', path: '/v1/orders/{id}', summary: 'One order with lines, status, payment summary and history', roles: ['customer', 'cashier', 'manager', 'admin'], params: ['id'] },
-  { method: 'post', path: '/v1/orders/{id}/cancel', summary: 'Cancel an unpaid order (releases its stock; its PaymentIntent is cancelled at Stripe, so it can no longer be paid)', roles: ['customer', 'cashier', 'manager', 'admin'], params: ['id'], status: '200' },
+  { method: 'post', path: '/v1/orders/{id}/cancel', summary: 'Cancel an unpaid order (releases its stock; its PaymentIntent is cancelled at Stripe, so it can no longer be paid). A customer cannot cancel an in-store order (409 cancel_at_the_till)', roles: ['customer', 'cashier', 'manager', 'admin'], params: ['id'], status: '200' },
   { method: 'post', path: '/v1/orders/{id}/ready-for-pickup', summary: 'Staff: a pickup order is ready at the store', roles: ['cashier', 'manager', 'admin'], params: ['id'], status: '200' },
   { method: 'post', path: '/v1/orders/{id}/picked-up', summary: 'Staff: the customer collected the order', roles: ['cashier', 'manager', 'admin'], params: ['id'], status: '200' },
   { method: 'post', path: '/v1/orders/{id}/fulfilled', summary: 'Staff: a shipped order was fulfilled', roles: ['cashier', 'manager', 'admin'], params: ['id'], status: '200' },

@@ -52,6 +52,10 @@ export class OrdersService {
   async act(user: Claims, orderId: string, action: StaffAction, reason?: string): Promise<unknown> {
     const order = await this.get(user, orderId);
     if (action !== 'cancel' && user.role === 'customer') throw new NotFoundException('order not found');
+    // An in-store sale is the till's: its card may already be approved on the reader, and the goods are at the
+    // counter. A customer's own POS order (loyalty) is theirs to see, not to cancel from the app.
+    if (action === 'cancel' && user.role === 'customer' && order.channel === 'pos')
+      throw apiError(409, 'cancel_at_the_till', 'an in-store order is cancelled by the store staff, not from the app');
     return this.upstream.expectOk('orders', 'POST', `/orders/${encodeURIComponent(order.id)}/${action}`, {
       actor: `${user.role}:${user.sub}`,
       ...(reason ? { reason } : {}),

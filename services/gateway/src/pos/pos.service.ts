@@ -3,7 +3,7 @@ import type { Claims } from '@omnipay/auth';
 import { conflict } from '@omnipay/platform';
 import { OrdersService } from '../orders/orders.service';
 import { UpstreamClient } from '../upstream/upstream.client';
-import { callerRef } from '../common/caller-ref';
+import { callerRef, downstreamKey } from '../common/caller-ref';
 
 /** Order statuses a reader payment may start in: unpaid, including after a declined card. */
 const PAYABLE: readonly string[] = ['pending_payment', 'payment_failed'];
@@ -31,7 +31,7 @@ export class PosService {
       'POST',
       '/orders',
       { channel: 'pos', storeId: user.storeId, customerId: body.customerId ?? null, fulfilment: 'in_store', currency: body.currency, lines: body.lines },
-      key ? { 'idempotency-key': `pos.${callerRef(user.sub)}.${key}` } : undefined,
+      key ? { 'idempotency-key': downstreamKey(`pos.${callerRef(user.sub)}.${key}`) } : undefined,
     );
   }
 
@@ -82,7 +82,7 @@ export class PosService {
   }
 
   registerReader(user: Claims, body: { registrationCode: string; label: string }, key?: string) {
-    return this.upstream.expectOk('terminal', 'POST', `/stores/${this.store(user)}/readers`, body, key ? { 'idempotency-key': `reader.${callerRef(user.sub)}.${key}` } : undefined);
+    return this.upstream.expectOk('terminal', 'POST', `/stores/${this.store(user)}/readers`, body, key ? { 'idempotency-key': downstreamKey(`reader.${callerRef(user.sub)}.${key}`) } : undefined);
   }
 
   connectionToken(user: Claims) {

@@ -19,8 +19,8 @@ export interface UpstreamResponse<T> {
 }
 
 /**
- * Internal HTTP to the owning services. A call that exceeds UPSTREAM_TIMEOUT_MS is a 504, never a hang; a 503
- * (busy, database down) stays a 503; an unreachable service or another 5xx is a 502; a 4xx is passed through with
+ * Internal HTTP to the owning services. A call that exceeds UPSTREAM_TIMEOUT_MS is a 504, never a hang, and so is a
+ * service's own 504; a 503 (busy, database down) stays a 503; an unreachable service or another 5xx is a 502; a 4xx is passed through with
  * the service's message, which is written for clients. Correlation id and trace context go along.
  */
 @Injectable()
@@ -82,6 +82,12 @@ export class UpstreamClient {
     if (res.status === 503) {
       const reason = (parsed as { error?: { code?: string } } | undefined)?.error?.code;
       throw new ServiceUnavailableException(`${service} is busy${reason ? ` (${reason})` : ''}; retry shortly`);
+    }
+    // A 504 is the service's own call timing out behind it (terminal waiting for payments): as with our own timeout,
+    // the outcome is unknown, and the client must learn that rather than a plain failure.
+    if (res.status === 504) {
+      const reason = (parsed as { error?: { code?: string } } | undefined)?.error?.code;
+      throw new GatewayTimeoutException(`${service} timed out behind it${reason ? ` (${reason})` : ''}; the outcome is unknown`);
     }
     if (res.status >= 500) throw new BadGatewayException(`${service} failed (${res.status})`);
     // The services authenticate no one but us (decision 0024): a 401 is our SERVICE_TOKEN refused (a rotation done

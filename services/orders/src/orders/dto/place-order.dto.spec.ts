@@ -1,5 +1,5 @@
 import { HttpException } from '@nestjs/common';
-import { parsePlaceOrder } from './place-order.dto';
+import { parsePlaceOrder, staffActionSchema } from './place-order.dto';
 
 const valid = {
   channel: 'web',
@@ -72,5 +72,12 @@ describe('place-order request', () => {
 
   it('rejects an upper-case or malformed currency', () => {
     expect(rejection({ ...valid, currency: 'EUR' }).status).toBe(400);
+  });
+});
+
+describe('staff action request', () => {
+  it("takes the actor the gateway sends for any token's sub (role, ':' and up to 128 characters)", () => {
+    expect(staffActionSchema.safeParse({ actor: `manager:${'m'.repeat(128)}`, reason: 'customer left' }).success).toBe(true);
+    expect(staffActionSchema.safeParse({ actor: 'x'.repeat(161) }).success).toBe(false);
   });
 });

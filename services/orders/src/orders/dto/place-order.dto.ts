@@ -79,8 +79,11 @@ export function parsePlaceOrder(body: unknown): PlaceOrderRequest {
 
 export const staffActionSchema = z
   .object({
-    /** Who did it (staff user id from the gateway's token), kept in the order's history. */
-    actor: z.string().min(1).max(128).optional(),
+    /**
+     * Who did it, kept in the order's history: `<role>:<sub>` from the gateway's token (a `sub` may be 128 characters,
+     * the role 8 more), or `system:<what>`.
+     */
+    actor: z.string().min(1).max(160).optional(),
     reason: z.string().min(1).max(500).optional(),
   })
   .strict();
