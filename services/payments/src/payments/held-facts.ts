@@ -11,8 +11,8 @@ const REFUND_FACTS = new Set<string>([PaymentRefunded.type, PaymentRefundFailed.
  *   wrong after a partial capture: consumers would take the payment as captured in full and a refund of all of it
  *   as partial. It gets the amount captured, `totalRefunded` at most that, and `fullyRefunded` from the two.
  * - A payment that captured nothing (`amountCaptured` 0: an authorisation cancelled) gave no money back: Stripe
- *   "refunds" the released authorisation, which is no refund to the order, its stock or its points. Its refund
- *   facts are dropped (the refund rows and finance's entries stay).
+ *   "refunds" the released authorisation (API versions before 2025-03-31.basil), which is no refund to the order,
+ *   its stock or its points. Its refund facts are dropped; the refund rows stay.
  */
 export function asReleased(row: OutboxRow, amountCaptured: number): OutboxRow | undefined {
   const envelope = JSON.parse(row.payload) as { type: string; data: Record<string, unknown> };

@@ -329,7 +329,8 @@ export class PaymentStateService {
     const total = Math.min(captured, Math.max(fresh.amountRefunded, known));
     if (payment.status === 'canceled') {
       // Stripe "refunds" an authorisation released by a cancel: no money was captured, so it is no refund to the
-      // order, its stock or its points (held-facts.ts drops those decided before the cancel). Finance has its entry.
+      // order, its stock or its points (held-facts.ts drops those decided before the cancel). Its reconciliation source
+      // settles with no entry: no balance transaction ever comes for it.
       if (total > fresh.amountRefunded) await m.update(payment.id, { amount_refunded: total });
       this.logger.pino.info({ paymentId: payment.id, orderId: payment.orderId, refundId: refund.id }, 'released authorisation of a cancelled payment; not announced as a refund');
       return;
